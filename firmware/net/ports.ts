@@ -1,0 +1,59 @@
+// The network seams of the daemon: raw CARP packet I/O, addresses, neighbour announcements
+// and link state. Each has a Linux implementation (linux-*.ts) and an in-memory one on the
+// simulated segment (segment.ts), so the CARP service runs unchanged on both.
+
+export type Family = 4 | 6;
+
+/** One IP protocol 112 datagram as it arrived, with what the checks need from its IP header. */
+export interface ReceivedPacket {
+  family: Family;
+  /** Interface the packet arrived on. */
+  interface: string;
+  source: string;
+  destination: string;
+  /** IPv4 TTL or IPv6 hop limit; carp(4) drops anything but 255. */
+  ttl: number;
+  /** The CARP message, without the IP header. */
+  payload: Uint8Array;
+}
+
+/** Raw protocol-112 I/O bound to one interface and one address family. */
+export interface PacketChannel {
+  /** Sends `payload` (the CARP message) to `destination` with TTL/hop limit 255. */
+  send(destination: string, payload: Uint8Array): Promise<void>;
+  onPacket(listener: (packet: ReceivedPacket) => void): void;
+  close(): Promise<void>;
+}
+
+export interface PacketPort {
+  /** Opens a channel on `iface`, joined to the CARP multicast group of `family`. */
+  open(iface: string, family: Family): Promise<PacketChannel>;
+}
+
+export interface AddressPort {
+  /** Adds `cidr` (e.g. "198.51.100.100/24") to `iface`; adding a present address is not an error. */
+  add(iface: string, cidr: string): Promise<void>;
+  /** Removes `cidr` from `iface`; removing an absent address is not an error. */
+  remove(iface: string, cidr: string): Promise<void>;
+  /** Addresses on `iface` in CIDR form. */
+  list(iface: string): Promise<string[]>;
+}
+
+export interface NeighborAnnouncer {
+  /** Broadcasts a gratuitous ARP request for `ip` with sender MAC `mac` (default: the interface's). */
+  gratuitousArp(iface: string, ip: string, mac?: string): Promise<void>;
+  /** Sends an unsolicited Neighbor Advertisement with Override for `ip` to ff02::1. */
+  unsolicitedNa(iface: string, ip: string, mac?: string): Promise<void>;
+}
+
+export interface LinkInfo {
+  name: string;
+  up: boolean;
+  mac: string;
+}
+
+export interface LinkPort {
+  get(iface: string): Promise<LinkInfo | undefined>;
+  /** Calls `listener` whenever an interface's carrier changes; returns an unsubscribe function. */
+  watch(listener: (iface: string, up: boolean) => void): () => void;
+}
