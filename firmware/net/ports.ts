@@ -57,3 +57,18 @@ export interface LinkPort {
   /** Calls `listener` whenever an interface's carrier changes; returns an unsubscribe function. */
   watch(listener: (iface: string, up: boolean) => void): () => void;
 }
+
+/**
+ * `mac: virtual` mode: the VIPs live on a macvlan carrying 00:00:5e:00:01:VHID, up only while
+ * MASTER so switches learn the virtual MAC from one node at a time.
+ */
+export interface VirtualMacPort {
+  /** Creates (or reuses) and brings up the macvlan for `vhid` on `parent`; returns its name. */
+  attach(parent: string, vhid: number, mac: string): Promise<string>;
+  /** Takes the macvlan down and deletes it. */
+  detach(parent: string, vhid: number): Promise<void>;
+}
+
+export function virtualMac(vhid: number): string {
+  return `00:00:5e:00:01:${vhid.toString(16).padStart(2, '0')}`;
+}

@@ -1,0 +1,51 @@
+// Transition hooks, run the way ucarp's up/down scripts are but never concurrently: one queue
+// for the whole node, in transition order, each with a timeout, so a MASTER→BACKUP script can
+// never overtake the BACKUP→MASTER script before it.
+
+import type { Logger } from '../log.js';
+import type { ProcessRunner } from '../os/process.js';
+import type { StateName } from './machine.js';
+
+export interface HookPaths {
+  master?: string;
+  backup?: string;
+  init?: string;
+  timeoutSeconds: number;
+}
+
+export class HookRunner {
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+
+  constructor(private paths: HookPaths, private readonly runner: ProcessRunner, private readonly log: Logger) {}
+
+  configure(paths: HookPaths): void {
+    this.paths = paths;
+  }
+
+  get queued(): number {
+    return this.pending;
+  }
+
+  /** Queues the hook for `state`; resolves when it (and everything before it) has finished. */
+  transition(vhid: number, state: StateName, iface: string): Promise<void> {
+    const path = state === 'MASTER' ? this.paths.master : state === 'BACKUP' ? this.paths.backup : this.paths.init;
+    if (!path) return this.queue;
+    const timeoutMs = this.paths.timeoutSeconds * 1000;
+    this.pending++;
+    this.queue = this.queue.then(async () => {
+      const args = [String(vhid), state, iface];
+      const result = await this.runner.run(path, args, { timeoutMs });
+      this.pending--;
+      const fields = { hook: path, args, code: result.code, stderr: result.stderr.trim().slice(0, 500) };
+      if (result.timedOut) this.log.error(`hook killed after ${this.paths.timeoutSeconds} s`, fields);
+      else if (result.code !== 0) this.log.warn('hook failed', fields);
+      else this.log.info('hook ran', fields);
+    });
+    return this.queue;
+  }
+
+  idle(): Promise<void> {
+    return this.queue;
+  }
+}

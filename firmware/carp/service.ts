@@ -1,0 +1,549 @@
+// The CARP service: runs one pure state machine (machine.ts) per virtual host and carries out
+// its effects through the ports — timers, raw adverts, addresses, announcements, hooks. One
+// packet channel per interface and family is shared by that interface's vhosts. Demotion is
+// node-wide as in carp(4), where every vhost sits in the `carp` interface group: a down parent
+// or tracked link, the admin's `carpdemote` and maintenance mode all add to one counter.
+
+import { randomBytes } from 'node:crypto';
+import type { CarpConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Clock, TimerHandle } from '../os/clock.js';
+import {
+  virtualMac,
+  type AddressPort,
+  type Family,
+  type LinkPort,
+  type NeighborAnnouncer,
+  type PacketChannel,
+  type PacketPort,
+  type ReceivedPacket,
+  type VirtualMacPort,
+} from '../net/ports.js';
+import { CARP_V4_GROUP, CARP_V6_GROUP, classifyPacket, encodeAdvert, type AuthKey, type Rejection } from './codec.js';
+import type { HookRunner } from './hooks.js';
+import { transition, type CarpState, type Effect, type Event, type Settings, type StateName } from './machine.js';
+
+export const MAINTENANCE_ADVSKEW = 254;
+/** Large enough that a node in maintenance yields even to a peer with a failed link or two. */
+export const MAINTENANCE_DEMOTE = 64;
+const MAX_DEMOTE = 255;
+const SEND_ERRORS_BEFORE_DEMOTE = 3;
+
+export type CounterName = 'sent' | 'received' | Rejection;
+export type Counters = Record<CounterName, number>;
+
+export function emptyCounters(): Counters {
+  return {
+    sent: 0,
+    received: 0,
+    short: 0,
+    badVersion: 0,
+    badType: 0,
+    badChecksum: 0,
+    badAuth: 0,
+    badTtl: 0,
+    badVhid: 0,
+    loop: 0,
+  };
+}
+
+export interface VhostStatus {
+  vhid: number;
+  interface: string;
+  state: StateName;
+  advbase: number;
+  advskew: number;
+  demote: number;
+  addresses: string[];
+  since: string;
+  counters: Counters;
+}
+
+export interface DemotionStatus {
+  total: number;
+  admin: number;
+  maintenance: boolean;
+  linksDown: string[];
+  external: Record<string, number>;
+}
+
+export interface CarpPorts {
+  clock: Clock;
+  packets: PacketPort;
+  addresses: AddressPort;
+  announcer: NeighborAnnouncer;
+  links: LinkPort;
+  virtualMacs?: VirtualMacPort;
+  hooks: HookRunner;
+  log: Logger;
+}
+
+export type StateListener = (vhid: number, iface: string, from: StateName, to: StateName, reason: string) => void;
+
+function familyOf(cidr: string): Family {
+  return cidr.includes(':') ? 6 : 4;
+}
+
+function bare(cidr: string): string {
+  return cidr.split('/')[0]!;
+}
+
+/** Key identifying a vhost: vhids are unique per interface, not per node. */
+function vhostKey(iface: string, vhid: number): string {
+  return `${iface}#${vhid}`;
+}
+
+class Vhost {
+  state: CarpState;
+  readonly counters = emptyCounters();
+  /** OpenBSD's replay cookie: random once, sent in every advert; hearing it back means a loop. */
+  readonly cookie = new Uint8Array(randomBytes(8));
+  private advertTimer: TimerHandle | undefined;
+  private masterDownTimer: TimerHandle | undefined;
+  private addressWork: Promise<void> = Promise.resolve();
+  private macvlan: string | undefined;
+  readonly key: AuthKey;
+  private stopped = false;
+
+  constructor(readonly config: CarpConfig, private readonly service: CarpService) {
+    this.state = { name: 'INIT', since: service.ports.clock.monotonic() };
+    this.key = { password: config.password, addresses: config.addresses };
+  }
+
+  get families(): Family[] {
+    return [...new Set(this.config.addresses.map(familyOf))];
+  }
+
+  settings(): Settings {
+    const maintenance = this.service.maintenance;
+    return {
+      advbase: this.config.advbase,
+      advskew: maintenance ? MAINTENANCE_ADVSKEW : this.config.advskew,
+      demote: this.service.demotion().total,
+      preempt: this.config.preempt,
+    };
+  }
+
+  dispatch(event: Event): void {
+    if (this.stopped) return;
+    const { state, effects } = transition(this.state, event, this.settings());
+    this.state = state;
+    for (const effect of effects) this.apply(effect);
+  }
+
+  private apply(effect: Effect): void {
+    const { clock, log } = this.service.ports;
+    switch (effect.type) {
+      case 'sendAdvert':
+        this.sendAdvert(effect.advbase, effect.advskew, effect.demote);
+        return;
+      case 'armTimer': {
+        const fire = effect.timer === 'advert' ? 'advertTimerFired' : 'masterDownTimerFired';
+        this.cancel(effect.timer);
+        const handle = clock.setTimer(effect.delayMs, () => {
+          if (effect.timer === 'advert') this.advertTimer = undefined;
+          else this.masterDownTimer = undefined;
+          this.dispatch({ type: fire, at: clock.monotonic() });
+        });
+        if (effect.timer === 'advert') this.advertTimer = handle;
+        else this.masterDownTimer = handle;
+        return;
+      }
+      case 'cancelTimer':
+        this.cancel(effect.timer);
+        return;
+      case 'claimAddresses':
+        this.queueAddressWork('claim', () => this.claim());
+        return;
+      case 'announceAddresses':
+        this.queueAddressWork('announce', () => this.announce());
+        return;
+      case 'releaseAddresses':
+        this.queueAddressWork('release', () => this.release());
+        return;
+      case 'stateChanged':
+        log.info(`vhid ${this.config.vhid} on ${this.config.interface}: ${effect.from} -> ${effect.to}`, {
+          reason: effect.reason,
+        });
+        this.service.stateChanged(this, effect.from, effect.to, effect.reason);
+        return;
+    }
+  }
+
+  private cancel(timer: 'advert' | 'masterDown'): void {
+    if (timer === 'advert') {
+      this.advertTimer?.cancel();
+      this.advertTimer = undefined;
+    } else {
+      this.masterDownTimer?.cancel();
+      this.masterDownTimer = undefined;
+    }
+  }
+
+  private sendAdvert(advbase: number, advskew: number, demote: number): void {
+    const message = encodeAdvert(
+      { vhid: this.config.vhid, advbase, advskew, demote, counter: this.cookie },
+      this.key,
+    );
+    for (const family of this.families) {
+      const channel = this.service.channel(this.config.interface, family);
+      if (!channel) continue;
+      const destination =
+        this.config.peer && familyOf(this.config.peer) === family
+          ? this.config.peer
+          : family === 4
+            ? CARP_V4_GROUP
+            : CARP_V6_GROUP;
+      this.counters.sent++;
+      channel.send(destination, message).then(
+        () => this.service.sendSucceeded(this),
+        (error: Error) => this.service.sendFailed(this, error),
+      );
+    }
+  }
+
+  private queueAddressWork(what: string, work: () => Promise<void>): void {
+    this.addressWork = this.addressWork.then(work).catch((error: Error) => {
+      this.service.ports.log.error(`vhid ${this.config.vhid}: ${what} failed: ${error.message}`);
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.addressWork;
+  }
+
+  private get mac(): string | undefined {
+    return this.config.mac === 'virtual' ? virtualMac(this.config.vhid) : undefined;
+  }
+
+  private async claim(): Promise<void> {
+    const { addresses, virtualMacs } = this.service.ports;
+    let target = this.config.interface;
+    if (this.config.mac === 'virtual' && virtualMacs) {
+      this.macvlan = await virtualMacs.attach(this.config.interface, this.config.vhid, this.mac!);
+      target = this.macvlan;
+    }
+    for (const cidr of this.config.addresses) await addresses.add(target, cidr);
+  }
+
+  private async announce(): Promise<void> {
+    const { announcer } = this.service.ports;
+    const iface = this.macvlan ?? this.config.interface;
+    for (const cidr of this.config.addresses) {
+      if (familyOf(cidr) === 4) await announcer.gratuitousArp(iface, bare(cidr), this.mac);
+      else await announcer.unsolicitedNa(iface, bare(cidr), this.mac);
+    }
+  }
+
+  private async release(): Promise<void> {
+    const { addresses, virtualMacs } = this.service.ports;
+    if (this.macvlan && virtualMacs) {
+      for (const cidr of this.config.addresses) await addresses.remove(this.macvlan, cidr);
+      await virtualMacs.detach(this.config.interface, this.config.vhid);
+      this.macvlan = undefined;
+      return;
+    }
+    for (const cidr of this.config.addresses) await addresses.remove(this.config.interface, cidr);
+  }
+
+  stop(): void {
+    this.cancel('advert');
+    this.cancel('masterDown');
+    this.stopped = true;
+  }
+
+  status(now: (monotonic: number) => string): VhostStatus {
+    const settings = this.settings();
+    return {
+      vhid: this.config.vhid,
+      interface: this.config.interface,
+      state: this.state.name,
+      advbase: settings.advbase,
+      advskew: settings.advskew,
+      demote: settings.demote,
+      addresses: [...this.config.addresses],
+      since: now(this.state.since),
+      counters: { ...this.counters },
+    };
+  }
+}
+
+interface ChannelEntry {
+  channel: PacketChannel | undefined;
+  opening: Promise<void>;
+}
+
+/** The node's CARP vhosts and the demotion they share. */
+export class CarpService {
+  private readonly vhosts = new Map<string, Vhost>();
+  private readonly channels = new Map<string, ChannelEntry>();
+  private readonly linkState = new Map<string, boolean>();
+  private readonly unmatched = new Map<string, Partial<Record<Rejection, number>>>();
+  private readonly listeners: StateListener[] = [];
+  private unwatch: (() => void) | undefined;
+  private adminDemote = 0;
+  maintenance = false;
+  private readonly externalDemotes = new Map<string, number>();
+  private readonly sendErrors = new Map<string, number>();
+  private configs: CarpConfig[];
+
+  constructor(configs: CarpConfig[], readonly ports: CarpPorts) {
+    this.configs = configs;
+  }
+
+  onStateChange(listener: StateListener): void {
+    this.listeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    this.unwatch = this.ports.links.watch((iface, up) => this.linkChanged(iface, up));
+    for (const config of this.configs) await this.addVhost(config);
+  }
+
+  /** Releases everything: a MASTER bows out first so a backup takes over at once. */
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    const at = this.ports.clock.monotonic();
+    for (const vhost of this.vhosts.values()) vhost.dispatch({ type: 'shutdownRequested', at });
+    await Promise.all([...this.vhosts.values()].map((v) => v.idle()));
+    for (const vhost of this.vhosts.values()) vhost.stop();
+    await this.ports.hooks.idle();
+    await Promise.all([...this.channels.values()].map(async (entry) => {
+      await entry.opening;
+      await entry.channel?.close();
+    }));
+    this.channels.clear();
+  }
+
+  /**
+   * What a kill -9 leaves behind: timers and sockets gone, addresses still configured. Only the
+   * simulation uses this, to show what a crashed node looks like to its peers.
+   */
+  async abandon(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    for (const vhost of this.vhosts.values()) vhost.stop();
+    await Promise.all([...this.channels.values()].map(async (entry) => {
+      await entry.opening;
+      await entry.channel?.close();
+    }));
+    this.channels.clear();
+  }
+
+  /** Applies a new list of vhosts: unchanged ones keep running, others restart or go. */
+  async reload(configs: CarpConfig[]): Promise<void> {
+    const at = this.ports.clock.monotonic();
+    const wanted = new Map(configs.map((c) => [vhostKey(c.interface, c.vhid), c]));
+    for (const [key, vhost] of this.vhosts) {
+      const next = wanted.get(key);
+      if (next && sameIdentity(vhost.config, next)) continue;
+      vhost.dispatch({ type: 'shutdownRequested', at });
+      await vhost.idle();
+      vhost.stop();
+      this.vhosts.delete(key);
+    }
+    for (const config of configs) {
+      const key = vhostKey(config.interface, config.vhid);
+      const running = this.vhosts.get(key);
+      if (!running) {
+        await this.addVhost(config);
+      } else if (JSON.stringify(running.config) !== JSON.stringify(config)) {
+        const previous = running.settings();
+        Object.assign(running.config, config);
+        running.dispatch({ type: 'settingsChanged', at, previous });
+      }
+    }
+    this.configs = configs;
+    this.recomputeTracking();
+  }
+
+  private async addVhost(config: CarpConfig): Promise<void> {
+    const vhost = new Vhost(structuredClone(config), this);
+    this.vhosts.set(vhostKey(config.interface, config.vhid), vhost);
+    for (const family of vhost.families) await this.ensureChannel(config.interface, family);
+    // Start from a clean slate: a VIP left behind by a crash would answer beside the master.
+    for (const cidr of config.addresses) await this.ports.addresses.remove(config.interface, cidr).catch(() => undefined);
+    for (const iface of [config.interface, ...config.track.interfaces]) {
+      if (!this.linkState.has(iface)) {
+        const info = await this.ports.links.get(iface);
+        this.linkState.set(iface, info?.up ?? false);
+        if (!info) this.ports.log.warn(`interface ${iface} does not exist yet; vhid ${config.vhid} waits in INIT`);
+      }
+    }
+    this.recomputeTracking();
+    if (this.linkState.get(config.interface)) {
+      vhost.dispatch({ type: 'interfaceUp', at: this.ports.clock.monotonic() });
+    }
+  }
+
+  private async ensureChannel(iface: string, family: Family): Promise<void> {
+    const key = `${iface}/${family}`;
+    const existing = this.channels.get(key);
+    if (existing) return existing.opening;
+    const entry: ChannelEntry = { channel: undefined, opening: Promise.resolve() };
+    entry.opening = this.ports.packets.open(iface, family).then((channel) => {
+      entry.channel = channel;
+      channel.onPacket((packet) => this.received(iface, packet));
+    });
+    this.channels.set(key, entry);
+    return entry.opening;
+  }
+
+  channel(iface: string, family: Family): PacketChannel | undefined {
+    return this.channels.get(`${iface}/${family}`)?.channel;
+  }
+
+  private received(iface: string, packet: ReceivedPacket): void {
+    const byVhid = (vhid: number) => this.vhosts.get(vhostKey(iface, vhid));
+    const verdict = classifyPacket(packet, (vhid) => {
+      const vhost = byVhid(vhid);
+      return vhost ? { key: vhost.key, lastSentCounter: vhost.cookie } : undefined;
+    });
+    // Rejections are counted on the vhost the packet names, when it names one of ours.
+    const named = packet.payload.length > 1 ? byVhid(packet.payload[1]!) : undefined;
+    if (!verdict.ok) {
+      if (named) named.counters[verdict.reason]++;
+      else {
+        const bucket = this.unmatched.get(iface) ?? {};
+        bucket[verdict.reason] = (bucket[verdict.reason] ?? 0) + 1;
+        this.unmatched.set(iface, bucket);
+      }
+      return;
+    }
+    const vhost = byVhid(verdict.advert.vhid);
+    if (!vhost) return;
+    vhost.counters.received++;
+    const { advbase, advskew, demote } = verdict.advert;
+    vhost.dispatch({ type: 'advertReceived', at: this.ports.clock.monotonic(), advbase, advskew, demote, source: packet.source });
+  }
+
+  sendFailed(vhost: Vhost, error: Error): void {
+    // carp(4) demotes by one after three consecutive send errors, and lifts it on the next success.
+    const key = vhostKey(vhost.config.interface, vhost.config.vhid);
+    const count = (this.sendErrors.get(key) ?? 0) + 1;
+    this.sendErrors.set(key, count);
+    this.ports.log.warn(`vhid ${vhost.config.vhid}: advert not sent: ${error.message}`);
+    if (count === SEND_ERRORS_BEFORE_DEMOTE) this.setExternalDemote(`sendErrors:${key}`, 1);
+  }
+
+  sendSucceeded(vhost: Vhost): void {
+    const key = vhostKey(vhost.config.interface, vhost.config.vhid);
+    const count = this.sendErrors.get(key);
+    if (count === undefined) return;
+    this.sendErrors.delete(key);
+    if (count >= SEND_ERRORS_BEFORE_DEMOTE) this.setExternalDemote(`sendErrors:${key}`, 0);
+  }
+
+  stateChanged(vhost: Vhost, from: StateName, to: StateName, reason: string): void {
+    void this.ports.hooks.transition(vhost.config.vhid, to, vhost.config.interface);
+    for (const listener of this.listeners) listener(vhost.config.vhid, vhost.config.interface, from, to, reason);
+  }
+
+  private linkChanged(iface: string, up: boolean): void {
+    if (this.linkState.get(iface) === up) return;
+    this.linkState.set(iface, up);
+    const at = this.ports.clock.monotonic();
+    this.ports.log.info(`link ${iface} ${up ? 'up' : 'down'}`);
+    const before = this.demotion().total;
+    for (const vhost of this.vhosts.values()) {
+      if (vhost.config.interface !== iface) continue;
+      vhost.dispatch({ type: up ? 'interfaceUp' : 'interfaceDown', at });
+    }
+    this.demotionChanged(before);
+  }
+
+  private recomputeTracking(): void {
+    for (const key of this.linkState.keys()) {
+      const used = this.configs.some((c) => c.interface === key || c.track.interfaces.includes(key));
+      if (!used && ![...this.vhosts.values()].some((v) => v.config.interface === key)) this.linkState.delete(key);
+    }
+  }
+
+  demotion(): DemotionStatus {
+    const linksDown = [...this.linkState.entries()].filter(([, up]) => !up).map(([name]) => name);
+    const external = Object.fromEntries(this.externalDemotes);
+    const externalSum = [...this.externalDemotes.values()].reduce((a, b) => a + b, 0);
+    const total = Math.min(
+      MAX_DEMOTE,
+      Math.max(0, this.adminDemote + (this.maintenance ? MAINTENANCE_DEMOTE : 0) + linksDown.length + externalSum),
+    );
+    return { total, admin: this.adminDemote, maintenance: this.maintenance, linksDown, external };
+  }
+
+  /** `tandem demote --by N`: like `ifconfig -g carp carpdemote N`. */
+  demoteBy(delta: number): void {
+    const before = this.demotion().total;
+    this.adminDemote = Math.min(MAX_DEMOTE, Math.max(0, this.adminDemote + delta));
+    this.demotionChanged(before);
+  }
+
+  resetDemote(): void {
+    const before = this.demotion().total;
+    this.adminDemote = 0;
+    this.demotionChanged(before);
+  }
+
+  /** Demotion owned by another capability, e.g. a balancer pool that is entirely down. */
+  setExternalDemote(source: string, value: number): void {
+    const before = this.demotion().total;
+    if (value > 0) this.externalDemotes.set(source, value);
+    else this.externalDemotes.delete(source);
+    this.demotionChanged(before);
+  }
+
+  setMaintenance(on: boolean): void {
+    if (this.maintenance === on) return;
+    const previous = [...this.vhosts.values()].map((v) => [v, v.settings()] as const);
+    this.maintenance = on;
+    const at = this.ports.clock.monotonic();
+    for (const [vhost, settings] of previous) vhost.dispatch({ type: 'settingsChanged', at, previous: settings });
+  }
+
+  private demotionChanged(before: number): void {
+    const after = this.demotion().total;
+    if (after === before) return;
+    this.ports.log.info(`demote ${before} -> ${after}`);
+    const at = this.ports.clock.monotonic();
+    for (const vhost of this.vhosts.values()) {
+      const previous = { ...vhost.settings(), demote: before };
+      vhost.dispatch({ type: 'settingsChanged', at, previous });
+    }
+  }
+
+  /** `tandem failover`: every MASTER bows out (advbase = advskew = 255). */
+  bowOut(): number {
+    const at = this.ports.clock.monotonic();
+    let count = 0;
+    for (const vhost of this.vhosts.values()) {
+      if (vhost.state.name !== 'MASTER') continue;
+      vhost.dispatch({ type: 'bowOutRequested', at });
+      count++;
+    }
+    return count;
+  }
+
+  status(): VhostStatus[] {
+    const { clock } = this.ports;
+    const toIso = (monotonic: number) => new Date(clock.now() - (clock.monotonic() - monotonic)).toISOString();
+    return [...this.vhosts.values()].map((v) => v.status(toIso));
+  }
+
+  unmatchedCounters(): Record<string, Partial<Record<Rejection, number>>> {
+    return Object.fromEntries(this.unmatched);
+  }
+
+  /** Resolves once queued address changes have been carried out (tests and shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.vhosts.values()].map((v) => v.idle()));
+  }
+}
+
+function sameIdentity(a: CarpConfig, b: CarpConfig): boolean {
+  return (
+    a.password === b.password &&
+    a.mac === b.mac &&
+    a.peer === b.peer &&
+    JSON.stringify(a.addresses) === JSON.stringify(b.addresses)
+  );
+}

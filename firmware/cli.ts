@@ -1,0 +1,134 @@
+// Argument parsing only: turns argv into a Command and hands it to commands.ts.
+
+import { execute, type Command } from './commands.js';
+import { VERSION } from './version.js';
+
+export const USAGE = `tandem ${VERSION}: high-availability firmware for small routers
+
+usage:
+  tandem run [--config FILE]          run the daemon in the foreground
+  tandem check [--config FILE]        validate the config; print every error with its path
+  tandem status [--json]              state of the running daemon
+  tandem demote --by N | --reset      raise (or lower) this node's CARP demotion, or clear it
+  tandem maintenance on|off           persistent maintenance mode (survives restart)
+  tandem failover                     bow out now if master (advert with advbase=advskew=255)
+  tandem demo                         simulated 3-node cluster in this terminal
+  tandem --version | --help
+
+options:
+  --config FILE     config file (default: $TANDEM_CONFIG, then /cfg/tandem.yaml)
+  --control PATH    control socket of the daemon (default: from the config, then
+                    /run/tandem/control.sock)
+`;
+
+export class UsageError extends Error {}
+
+interface Options {
+  config?: string;
+  control?: string;
+  json: boolean;
+  by?: number;
+  reset: boolean;
+  positional: string[];
+}
+
+function parseOptions(args: string[]): Options {
+  const options: Options = { json: false, reset: false, positional: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const value = () => {
+      const next = args[++i];
+      if (next === undefined) throw new UsageError(`${arg} needs a value`);
+      return next;
+    };
+    switch (arg) {
+      case '--config':
+        options.config = value();
+        break;
+      case '--control':
+        options.control = value();
+        break;
+      case '--json':
+        options.json = true;
+        break;
+      case '--reset':
+        options.reset = true;
+        break;
+      case '--by': {
+        const text = value();
+        if (!/^-?\d+$/.test(text) || Math.abs(Number(text)) > 255) {
+          throw new UsageError(`--by must be an integer -255..255, got ${JSON.stringify(text)}`);
+        }
+        options.by = Number(text);
+        break;
+      }
+      default:
+        if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
+        options.positional.push(arg);
+    }
+  }
+  return options;
+}
+
+export function parseArgs(argv: string[]): Command {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') return { kind: 'help' };
+  if (name === '--version' || name === '-V') return { kind: 'version' };
+  const options = parseOptions(rest);
+  const noPositional = () => {
+    if (options.positional.length > 0) throw new UsageError(`${name}: unexpected argument ${options.positional[0]}`);
+  };
+  const client = { config: options.config, control: options.control };
+  switch (name) {
+    case 'run':
+      noPositional();
+      return { kind: 'run', config: options.config };
+    case 'check':
+      noPositional();
+      return { kind: 'check', config: options.config };
+    case 'status':
+      noPositional();
+      return { kind: 'status', json: options.json, ...client };
+    case 'demote':
+      noPositional();
+      if (options.reset === (options.by !== undefined)) throw new UsageError('demote needs exactly one of --by N or --reset');
+      return options.reset ? { kind: 'demote', reset: true, ...client } : { kind: 'demote', by: options.by!, ...client };
+    case 'maintenance': {
+      const [mode, extra] = options.positional;
+      if ((mode !== 'on' && mode !== 'off') || extra !== undefined) throw new UsageError('maintenance needs on or off');
+      return { kind: 'maintenance', on: mode === 'on', ...client };
+    }
+    case 'failover':
+      noPositional();
+      return { kind: 'failover', ...client };
+    case 'demo':
+      noPositional();
+      return { kind: 'demo' };
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  }
+}
+
+export async function main(): Promise<void> {
+  let command: Command;
+  try {
+    command = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`tandem: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw error;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command.kind === 'version') {
+    process.stdout.write(`tandem ${VERSION}\n`);
+    return;
+  }
+  process.exitCode = await execute(command);
+}
+

@@ -1,0 +1,145 @@
+// What each CLI command does. `run` builds the daemon on Linux ports; the client commands talk
+// to a running daemon over its control socket.
+
+import { configPathFrom, formatIssue, loadConfigFile } from './config/load.js';
+import { sendControl } from './control/client.js';
+import type { ControlRequest } from './control/protocol.js';
+import { ControlServer } from './control/server.js';
+import { createLogger } from './log.js';
+import { systemClock } from './os/clock.js';
+import type { Status } from './daemon.js';
+
+export interface ClientOptions {
+  config?: string | undefined;
+  control?: string | undefined;
+}
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; config?: string | undefined }
+  | { kind: 'check'; config?: string | undefined }
+  | ({ kind: 'status'; json: boolean } & ClientOptions)
+  | ({ kind: 'demote'; by: number } & ClientOptions)
+  | ({ kind: 'demote'; reset: true } & ClientOptions)
+  | ({ kind: 'maintenance'; on: boolean } & ClientOptions)
+  | ({ kind: 'failover' } & ClientOptions)
+  | { kind: 'demo' };
+
+const DEFAULT_CONTROL = '/run/tandem/control.sock';
+
+export async function execute(command: Command): Promise<number> {
+  switch (command.kind) {
+    case 'help':
+    case 'version':
+      return 0;
+    case 'check':
+      return check(command.config);
+    case 'run':
+      return run(command.config);
+    case 'status':
+      return client(command, { cmd: 'status' }, (result) =>
+        command.json ? JSON.stringify(result, null, 2) : formatStatus(result as Status),
+      );
+    case 'demote':
+      return client(command, 'reset' in command ? { cmd: 'demote', reset: true } : { cmd: 'demote', by: command.by }, (r) => {
+        const d = r as { total: number; admin: number };
+        return `demote ${d.total} (admin ${d.admin})`;
+      });
+    case 'maintenance':
+      return client(command, { cmd: 'maintenance', on: command.on }, () => `maintenance ${command.on ? 'on' : 'off'}`);
+    case 'failover':
+      return client(command, { cmd: 'failover' }, (r) => {
+        const n = (r as { bowedOut: number }).bowedOut;
+        return n > 0 ? `bowed out of ${n} vhost(s)` : 'not master of any vhost: nothing to do';
+      });
+    case 'demo': {
+      const { runDemo } = await import('./demo/demo.js');
+      return runDemo();
+    }
+  }
+}
+
+async function check(explicit: string | undefined): Promise<number> {
+  const path = configPathFrom(explicit);
+  const result = await loadConfigFile(path);
+  if (!result.ok) {
+    for (const issue of result.issues) process.stderr.write(formatIssue(path, issue) + '\n');
+    process.stderr.write(`${path}: ${result.issues.length} error(s)\n`);
+    return 1;
+  }
+  process.stdout.write(`${path}: ok (node ${result.config.node.name}, ${result.config.carp.length} CARP vhost(s))\n`);
+  return 0;
+}
+
+async function controlPath(options: ClientOptions): Promise<string> {
+  if (options.control) return options.control;
+  const result = await loadConfigFile(configPathFrom(options.config));
+  return result.ok ? result.config.control.socket : DEFAULT_CONTROL;
+}
+
+async function client(options: ClientOptions, request: ControlRequest, render: (result: unknown) => string): Promise<number> {
+  const reply = await sendControl(await controlPath(options), request);
+  if (!reply.ok) {
+    process.stderr.write(`tandem: ${reply.error}\n`);
+    return 1;
+  }
+  process.stdout.write(render(reply.result) + '\n');
+  return 0;
+}
+
+export function formatStatus(status: Status): string {
+  const lines = [
+    `node ${status.node}  version ${status.version}  up ${status.uptimeSeconds} s` +
+      `  demote ${status.demotion.total}${status.maintenance ? '  MAINTENANCE' : ''}`,
+  ];
+  for (const v of status.carp) {
+    lines.push(
+      `  vhid ${String(v.vhid).padStart(3)} ${v.interface.padEnd(10)} ${v.state.padEnd(6)} advbase ${v.advbase} advskew ${v.advskew}` +
+        `  ${v.addresses.join(' ')}  since ${v.since}  sent ${v.counters.sent} received ${v.counters.received}`,
+    );
+  }
+  if (status.carp.length === 0) lines.push('  no CARP vhosts configured');
+  return lines.join('\n');
+}
+
+async function run(explicit: string | undefined): Promise<number> {
+  const path = configPathFrom(explicit);
+  const loaded = await loadConfigFile(path);
+  if (!loaded.ok) {
+    for (const issue of loaded.issues) process.stderr.write(formatIssue(path, issue) + '\n');
+    return 1;
+  }
+  const config = loaded.config;
+  const log = createLogger(config.log.level);
+  const { createLinuxPorts } = await import('./net/linux.js');
+  const { Daemon } = await import('./daemon.js');
+  const ports = await createLinuxPorts(systemClock, log);
+  const daemon = new Daemon(config, ports, () => loadConfigFile(path));
+  const control = new ControlServer(config.control.socket, (request) => daemon.handle(request));
+  await control.listen();
+  await daemon.start();
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: shutting down`);
+      void (async () => {
+        await daemon.stop();
+        await control.close();
+        await ports.close();
+        process.off('SIGHUP', onHup);
+        resolve(0);
+      })();
+    };
+    const onHup = () => {
+      log.info('SIGHUP: reloading config', { path });
+      void daemon.reload();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', onHup);
+  });
+}

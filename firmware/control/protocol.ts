@@ -1,0 +1,41 @@
+// The control socket's protocol: one JSON request per line, one JSON reply per line, over a
+// UNIX socket that only root can reach. Requests are a closed union so the daemon, the CLI
+// and tests agree on every command's shape.
+
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'demote'; by: number }
+  | { cmd: 'demote'; reset: true }
+  | { cmd: 'maintenance'; on: boolean }
+  | { cmd: 'failover' }
+  | { cmd: 'reload' };
+
+export type ControlReply = { ok: true; result: unknown } | { ok: false; error: string };
+
+export function parseRequest(line: string): ControlRequest | { error: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { error: 'request is not JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { error: 'request must be a JSON object' };
+  const request = parsed as Record<string, unknown>;
+  switch (request.cmd) {
+    case 'status':
+    case 'failover':
+    case 'reload':
+      return { cmd: request.cmd };
+    case 'demote':
+      if (request.reset === true) return { cmd: 'demote', reset: true };
+      if (typeof request.by === 'number' && Number.isInteger(request.by) && Math.abs(request.by) <= 255) {
+        return { cmd: 'demote', by: request.by };
+      }
+      return { error: 'demote needs "by" (an integer -255..255) or "reset": true' };
+    case 'maintenance':
+      if (typeof request.on === 'boolean') return { cmd: 'maintenance', on: request.on };
+      return { error: 'maintenance needs "on": true or false' };
+    default:
+      return { error: `unknown command ${JSON.stringify(request.cmd)}` };
+  }
+}

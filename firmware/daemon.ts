@@ -1,0 +1,185 @@
+// Wiring only: builds each capability from the config and the ports, answers control
+// requests, reloads (a new config is checked first; a rejected one leaves the running one in
+// force) and shuts down in order.
+
+import { join } from 'node:path';
+import type { LocatedIssue, ParseResult } from './config/load.js';
+import type { TandemConfig } from './config/schema.js';
+import type { ControlReply, ControlRequest } from './control/protocol.js';
+import { HookRunner } from './carp/hooks.js';
+import { CarpService, type DemotionStatus, type VhostStatus } from './carp/service.js';
+import type { Rejection } from './carp/codec.js';
+import type { Logger } from './log.js';
+import type { Clock } from './os/clock.js';
+import type { FileStore } from './os/files.js';
+import type { ProcessRunner } from './os/process.js';
+import type { AddressPort, LinkPort, NeighborAnnouncer, PacketPort, VirtualMacPort } from './net/ports.js';
+import { VERSION } from './version.js';
+
+export interface Ports {
+  clock: Clock;
+  files: FileStore;
+  processes: ProcessRunner;
+  packets: PacketPort;
+  addresses: AddressPort;
+  announcer: NeighborAnnouncer;
+  links: LinkPort;
+  virtualMacs?: VirtualMacPort;
+  log: Logger;
+}
+
+export interface Status {
+  node: string;
+  version: string;
+  uptimeSeconds: number;
+  maintenance: boolean;
+  demotion: DemotionStatus;
+  carp: VhostStatus[];
+  unmatched: Record<string, Partial<Record<Rejection, number>>>;
+}
+
+interface PersistentState {
+  maintenance: boolean;
+}
+
+export type ConfigSource = () => Promise<ParseResult>;
+
+export class Daemon {
+  private readonly startedAt: number;
+  private readonly hooks: HookRunner;
+  readonly carp: CarpService;
+  private running = false;
+
+  constructor(
+    private config: TandemConfig,
+    private readonly ports: Ports,
+    private readonly readConfig?: ConfigSource,
+  ) {
+    this.startedAt = ports.clock.monotonic();
+    const log = ports.log;
+    this.hooks = new HookRunner(config.hooks, ports.processes, log.child({ part: 'hooks' }));
+    this.carp = new CarpService(config.carp, {
+      clock: ports.clock,
+      packets: ports.packets,
+      addresses: ports.addresses,
+      announcer: ports.announcer,
+      links: ports.links,
+      virtualMacs: ports.virtualMacs,
+      hooks: this.hooks,
+      log: log.child({ part: 'carp' }),
+    });
+  }
+
+  get name(): string {
+    return this.config.node.name;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  private get statePath(): string {
+    return join(this.config.node.stateDir, 'state.json');
+  }
+
+  async start(): Promise<void> {
+    const persisted = await this.readState();
+    // Maintenance survives a restart: the node comes back already yielding.
+    if (persisted.maintenance) this.carp.setMaintenance(true);
+    await this.carp.start();
+    this.running = true;
+    this.ports.log.info('tandem started', { node: this.name, version: VERSION, vhosts: this.config.carp.length });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.carp.stop();
+    this.ports.log.info('tandem stopped', { node: this.name });
+  }
+
+  /** Simulated kill -9: stops without bowing out or releasing addresses. */
+  async crash(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.carp.abandon();
+  }
+
+  /** SIGHUP: re-reads the config; an invalid one is refused and the running one stays. */
+  async reload(): Promise<{ ok: true } | { ok: false; issues: LocatedIssue[] }> {
+    if (!this.readConfig) return { ok: false, issues: [{ path: '(reload)', message: 'this daemon has no config file to re-read' }] };
+    const result = await this.readConfig();
+    if (!result.ok) {
+      this.ports.log.error('reload refused: the new config is invalid; the running config stays in force', {
+        issues: result.issues.map((i) => `${i.line ? `line ${i.line}: ` : ''}${i.path}: ${i.message}`),
+      });
+      return { ok: false, issues: result.issues };
+    }
+    await this.applyConfig(result.config);
+    this.ports.log.info('config reloaded', { vhosts: result.config.carp.length });
+    return { ok: true };
+  }
+
+  async applyConfig(next: TandemConfig): Promise<void> {
+    this.hooks.configure(next.hooks);
+    await this.carp.reload(next.carp);
+    this.config = next;
+  }
+
+  status(): Status {
+    return {
+      node: this.name,
+      version: VERSION,
+      uptimeSeconds: Math.round((this.ports.clock.monotonic() - this.startedAt) / 100) / 10,
+      maintenance: this.carp.maintenance,
+      demotion: this.carp.demotion(),
+      carp: this.carp.status(),
+      unmatched: this.carp.unmatchedCounters(),
+    };
+  }
+
+  async setMaintenance(on: boolean): Promise<void> {
+    // Persist first: if power fails right after, the node must still come back in maintenance.
+    await this.writeState({ maintenance: on });
+    this.carp.setMaintenance(on);
+    this.ports.log.info(`maintenance ${on ? 'on' : 'off'}`);
+  }
+
+  async handle(request: ControlRequest): Promise<ControlReply> {
+    switch (request.cmd) {
+      case 'status':
+        return { ok: true, result: this.status() };
+      case 'demote':
+        if ('reset' in request) this.carp.resetDemote();
+        else this.carp.demoteBy(request.by);
+        return { ok: true, result: this.carp.demotion() };
+      case 'maintenance':
+        await this.setMaintenance(request.on);
+        return { ok: true, result: { maintenance: request.on } };
+      case 'failover':
+        return { ok: true, result: { bowedOut: this.carp.bowOut() } };
+      case 'reload': {
+        const outcome = await this.reload();
+        return outcome.ok
+          ? { ok: true, result: { reloaded: true } }
+          : { ok: false, error: outcome.issues.map((i) => `${i.path}: ${i.message}`).join('\n') };
+      }
+    }
+  }
+
+  private async readState(): Promise<PersistentState> {
+    const text = await this.ports.files.read(this.statePath).catch(() => undefined);
+    if (!text) return { maintenance: false };
+    try {
+      const parsed = JSON.parse(text) as Partial<PersistentState>;
+      return { maintenance: parsed.maintenance === true };
+    } catch {
+      this.ports.log.warn(`ignoring unreadable state file ${this.statePath}`);
+      return { maintenance: false };
+    }
+  }
+
+  private async writeState(state: PersistentState): Promise<void> {
+    await this.ports.files.writeAtomic(this.statePath, JSON.stringify(state) + '\n');
+  }
+}

@@ -1,0 +1,156 @@
+// `tandem demo` (what `npm start` runs): three simulated routers running real CARP over the
+// in-memory segment, with a terminal view and a command prompt to stop, crash, cut and
+// partition nodes and watch the cluster react. Sends nothing to any network; needs no root.
+
+import { createInterface } from 'node:readline';
+import { systemClock } from '../os/clock.js';
+import { SimCluster, demoConfigs } from './cluster.js';
+
+const HELP = `commands:
+  stop NODE | crash NODE | start NODE     graceful stop (bow out), kill -9, start again
+  cut NODE | plug NODE                    take a node's link down / up
+  partition A,B C                         split the segment into groups (comma-separated)
+  heal                                    rejoin the segment
+  maintenance NODE on|off                 persistent maintenance (advskew 254 + demote)
+  failover NODE                           the node bows out of every group it is master of
+  demote NODE N | demote NODE reset       change a node's demotion
+  status | help | quit
+nodes may be named fw-a or just a`;
+
+export async function runDemo(): Promise<number> {
+  const cluster = new SimCluster(systemClock, demoConfigs());
+  const interactive = process.stdout.isTTY === true;
+  cluster.onEvent((event) => {
+    const time = new Date(event.at).toISOString().slice(11, 23);
+    process.stdout.write(`${time} ${event.node.padEnd(8)} ${event.text}\n`);
+  });
+  process.stdout.write(`Tandem demo: ${cluster.nodes.size} simulated routers on one in-memory segment.\n${HELP}\n\n`);
+  await cluster.startAll();
+
+  const printStatus = () => process.stdout.write(renderStatus(cluster) + '\n');
+  setTimeout(printStatus, 4000).unref();
+
+  const lines = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  if (interactive) {
+    lines.setPrompt('tandem> ');
+    lines.prompt();
+  }
+  return new Promise<number>((resolve) => {
+    let done = false;
+    const finish = async () => {
+      if (done) return;
+      done = true;
+      lines.close();
+      await cluster.stopAll();
+      resolve(0);
+    };
+    process.once('SIGINT', () => void finish());
+    process.once('SIGTERM', () => void finish());
+    lines.on('line', (line) => {
+      void (async () => {
+        try {
+          const quit = await runCommand(cluster, line.trim(), printStatus);
+          if (quit) return finish();
+        } catch (error) {
+          process.stdout.write(`error: ${(error as Error).message}\n`);
+        }
+        if (interactive) lines.prompt();
+      })();
+    });
+    // With stdin closed (not a terminal), keep running until a signal arrives.
+  });
+}
+
+async function runCommand(cluster: SimCluster, line: string, printStatus: () => void): Promise<boolean> {
+  const [verb, ...args] = line.split(/\s+/).filter(Boolean);
+  const need = (n: number) => {
+    if (args.length < n) throw new Error(`${verb} needs ${n} argument(s); type help`);
+  };
+  switch (verb) {
+    case undefined:
+      return false;
+    case 'quit':
+    case 'exit':
+      return true;
+    case 'help':
+      process.stdout.write(HELP + '\n');
+      return false;
+    case 'status':
+      printStatus();
+      return false;
+    case 'stop':
+      need(1);
+      await cluster.stop(args[0]!);
+      return false;
+    case 'crash':
+    case 'kill':
+      need(1);
+      await cluster.crash(args[0]!);
+      return false;
+    case 'start':
+      need(1);
+      await cluster.start(args[0]!);
+      return false;
+    case 'cut':
+      need(1);
+      cluster.setLink(args[0]!, false);
+      return false;
+    case 'plug':
+      need(1);
+      cluster.setLink(args[0]!, true);
+      return false;
+    case 'partition':
+      need(2);
+      cluster.partition(args.map((group) => group.split(',')));
+      return false;
+    case 'heal':
+      cluster.heal();
+      return false;
+    case 'maintenance': {
+      need(2);
+      const daemon = running(cluster, args[0]!);
+      await daemon.setMaintenance(args[1] === 'on');
+      return false;
+    }
+    case 'failover': {
+      need(1);
+      const daemon = running(cluster, args[0]!);
+      await daemon.handle({ cmd: 'failover' });
+      return false;
+    }
+    case 'demote': {
+      need(2);
+      const daemon = running(cluster, args[0]!);
+      if (args[1] === 'reset') await daemon.handle({ cmd: 'demote', reset: true });
+      else await daemon.handle({ cmd: 'demote', by: Number(args[1]) });
+      return false;
+    }
+    default:
+      throw new Error(`unknown command ${verb}; type help`);
+  }
+}
+
+function running(cluster: SimCluster, name: string) {
+  const node = cluster.node(name);
+  if (!node.daemon?.isRunning) throw new Error(`${node.name} is not running`);
+  return node.daemon;
+}
+
+export function renderStatus(cluster: SimCluster): string {
+  const rows = ['node     process  link  demote  vhid 42        vhid 43'];
+  for (const s of cluster.statuses()) {
+    const vh = (vhid: number) => {
+      const v = s.status?.carp.find((c) => c.vhid === vhid);
+      return v ? `${v.state.padEnd(6)} skew ${String(v.advskew).padStart(3)}` : '-'.padEnd(15);
+    };
+    rows.push(
+      `${s.name.padEnd(8)} ${(s.running ? 'running' : 'stopped').padEnd(8)} ${(s.linkUp ? 'up' : 'DOWN').padEnd(5)} ` +
+        `${String(s.status?.demotion.total ?? '-').padEnd(7)} ${vh(42)} ${vh(43)}`,
+    );
+  }
+  const reach = Object.entries(cluster.reachability())
+    .map(([vip, node]) => `${vip} -> ${node ?? 'UNREACHABLE'}`)
+    .join('   ');
+  rows.push(`client reaches: ${reach}`);
+  return rows.join('\n');
+}

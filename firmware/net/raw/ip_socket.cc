@@ -1,0 +1,381 @@
+// See ip_socket.h. Socket options follow OpenBSD carp(4) and UCarp on the wire: TTL and
+// multicast TTL 255 (Linux needs both: IP_TTL alone sends multicast with TTL 1), TOS 0x10,
+// no loopback of our own multicast, kernel-built IP header. Receive uses recvmsg with
+// IP_PKTINFO / IPV6_RECVPKTINFO + IPV6_RECVHOPLIMIT, since an IPv6 raw socket delivers no
+// IP header and the hop limit would otherwise be invisible.
+#include "ip_socket.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "errors.h"
+#include "netns.h"
+
+namespace tandem {
+
+namespace {
+
+constexpr size_t kQueueLimit = 1024;      // datagrams waiting for the JS thread; beyond: dropped
+constexpr int kBurst = 64;                // datagrams read per wake-up before polling again
+constexpr size_t kBufferSize = 65536;
+
+std::string FormatAddress(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text, sizeof text);
+  } else if (address.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
+              sizeof text);
+  }
+  return text;
+}
+
+int GetInt(const Napi::Object& options, const char* key, int fallback) {
+  Napi::Value value = options.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return fallback;
+  if (!value.IsNumber()) {
+    throw Napi::TypeError::New(options.Env(), std::string("option ") + key + " must be a number");
+  }
+  return value.As<Napi::Number>().Int32Value();
+}
+
+std::string GetString(const Napi::Object& options, const char* key, const std::string& fallback) {
+  Napi::Value value = options.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return fallback;
+  if (!value.IsString()) {
+    throw Napi::TypeError::New(options.Env(), std::string("option ") + key + " must be a string");
+  }
+  return value.As<Napi::String>().Utf8Value();
+}
+
+}  // namespace
+
+void DeliverDatagram(Napi::Env env, Napi::Function callback, std::nullptr_t*, Datagram* raw) {
+  std::unique_ptr<Datagram> datagram(raw);
+  if (env == nullptr || callback.IsEmpty()) return;  // the function is being torn down
+  if (datagram->error != 0) {
+    callback.Call({ErrnoError(env, datagram->error, "receive", "recvmsg").Value()});
+    return;
+  }
+  Napi::Object packet = Napi::Object::New(env);
+  packet.Set("data", Napi::Buffer<uint8_t>::Copy(env, datagram->data.data(), datagram->data.size()));
+  packet.Set("source", FormatAddress(datagram->source));
+  if (datagram->has_destination) packet.Set("destination", FormatAddress(datagram->destination));
+  if (datagram->hop_limit >= 0) packet.Set("hopLimit", datagram->hop_limit);
+  packet.Set("ifindex", datagram->ifindex);
+  packet.Set("truncated", datagram->truncated);
+  callback.Call({env.Null(), packet});
+}
+
+Napi::Function IpSocket::Define(Napi::Env env) {
+  return DefineClass(env, "IpSocket",
+                     {
+                         InstanceMethod<&IpSocket::Send>("send"),
+                         InstanceMethod<&IpSocket::Close>("close"),
+                         InstanceMethod<&IpSocket::Ref>("ref"),
+                         InstanceMethod<&IpSocket::Unref>("unref"),
+                         InstanceMethod<&IpSocket::Stats>("stats"),
+                         InstanceAccessor<&IpSocket::Ifindex>("ifindex"),
+                         InstanceAccessor<&IpSocket::Closed>("closed"),
+                     });
+}
+
+IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "IpSocket(options, onReceive) expected");
+  }
+  Napi::Object options = info[0].As<Napi::Object>();
+  family_ = GetInt(options, "family", 4);
+  if (family_ != 4 && family_ != 6) throw Napi::TypeError::New(env, "option family must be 4 or 6");
+  iface_ = GetString(options, "iface", "");
+  if (iface_.empty() || iface_.size() >= IFNAMSIZ) {
+    throw Napi::TypeError::New(env, "option iface must be an interface name (1-15 characters)");
+  }
+  const std::string netns = GetString(options, "netns", "");
+  {
+    NetnsScope scope(env, netns, "open raw socket on " + iface_);
+    Configure(env, options);
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    const int err = errno;
+    close(fd_);
+    fd_ = -1;
+    throw ErrnoError(env, err, "open raw socket on " + iface_ + ": eventfd", "eventfd");
+  }
+  tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "tandem_raw receive", kQueueLimit, 1);
+  tsfn_live_ = true;
+  open_ = true;
+  env_ = env;
+  thread_ = std::thread(&IpSocket::ReceiveLoop, this);
+  napi_add_env_cleanup_hook(env, &IpSocket::OnEnvCleanup, this);
+  cleanup_hook_ = true;
+}
+
+void IpSocket::Configure(Napi::Env env, const Napi::Object& options) {
+  const std::string context = "open raw socket on " + iface_;
+  const int protocol = GetInt(options, "protocol", 112);
+  const int ttl = GetInt(options, "ttl", 255);
+  const int tos = GetInt(options, "tos", -1);
+  const int loop = options.Get("multicastLoop").ToBoolean().Value() ? 1 : 0;
+  const std::string group = GetString(options, "group", family_ == 4 ? "224.0.0.18" : "ff02::12");
+  if (protocol < 1 || protocol > 255) throw Napi::RangeError::New(env, "option protocol must be 1..255");
+  if (ttl < 1 || ttl > 255) throw Napi::RangeError::New(env, "option ttl must be 1..255");
+  if (tos > 255) throw Napi::RangeError::New(env, "option tos must be 0..255");
+
+  ifindex_ = if_nametoindex(iface_.c_str());
+  if (ifindex_ == 0) {
+    throw ErrnoError(env, errno == 0 ? ENODEV : errno, context, "if_nametoindex", "no such interface");
+  }
+  const int domain = family_ == 4 ? AF_INET : AF_INET6;
+  fd_ = socket(domain, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  if (fd_ < 0) {
+    const int err = errno;
+    throw ErrnoError(env, err, context, "socket",
+                     err == EPERM || err == EACCES ? "needs CAP_NET_RAW" : nullptr);
+  }
+  // Closes the half-configured socket before reporting which option failed.
+  auto set = [&](int level, int name, const void* value, socklen_t size, const char* label,
+                 bool optional = false) {
+    if (setsockopt(fd_, level, name, value, size) == 0) return;
+    const int err = errno;
+    if (optional && (err == ENOPROTOOPT || err == EINVAL)) return;
+    close(fd_);
+    fd_ = -1;
+    throw ErrnoError(env, err, context + ": setsockopt(" + label + ")", "setsockopt",
+                     err == EPERM ? "needs CAP_NET_RAW" : nullptr);
+  };
+  const int on = 1;
+  const int off = 0;
+  set(SOL_SOCKET, SO_BINDTODEVICE, iface_.c_str(), static_cast<socklen_t>(iface_.size()),
+      "SO_BINDTODEVICE");
+  if (family_ == 4) {
+    set(IPPROTO_IP, IP_TTL, &ttl, sizeof ttl, "IP_TTL");
+    set(IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl, "IP_MULTICAST_TTL");
+    set(IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop, "IP_MULTICAST_LOOP");
+    if (tos >= 0) set(IPPROTO_IP, IP_TOS, &tos, sizeof tos, "IP_TOS");
+    ip_mreqn mreq{};
+    mreq.imr_ifindex = static_cast<int>(ifindex_);
+    set(IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof mreq, "IP_MULTICAST_IF");
+    set(IPPROTO_IP, IP_PKTINFO, &on, sizeof on, "IP_PKTINFO");
+    // Only the groups this socket joined, not every group some other socket joined.
+    set(IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof off, "IP_MULTICAST_ALL", true);
+    if (!group.empty()) {
+      if (inet_pton(AF_INET, group.c_str(), &mreq.imr_multiaddr) != 1) {
+        close(fd_);
+        fd_ = -1;
+        throw Napi::TypeError::New(env, "option group is not an IPv4 address: " + group);
+      }
+      set(IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq, ("IP_ADD_MEMBERSHIP " + group).c_str());
+    }
+  } else {
+    const int index = static_cast<int>(ifindex_);
+    set(IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl, "IPV6_UNICAST_HOPS");
+    set(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl, "IPV6_MULTICAST_HOPS");
+    set(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop, "IPV6_MULTICAST_LOOP");
+    if (tos >= 0) set(IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos, "IPV6_TCLASS");
+    set(IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof index, "IPV6_MULTICAST_IF");
+    set(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on, "IPV6_RECVHOPLIMIT");
+    set(IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on, "IPV6_RECVPKTINFO");
+#ifdef IPV6_MULTICAST_ALL
+    set(IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off, "IPV6_MULTICAST_ALL", true);
+#endif
+    if (!group.empty()) {
+      ipv6_mreq mreq{};
+      mreq.ipv6mr_interface = ifindex_;
+      if (inet_pton(AF_INET6, group.c_str(), &mreq.ipv6mr_multiaddr) != 1) {
+        close(fd_);
+        fd_ = -1;
+        throw Napi::TypeError::New(env, "option group is not an IPv6 address: " + group);
+      }
+      set(IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof mreq, ("IPV6_JOIN_GROUP " + group).c_str());
+    }
+  }
+}
+
+IpSocket::~IpSocket() {
+  if (cleanup_hook_) napi_remove_env_cleanup_hook(env_, &IpSocket::OnEnvCleanup, this);
+  Stop();
+  if (tsfn_live_) tsfn_.Release();
+}
+
+void IpSocket::OnEnvCleanup(void* self) {
+  // The environment is going away (process exit or worker termination): stop the thread so
+  // it cannot outlive the isolate. Node finalizes the thread-safe function itself.
+  auto* socket = static_cast<IpSocket*>(self);
+  socket->cleanup_hook_ = false;
+  socket->Stop();
+  socket->tsfn_live_ = false;
+}
+
+void IpSocket::Stop() {
+  if (!open_) return;
+  open_ = false;
+  const uint64_t one = 1;
+  // eventfd writes of 8 bytes cannot be partial; a full counter still leaves it readable.
+  ssize_t ignored = write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+  if (thread_.joinable()) thread_.join();
+  close(fd_);
+  close(wake_fd_);
+  fd_ = -1;
+  wake_fd_ = -1;
+}
+
+void IpSocket::Post(Datagram* datagram) {
+  if (tsfn_.NonBlockingCall(datagram) != napi_ok) {
+    delete datagram;
+    queue_drops_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void IpSocket::ReceiveLoop() {
+  std::vector<uint8_t> buffer(kBufferSize);
+  alignas(cmsghdr) char control[512];
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  for (;;) {
+    const int ready = poll(fds, 2, -1);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      auto* failure = new Datagram;
+      failure->error = errno;
+      Post(failure);
+      return;
+    }
+    if (fds[1].revents != 0) return;  // close(): woken through the eventfd
+    if (fds[0].revents & POLLNVAL) return;
+    if ((fds[0].revents & (POLLIN | POLLERR)) == 0) continue;
+    for (int i = 0; i < kBurst; i++) {
+      auto datagram = std::make_unique<Datagram>();
+      iovec iov{buffer.data(), buffer.size()};
+      msghdr msg{};
+      msg.msg_name = &datagram->source;
+      msg.msg_namelen = sizeof datagram->source;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      const ssize_t length = recvmsg(fd_, &msg, MSG_DONTWAIT);
+      if (length < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        datagram->error = errno;
+        Post(datagram.release());
+        break;
+      }
+      const size_t kept = static_cast<size_t>(length) < buffer.size() ? static_cast<size_t>(length)
+                                                                     : buffer.size();
+      datagram->data.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(kept));
+      datagram->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+          in_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          datagram->ifindex = info.ipi_ifindex;
+          auto& destination = reinterpret_cast<sockaddr_in&>(datagram->destination);
+          destination.sin_family = AF_INET;
+          destination.sin_addr = info.ipi_addr;
+          datagram->has_destination = true;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+          in6_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          datagram->ifindex = static_cast<int>(info.ipi6_ifindex);
+          auto& destination = reinterpret_cast<sockaddr_in6&>(datagram->destination);
+          destination.sin6_family = AF_INET6;
+          destination.sin6_addr = info.ipi6_addr;
+          datagram->has_destination = true;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+          int hops;
+          std::memcpy(&hops, CMSG_DATA(c), sizeof hops);
+          datagram->hop_limit = hops;
+        }
+      }
+      received_.fetch_add(1, std::memory_order_relaxed);
+      Post(datagram.release());
+    }
+  }
+}
+
+Napi::Value IpSocket::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "send(destination: string, payload: Uint8Array) expected");
+  }
+  const std::string destination = info[0].As<Napi::String>().Utf8Value();
+  Napi::Uint8Array payload = info[1].As<Napi::Uint8Array>();
+  const std::string context = "send to " + destination + " on " + iface_;
+  if (!open_) throw ErrnoError(env, EBADF, context, "sendto", "socket is closed");
+  sockaddr_storage address{};
+  socklen_t size = 0;
+  if (family_ == 4) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+    v4.sin_family = AF_INET;
+    if (inet_pton(AF_INET, destination.c_str(), &v4.sin_addr) != 1) {
+      throw Napi::TypeError::New(env, context + ": not an IPv4 address");
+    }
+    size = sizeof v4;
+  } else {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+    v6.sin6_family = AF_INET6;
+    // The kernel uses the scope only for link-local and multicast destinations.
+    v6.sin6_scope_id = ifindex_;
+    if (inet_pton(AF_INET6, destination.c_str(), &v6.sin6_addr) != 1) {
+      throw Napi::TypeError::New(env, context + ": not an IPv6 address");
+    }
+    size = sizeof v6;
+  }
+  const ssize_t sent = sendto(fd_, payload.Data(), payload.ByteLength(), MSG_DONTWAIT,
+                              reinterpret_cast<sockaddr*>(&address), size);
+  if (sent < 0) throw ErrnoError(env, errno, context, "sendto");
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+Napi::Value IpSocket::Close(const Napi::CallbackInfo& info) {
+  if (cleanup_hook_) {
+    napi_remove_env_cleanup_hook(env_, &IpSocket::OnEnvCleanup, this);
+    cleanup_hook_ = false;
+  }
+  Stop();
+  if (tsfn_live_) {
+    // Datagrams already queued are still delivered; the caller ignores them after close.
+    tsfn_.Release();
+    tsfn_live_ = false;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value IpSocket::Ref(const Napi::CallbackInfo& info) {
+  if (tsfn_live_) tsfn_.Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value IpSocket::Unref(const Napi::CallbackInfo& info) {
+  if (tsfn_live_) tsfn_.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value IpSocket::Stats(const Napi::CallbackInfo& info) {
+  Napi::Object stats = Napi::Object::New(info.Env());
+  stats.Set("received", static_cast<double>(received_.load()));
+  stats.Set("queueDrops", static_cast<double>(queue_drops_.load()));
+  return stats;
+}
+
+Napi::Value IpSocket::Ifindex(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ifindex_);
+}
+
+Napi::Value IpSocket::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !open_);
+}
+
+}  // namespace tandem

@@ -1,0 +1,124 @@
+// See link.h.
+#include "link.h"
+
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "netns.h"
+
+namespace tandem {
+
+namespace {
+
+constexpr size_t kEthernetHeader = 14;
+
+std::string OptionalNetns(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return "";
+  if (!info[index].IsString()) throw Napi::TypeError::New(info.Env(), "netns must be a string");
+  return info[index].As<Napi::String>().Utf8Value();
+}
+
+std::string InterfaceName(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw Napi::TypeError::New(info.Env(), "interface name expected");
+  }
+  std::string iface = info[0].As<Napi::String>().Utf8Value();
+  if (iface.empty() || iface.size() >= IFNAMSIZ) {
+    throw Napi::TypeError::New(info.Env(), "interface name must be 1-15 characters");
+  }
+  return iface;
+}
+
+// Owns a descriptor for the length of one call.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+}  // namespace
+
+Napi::Value SendFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string iface = InterfaceName(info);
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "sendFrame(iface, frame: Uint8Array, netns?) expected");
+  }
+  Napi::Uint8Array frame = info[1].As<Napi::Uint8Array>();
+  const std::string context = "send frame on " + iface;
+  if (frame.ByteLength() < kEthernetHeader) {
+    throw Napi::RangeError::New(env, context + ": frame shorter than an Ethernet header");
+  }
+  NetnsScope scope(env, OptionalNetns(info, 2), context);
+  const unsigned ifindex = if_nametoindex(iface.c_str());
+  if (ifindex == 0) {
+    throw ErrnoError(env, errno == 0 ? ENODEV : errno, context, "if_nametoindex", "no such interface");
+  }
+  // Protocol 0: a send-only packet socket, so nothing is queued for receive.
+  Fd sock{socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)};
+  if (sock.fd < 0) {
+    const int err = errno;
+    throw ErrnoError(env, err, context, "socket",
+                     err == EPERM || err == EACCES ? "needs CAP_NET_RAW" : nullptr);
+  }
+  const uint8_t* bytes = frame.Data();
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_ifindex = static_cast<int>(ifindex);
+  std::memcpy(&address.sll_protocol, bytes + 12, 2);  // EtherType, already network order
+  address.sll_halen = ETH_ALEN;
+  std::memcpy(address.sll_addr, bytes, ETH_ALEN);
+  const ssize_t sent = sendto(sock.fd, bytes, frame.ByteLength(), MSG_DONTWAIT,
+                              reinterpret_cast<sockaddr*>(&address), sizeof address);
+  if (sent < 0) throw ErrnoError(env, errno, context, "sendto");
+  return env.Undefined();
+}
+
+Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string iface = InterfaceName(info);
+  const std::string context = "read interface " + iface;
+  NetnsScope scope(env, OptionalNetns(info, 1), context);
+  Fd sock{socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+  if (sock.fd < 0) throw ErrnoError(env, errno, context, "socket");
+  ifreq request{};
+  std::memcpy(request.ifr_name, iface.c_str(), iface.size());
+  auto query = [&](unsigned long code, const char* label) {
+    if (ioctl(sock.fd, code, &request) != 0) {
+      const int err = errno;
+      throw ErrnoError(env, err, context, label, err == ENODEV ? "no such interface" : nullptr);
+    }
+  };
+  Napi::Object result = Napi::Object::New(env);
+  query(SIOCGIFINDEX, "ioctl(SIOCGIFINDEX)");
+  result.Set("index", request.ifr_ifindex);
+  query(SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)");
+  result.Set("up", (request.ifr_flags & IFF_UP) != 0);
+  result.Set("running", (request.ifr_flags & IFF_RUNNING) != 0);
+  query(SIOCGIFMTU, "ioctl(SIOCGIFMTU)");
+  result.Set("mtu", request.ifr_mtu);
+  query(SIOCGIFHWADDR, "ioctl(SIOCGIFHWADDR)");
+  const auto* mac = reinterpret_cast<const uint8_t*>(request.ifr_hwaddr.sa_data);
+  char text[18];
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  result.Set("mac", text);
+  result.Set("ethernet", request.ifr_hwaddr.sa_family == ARPHRD_ETHER);
+  return result;
+}
+
+}  // namespace tandem

@@ -1,0 +1,19 @@
+// tandem_raw: Tandem's Linux raw-packet addon (CARP over IP protocol 112, gratuitous ARP,
+// unsolicited NA). Node-API only, so one build loads on every Node major the daemon supports.
+#include <napi.h>
+
+#include "ip_socket.h"
+#include "link.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("IpSocket", tandem::IpSocket::Define(env));
+  exports.Set("sendFrame", Napi::Function::New<tandem::SendFrame>(env, "sendFrame"));
+  exports.Set("interfaceInfo", Napi::Function::New<tandem::InterfaceInfo>(env, "interfaceInfo"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tandem_raw, Init)

@@ -1,0 +1,299 @@
+// An in-memory Ethernet segment that several simulated hosts share: the fakes of every network
+// port (packets, addresses, announcements, links) for unit tests and the demo. It models what
+// CARP depends on — multicast and unicast delivery, per-host links, partitions, loss, delay,
+// and which MAC the segment's ARP caches hold for an address — and nothing else.
+
+import type { Clock } from '../os/clock.js';
+import type {
+  AddressPort,
+  Family,
+  LinkInfo,
+  LinkPort,
+  NeighborAnnouncer,
+  PacketChannel,
+  PacketPort,
+  ReceivedPacket,
+} from './ports.js';
+
+export interface SegmentEvent {
+  kind: 'packet' | 'announce';
+  from: string;
+  family: Family;
+  destination: string;
+  at: number;
+}
+
+/** Deterministic PRNG (mulberry32) so a seeded simulation replays identically. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface SimChannel {
+  host: SimHost;
+  iface: string;
+  family: Family;
+  listeners: ((packet: ReceivedPacket) => void)[];
+  open: boolean;
+}
+
+export class Segment {
+  private readonly hosts = new Map<string, SimHost>();
+  private readonly channels = new Set<SimChannel>();
+  private groups: string[][] | undefined;
+  private lossFraction = 0;
+  private delayMs = 0;
+  private jitterMs = 0;
+  private readonly random: () => number;
+  /** What the segment's ARP/ND caches say: address → MAC of the last announcer. */
+  readonly neighborCache = new Map<string, string>();
+  private readonly observers: ((event: SegmentEvent) => void)[] = [];
+
+  constructor(readonly clock: Clock, options: { seed?: number } = {}) {
+    this.random = seededRandom(options.seed ?? 1);
+  }
+
+  attach(name: string, options: { iface?: string; mac?: string; addresses?: string[] } = {}): SimHost {
+    if (this.hosts.has(name)) throw new Error(`segment: host ${name} is already attached`);
+    const index = this.hosts.size + 1;
+    const mac = options.mac ?? `02:00:00:00:00:${index.toString(16).padStart(2, '0')}`;
+    const host = new SimHost(this, name, options.iface ?? 'eth0', mac, options.addresses ?? []);
+    this.hosts.set(name, host);
+    return host;
+  }
+
+  host(name: string): SimHost {
+    const host = this.hosts.get(name);
+    if (!host) throw new Error(`segment: no host ${name}`);
+    return host;
+  }
+
+  get hostNames(): string[] {
+    return [...this.hosts.keys()];
+  }
+
+  observe(listener: (event: SegmentEvent) => void): void {
+    this.observers.push(listener);
+  }
+
+  setLoss(fraction: number): void {
+    this.lossFraction = Math.min(1, Math.max(0, fraction));
+  }
+
+  setDelay(ms: number, jitterMs = 0): void {
+    this.delayMs = Math.max(0, ms);
+    this.jitterMs = Math.max(0, jitterMs);
+  }
+
+  /** Splits the segment: hosts in different groups no longer hear each other. */
+  partition(...groups: string[][]): void {
+    this.groups = groups;
+  }
+
+  heal(): void {
+    this.groups = undefined;
+  }
+
+  get partitions(): string[][] | undefined {
+    return this.groups;
+  }
+
+  canReach(a: string, b: string): boolean {
+    const from = this.hosts.get(a);
+    const to = this.hosts.get(b);
+    if (!from?.linkUp || !to?.linkUp) return false;
+    if (!this.groups) return true;
+    return this.groups.some((group) => group.includes(a) && group.includes(b));
+  }
+
+  /** Hosts that currently hold `address` on an up link: more than one means a split brain. */
+  holdersOf(address: string): string[] {
+    const bare = address.split('/')[0]!;
+    return [...this.hosts.values()]
+      .filter((h) => h.linkUp && h.holds(bare))
+      .map((h) => h.name);
+  }
+
+  /**
+   * Which host a client on the segment reaches at `address`: the holder whose MAC the ARP
+   * caches point at, if that host holds the address and is reachable from `client`.
+   */
+  reach(client: string, address: string): string | undefined {
+    const bare = address.split('/')[0]!;
+    const mac = this.neighborCache.get(bare);
+    for (const host of this.hosts.values()) {
+      if (host.name === client) continue;
+      if (!host.holds(bare) || !this.canReach(client, host.name)) continue;
+      if (mac === undefined || host.answersWith(mac)) return host.name;
+    }
+    return undefined;
+  }
+
+  /** Injects a packet as if `from` had sent it with the given TTL (forged traffic in tests). */
+  inject(from: string, family: Family, destination: string, payload: Uint8Array, ttl = 255): void {
+    this.deliver(this.host(from), family, destination, payload, ttl);
+  }
+
+  registerChannel(channel: SimChannel): void {
+    this.channels.add(channel);
+  }
+
+  unregisterChannel(channel: SimChannel): void {
+    this.channels.delete(channel);
+  }
+
+  deliver(from: SimHost, family: Family, destination: string, payload: Uint8Array, ttl: number): void {
+    const at = this.clock.monotonic();
+    for (const observer of this.observers) observer({ kind: 'packet', from: from.name, family, destination, at });
+    const multicast = family === 4 ? destination.startsWith('224.') : destination.toLowerCase().startsWith('ff');
+    const source = from.primaryAddress(family);
+    const copy = Uint8Array.from(payload);
+    for (const channel of this.channels) {
+      if (!channel.open || channel.host === from || channel.family !== family) continue;
+      if (!this.canReach(from.name, channel.host.name)) continue;
+      if (!multicast && !channel.host.holds(destination)) continue;
+      if (this.lossFraction > 0 && this.random() < this.lossFraction) continue;
+      const delay = this.delayMs + (this.jitterMs > 0 ? this.random() * this.jitterMs : 0);
+      const packet: ReceivedPacket = {
+        family,
+        interface: channel.iface,
+        source,
+        destination,
+        ttl,
+        payload: copy,
+      };
+      this.clock.setTimer(delay, () => {
+        // A link that went down while the frame was in flight loses it.
+        if (!channel.open || !this.canReach(from.name, channel.host.name)) return;
+        for (const listener of channel.listeners) listener(packet);
+      });
+    }
+  }
+
+  announce(from: SimHost, family: Family, address: string, mac: string): void {
+    const at = this.clock.monotonic();
+    for (const observer of this.observers) observer({ kind: 'announce', from: from.name, family, destination: address, at });
+    if (!from.linkUp) return;
+    this.neighborCache.set(address, mac);
+  }
+
+  linkChanged(host: SimHost): void {
+    for (const listener of host.linkListeners) listener(host.iface, host.linkUp);
+  }
+}
+
+/** One simulated host on the segment, exposing the network ports the daemon consumes. */
+export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, LinkPort {
+  linkUp = true;
+  readonly linkListeners: ((iface: string, up: boolean) => void)[] = [];
+  private readonly addresses: string[];
+  private readonly macs = new Set<string>();
+
+  constructor(
+    private readonly segment: Segment,
+    readonly name: string,
+    readonly iface: string,
+    readonly mac: string,
+    baseAddresses: string[],
+  ) {
+    this.addresses = [...baseAddresses];
+    this.macs.add(mac);
+  }
+
+  holds(address: string): boolean {
+    return this.addresses.some((a) => a.split('/')[0] === address);
+  }
+
+  answersWith(mac: string): boolean {
+    return this.macs.has(mac);
+  }
+
+  primaryAddress(family: Family): string {
+    const found = this.addresses.find((a) => (family === 6) === a.includes(':'));
+    return found ? found.split('/')[0]! : family === 4 ? '0.0.0.0' : '::';
+  }
+
+  setLink(up: boolean): void {
+    if (this.linkUp === up) return;
+    this.linkUp = up;
+    this.segment.linkChanged(this);
+  }
+
+  // PacketPort
+  async open(iface: string, family: Family): Promise<PacketChannel> {
+    this.requireInterface(iface);
+    const channel: SimChannel = { host: this, iface, family, listeners: [], open: true };
+    this.segment.registerChannel(channel);
+    const segment = this.segment;
+    return {
+      send: async (destination, payload) => {
+        if (!channel.open) throw new Error(`send on ${iface}: channel closed`);
+        if (!this.linkUp) throw new Error(`send on ${iface}: ENETDOWN (link is down)`);
+        segment.deliver(this, family, destination, payload, 255);
+      },
+      onPacket: (listener) => {
+        channel.listeners.push(listener);
+      },
+      close: async () => {
+        channel.open = false;
+        segment.unregisterChannel(channel);
+      },
+    };
+  }
+
+  // AddressPort
+  async add(iface: string, cidr: string): Promise<void> {
+    this.requireInterface(iface);
+    if (!this.addresses.includes(cidr)) this.addresses.push(cidr);
+  }
+
+  async remove(iface: string, cidr: string): Promise<void> {
+    this.requireInterface(iface);
+    const index = this.addresses.indexOf(cidr);
+    if (index >= 0) this.addresses.splice(index, 1);
+  }
+
+  async list(iface: string): Promise<string[]> {
+    this.requireInterface(iface);
+    return [...this.addresses];
+  }
+
+  // NeighborAnnouncer
+  async gratuitousArp(iface: string, ip: string, mac?: string): Promise<void> {
+    this.requireInterface(iface);
+    const from = mac ?? this.mac;
+    this.macs.add(from);
+    this.segment.announce(this, 4, ip, from);
+  }
+
+  async unsolicitedNa(iface: string, ip: string, mac?: string): Promise<void> {
+    this.requireInterface(iface);
+    const from = mac ?? this.mac;
+    this.macs.add(from);
+    this.segment.announce(this, 6, ip, from);
+  }
+
+  // LinkPort
+  async get(iface: string): Promise<LinkInfo | undefined> {
+    if (iface !== this.iface) return undefined;
+    return { name: iface, up: this.linkUp, mac: this.mac };
+  }
+
+  watch(listener: (iface: string, up: boolean) => void): () => void {
+    this.linkListeners.push(listener);
+    return () => {
+      const index = this.linkListeners.indexOf(listener);
+      if (index >= 0) this.linkListeners.splice(index, 1);
+    };
+  }
+
+  private requireInterface(iface: string): void {
+    if (iface !== this.iface) throw new Error(`${this.name}: no interface ${iface} (has ${this.iface})`);
+  }
+}
