@@ -163,7 +163,8 @@ export function encodeAdvert(fields: Omit<Advert, 'hmac'>, key: AuthKey): Uint8A
     }
   }
   if (fields.counter.length !== CARP_COUNTER_LENGTH) {
-    throw new RangeError(`carp advert counter must be ${CARP_COUNTER_LENGTH} bytes, got ${fields.counter.length}`);
+    const length = fields.counter.length;
+    throw new RangeError(`carp advert counter must be ${CARP_COUNTER_LENGTH} bytes, got ${length}`);
   }
   const message = new Uint8Array(CARP_HEADER_LENGTH);
   message[OFFSET_VERSION_TYPE] = (CARP_VERSION << VERSION_SHIFT) | CARP_TYPE_ADVERTISEMENT;
@@ -296,7 +297,8 @@ function ipv6Bytes(address: string): Uint8Array {
 function passwordBytes(password: string): Uint8Array {
   const bytes = Buffer.from(password, 'utf8');
   if (bytes.length > CARP_MAX_PASSWORD_BYTES) {
-    throw new RangeError(`carp password must be at most ${CARP_MAX_PASSWORD_BYTES} bytes, got ${bytes.length}`);
+    const limit = CARP_MAX_PASSWORD_BYTES;
+    throw new RangeError(`carp password must be at most ${limit} bytes, got ${bytes.length}`);
   }
   // strlcpy would stop at a NUL, so bytes after it would not be part of the kernel's key.
   if (bytes.includes(0)) throw new RangeError('carp password must not contain NUL');

@@ -118,12 +118,11 @@ export function transition(state: CarpState, event: Event, settings: Settings): 
       if (state.name !== 'BACKUP') return unchanged(state);
       return becomeMaster(event.at, settings, 'masterDown', []);
 
-    case 'advertTimerFired': {
+    case 'advertTimerFired':
       // carp(4) carp_send_ad: a MASTER advertises every interval and sends the delayed
       // gratuitous ARP with the second advert after the one sent on election (L3 switches).
       if (state.name !== 'MASTER') return unchanged(state);
       return masterAdvertises(state, settings, advertFrom(settings));
-    }
 
     case 'advertReceived':
       return advertReceived(state, event, settings);
@@ -188,7 +187,10 @@ function advertReceived(state: CarpState, peer: Peer & { at: number }, settings:
     case 'BACKUP': {
       const reason = backupTakeover(settings, peer);
       if (reason) {
-        return becomeMaster(peer.at, settings, reason, [{ type: 'cancelTimer', timer: 'masterDown' }], peer.source);
+        // The master-down timer may still be pending; carp_master_down leaves it to fire as a
+        // no-op in MASTER, we cancel it instead.
+        const cancel: Effect = { type: 'cancelTimer', timer: 'masterDown' };
+        return becomeMaster(peer.at, settings, reason, [cancel], peer.source);
       }
       // carp(4): "Otherwise, we reset the counter and wait for the next advertisement."
       return { state, effects: [armMasterDown(settings)] };
@@ -210,7 +212,8 @@ function backupTakeover(settings: Settings, peer: Peer): TransitionReason | unde
   // to time out, we'd might as well just treat him as timed out now." The kernel compares
   // 3·advbase + our advskew/256 (our master-down time) with their interval, and skips the rule
   // when our advbase is 0.
-  if (settings.advbase !== 0 && ticks(3 * settings.advbase, settings.advskew) < theirs) return 'masterTooSlow';
+  const ourMasterDown = ticks(3 * settings.advbase, settings.advskew);
+  if (settings.advbase !== 0 && ourMasterDown < theirs) return 'masterTooSlow';
   return undefined;
 }
 
@@ -230,9 +233,7 @@ function settingsChanged(state: CarpState, previous: Settings, settings: Setting
       // advertises at once, so backups can take over; otherwise a new timing only re-arms the
       // advert timer (carp_setrun).
       if (settings.demote > previous.demote) return masterAdvertises(state, settings, advertFrom(settings));
-      return timingChanged
-        ? { state, effects: [{ type: 'armTimer', timer: 'advert', delayMs: advertIntervalMs(settings.advbase, settings.advskew) }] }
-        : unchanged(state);
+      return timingChanged ? { state, effects: [armAdvert(settings)] } : unchanged(state);
   }
 }
 
@@ -254,7 +255,7 @@ function becomeMaster(
       { type: 'claimAddresses' },
       advertFrom(settings),
       { type: 'announceAddresses' },
-      { type: 'armTimer', timer: 'advert', delayMs: advertIntervalMs(settings.advbase, settings.advskew) },
+      armAdvert(settings),
       changed('BACKUP', 'MASTER', reason, peer),
     ],
   };
@@ -272,7 +273,7 @@ function masterAdvertises(
     effects: [
       advert,
       ...(advertsSinceElected === 2 ? [{ type: 'announceAddresses' } as const] : []),
-      { type: 'armTimer', timer: 'advert', delayMs: advertIntervalMs(settings.advbase, settings.advskew) },
+      armAdvert(settings),
     ],
   };
 }
@@ -290,8 +291,13 @@ function armMasterDown(settings: Settings): Effect {
   return { type: 'armTimer', timer: 'masterDown', delayMs: masterDownMs(settings.advbase, settings.advskew) };
 }
 
+function armAdvert(settings: Settings): Effect {
+  return { type: 'armTimer', timer: 'advert', delayMs: advertIntervalMs(settings.advbase, settings.advskew) };
+}
+
 function advertFrom(settings: Settings): Effect {
-  return { type: 'sendAdvert', advbase: settings.advbase, advskew: settings.advskew, demote: settings.demote };
+  const { advbase, advskew, demote } = settings;
+  return { type: 'sendAdvert', advbase, advskew, demote };
 }
 
 function bowOutAdvert(settings: Settings): Effect {

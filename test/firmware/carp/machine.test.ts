@@ -258,13 +258,15 @@ class Segment {
       }
       if (effect.type === 'armTimer') {
         const type = effect.timer === 'advert' ? 'advertTimerFired' : 'masterDownTimerFired';
-        this.queue.push({ at: this.now + effect.delayMs, order: this.order++, node: index, event: { type, at: this.now + effect.delayMs }, timer: effect.timer });
+        const due = this.now + effect.delayMs;
+        this.queue.push({ at: due, order: this.order++, node: index, event: { type, at: due }, timer: effect.timer });
       }
       if (effect.type === 'sendAdvert') {
         this.nodes.forEach((_, other) => {
           if (other === index) return;
           const { advbase, advskew, demote } = effect;
-          this.queue.push({ at: this.now, order: this.order++, node: other, event: { type: 'advertReceived', at: this.now, advbase, advskew, demote, source: node.name } });
+          const event: Event = { type: 'advertReceived', at: this.now, advbase, advskew, demote, source: node.name };
+          this.queue.push({ at: this.now, order: this.order++, node: other, event });
         });
       }
     }
