@@ -28,7 +28,7 @@ export function parseConfig(text: string): ParseResult {
       issues: doc.errors.map((e) => ({
         path: '(syntax)',
         message: e.message.split('\n')[0] ?? e.message,
-        line: e.linePos?.[0]?.line,
+        line: lineAt(text, e.pos[0]),
       })),
     };
   }
@@ -90,7 +90,10 @@ function lineOf(doc: Document, text: string, path: string): number | undefined {
     }
   }
   const offset = found?.range?.[0];
-  if (offset === undefined) return undefined;
+  return offset === undefined ? undefined : lineAt(text, offset);
+}
+
+function lineAt(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
   return line;
