@@ -281,8 +281,10 @@ export function referenceRows(schema: Schema<unknown>, path = ''): ReferenceRow[
 
 function row(node: Schema<unknown>, path: string): ReferenceRow {
   const accepts = node instanceof ListSchema && node.item instanceof ObjectSchema ? 'list of mappings' : node.summary;
-  let defaultValue = node.defaultValue === undefined ? (node.optional ? '' : 'required') : JSON.stringify(node.defaultValue);
-  if (node instanceof ObjectSchema && node.defaultValue === undefined) defaultValue = node.optional ? '' : '';
-  const restart = node.doc.requiresRestart ? ' (restart)' : '';
+  let defaultValue = '';
+  if (node instanceof ObjectSchema) defaultValue = node.optional ? '' : 'required';
+  else if (node.defaultValue !== undefined) defaultValue = `\`${JSON.stringify(node.defaultValue)}\``;
+  else if (!node.optional) defaultValue = 'required';
+  const restart = node.doc.requiresRestart ? ' Takes effect on restart.' : '';
   return { path, accepts, defaultValue, description: node.doc.description + restart };
 }

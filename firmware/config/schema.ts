@@ -63,47 +63,57 @@ const carpEntry = s.object({
     'real',
   ),
   track: optional(
-    s.object({
-      interfaces: optional(
-        s.list(s.string('an interface name', isInterfaceName)).describe('Demote by 1 while any of these links is down.'),
-        [],
-      ),
-    }),
+    s
+      .object({
+        interfaces: optional(
+          s.list(s.string('an interface name', isInterfaceName)).describe('Demote by 1 while any of these links is down.'),
+          [],
+        ),
+      })
+      .describe('Other links this group depends on (like ifstated or keepalived track_interface).'),
     { interfaces: [] },
   ),
 });
 
-const hooks = s.object({
+const hooks = s
+  .object({
   master: optional(s.string('an absolute path', isAbsolutePath).describe('Run on every transition to MASTER: `script VHID MASTER INTERFACE`.')),
   backup: optional(s.string('an absolute path', isAbsolutePath).describe('Run on every transition to BACKUP.')),
   init: optional(s.string('an absolute path', isAbsolutePath).describe('Run on every transition to INIT (link down, shutdown).')),
   timeoutSeconds: optional(s.int(1, 600).describe('A hook still running after this long is killed.'), 30),
-});
+  })
+  .describe('Scripts run on CARP transitions, one at a time, in transition order (ucarp\'s up/down scripts).');
 
 export const configSchema = s.object({
-  node: s.object({
+  node: s
+    .object({
     name: s.string('a node name', isNodeName).describe('This node\'s name in status, telemetry and the UI.', { example: 'fw-a' }),
     stateDir: optional(
       s.string('an absolute path', isAbsolutePath).describe('Where state that survives power loss (maintenance flag) is written atomically.', { requiresRestart: true }),
       '/cfg/state',
     ),
-  }),
+    })
+    .describe('This node.'),
   control: optional(
-    s.object({
+    s
+      .object({
       socket: optional(
         s.string('an absolute path', isAbsolutePath).describe('UNIX socket for `tandem status` and other client commands.', { requiresRestart: true }),
         '/run/tandem/control.sock',
       ),
-    }),
+      })
+      .describe('The local control socket.'),
     { socket: '/run/tandem/control.sock' },
   ),
   log: optional(
-    s.object({
-      level: optional(s.enumOf('debug', 'info', 'warn', 'error').describe('Least severe level written to stdout.'), 'info'),
-    }),
+    s
+      .object({
+        level: optional(s.enumOf('debug', 'info', 'warn', 'error').describe('Least severe level written to stdout.', { requiresRestart: true }), 'info'),
+      })
+      .describe('Logging: JSON lines on stdout.'),
     { level: 'info' },
   ),
-  carp: optional(s.list(carpEntry).describe('CARP virtual hosts; each holds a group of virtual addresses.'), []),
+  carp: optional(s.list(carpEntry.describe('One CARP virtual host (a carp(4) interface).')).describe('CARP virtual hosts; each holds a group of virtual addresses.'), []),
   hooks: optional(hooks, { timeoutSeconds: 30 }),
 });
 
