@@ -111,7 +111,14 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
     fd_ = -1;
     throw ErrnoError(env, err, "open raw socket on " + iface_ + ": eventfd", "eventfd");
   }
-  tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "tandem_raw receive", kQueueLimit, 1);
+  try {
+    tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "tandem_raw receive", kQueueLimit, 1);
+  } catch (...) {
+    close(fd_);
+    close(wake_fd_);
+    fd_ = wake_fd_ = -1;
+    throw;
+  }
   tsfn_live_ = true;
   open_ = true;
   env_ = env;

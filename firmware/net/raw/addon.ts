@@ -1,0 +1,122 @@
+// Loads tandem_raw.node (built from the *.cc files beside this one by `node-gyp rebuild`)
+// lazily, and types its surface. The same loader works from the source tree (tsx) and from
+// the bundled dist/tandem.mjs; TANDEM_ADDON names the file explicitly.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ADDON_FILE = 'tandem_raw.node';
+
+/** A system error from the addon: message "<action>: <CODE> (<strerror>[; hint])". */
+export interface RawError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export interface IpSocketOptions {
+  family: 4 | 6;
+  iface: string;
+  /** IP protocol number, 1..255 (default 112). */
+  protocol?: number;
+  /** Unicast and multicast TTL / hop limit, 1..255 (default 255). */
+  ttl?: number;
+  /** IPv4 TOS or IPv6 traffic class; unset leaves the kernel default (0). */
+  tos?: number;
+  /** Multicast group to join on `iface`; default 224.0.0.18 / ff02::12, "" joins none. */
+  group?: string;
+  /** Deliver our own multicast to local sockets (default false). */
+  multicastLoop?: boolean;
+  /** Network namespace (name under /run/netns, or a path) to open the socket in. */
+  netns?: string;
+}
+
+/** What the receive thread hands over for one datagram. */
+export interface RawDatagram {
+  /** IPv4: the whole datagram, IP header included. IPv6: the payload only. */
+  data: Buffer;
+  source: string;
+  /** From IP_PKTINFO / IPV6_PKTINFO. */
+  destination?: string;
+  /** IPv6 only, from IPV6_HOPLIMIT (IPv4 carries the TTL in `data`). */
+  hopLimit?: number;
+  ifindex: number;
+  truncated: boolean;
+}
+
+export interface IpSocketStats {
+  /** Datagrams read by the receive thread. */
+  received: number;
+  /** Datagrams dropped because the JS thread had 1024 undelivered. */
+  queueDrops: number;
+}
+
+export interface IpSocketHandle {
+  readonly ifindex: number;
+  readonly closed: boolean;
+  /** Sends one datagram without blocking; throws a RawError. Returns the bytes sent. */
+  send(destination: string, payload: Uint8Array): number;
+  /** Stops and joins the receive thread and closes the socket; idempotent. */
+  close(): void;
+  /** While referenced (the default) an open socket keeps the process alive. */
+  ref(): void;
+  unref(): void;
+  stats(): IpSocketStats;
+}
+
+export type ReceiveCallback = (error: RawError | null, datagram?: RawDatagram) => void;
+
+export interface InterfaceInfo {
+  index: number;
+  mac: string;
+  up: boolean;
+  running: boolean;
+  mtu: number;
+  /** ARPHRD_ETHER: the interface takes Ethernet frames. */
+  ethernet: boolean;
+}
+
+export interface RawAddon {
+  IpSocket: new (options: IpSocketOptions, onReceive: ReceiveCallback) => IpSocketHandle;
+  /** Sends one complete Ethernet frame through AF_PACKET; throws a RawError. */
+  sendFrame(iface: string, frame: Uint8Array, netns?: string): void;
+  interfaceInfo(iface: string, netns?: string): InterfaceInfo;
+}
+
+/** Where the addon is looked for, in order: TANDEM_ADDON alone if set, else the build directory. */
+export function addonCandidates(moduleUrl: string, env: NodeJS.ProcessEnv): string[] {
+  const override = env['TANDEM_ADDON'];
+  if (override) return [resolve(override)];
+  const here = dirname(fileURLToPath(moduleUrl));
+  return [
+    resolve(here, '../../../build/Release', ADDON_FILE), // firmware/net/raw/addon.ts
+    resolve(here, '../build/Release', ADDON_FILE), // dist/tandem.mjs
+    resolve(here, ADDON_FILE), // copied next to the bundle
+  ];
+}
+
+/** Loads the addon (Node caches it after the first call); throws with the paths it tried. */
+export function loadRawAddon(): RawAddon {
+  const candidates = addonCandidates(import.meta.url, process.env);
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (path === undefined) {
+    throw new Error(
+      `raw-packet addon ${ADDON_FILE} not found (looked in ${candidates.join(', ')}); ` +
+        'build it with "npx node-gyp rebuild" (npm ci does this) or set TANDEM_ADDON',
+    );
+  }
+  return createRequire(import.meta.url)(path) as RawAddon;
+}
+
+/** Prefixes an addon error's message with what the caller was doing, keeping code/errno. */
+export function withContext(error: unknown, context: string): Error {
+  if (!(error instanceof Error)) return new Error(`${context}: ${String(error)}`);
+  const wrapped = new Error(`${context}: ${error.message}`, { cause: error }) as Partial<RawError> & Error;
+  const raw = error as Partial<RawError>;
+  if (raw.code !== undefined) wrapped.code = raw.code;
+  if (raw.errno !== undefined) wrapped.errno = raw.errno;
+  if (raw.syscall !== undefined) wrapped.syscall = raw.syscall;
+  return wrapped;
+}
