@@ -39,7 +39,8 @@ export class LinuxAddressPort implements AddressPort {
     const result = await this.runner.run('ip', ['-j', 'addr', 'show', 'dev', iface], { timeoutMs: 5000 });
     if (result.code !== 0) throw new Error(`ip addr show dev ${iface}: ${result.stderr.trim()}`);
     const parsed = JSON.parse(result.stdout || '[]') as IpAddrJson[];
-    return parsed.flatMap((link) => (link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+    // iproute2 6.1 leaves empty {} entries for addresses its filter skipped.
+    return parsed.flatMap((link) => (link.addr_info ?? []).filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`));
   }
 
   private async prepare(iface: string): Promise<void> {
