@@ -182,7 +182,10 @@ function advertReceived(state: CarpState, peer: Peer & { at: number }, settings:
           ],
         };
       }
-      return unchanged(state);
+      // A second, slower master means a partition just healed (or a peer just booted into
+      // MASTER): clients may have followed its announcements, so announce ours again. UCarp
+      // does the same; the slower master yields on our next advert, so this stays brief.
+      return { state, effects: [{ type: 'announceAddresses' }] };
 
     case 'BACKUP': {
       const reason = backupTakeover(settings, peer);

@@ -83,11 +83,13 @@ const rows: Row[] = [
   ['MASTER yields on a tie (equal interval, equal demote)', MASTER(5), advert(1, 10), base, newBackup, yielded],
   ['MASTER yields to a more frequent master', MASTER(5), advert(1, 0), base, newBackup, yielded],
   ['MASTER yields to a faster advbase despite a larger skew', MASTER(5), advert(0, 200), base, newBackup, yielded],
-  ['MASTER ignores a less frequent master', MASTER(5), advert(1, 100), base, MASTER(5), []],
-  ['MASTER ignores a more frequent master with a higher demote', MASTER(5), advert(1, 0, 1), base, MASTER(5), []],
+  // A second master that loses the election (a healed partition) makes us re-announce (UCarp).
+  ['MASTER keeps a less frequent master out and re-announces', MASTER(5), advert(1, 100), base, MASTER(5), [{ type: 'announceAddresses' }]],
+  ['MASTER keeps out a more frequent master with a higher demote and re-announces', MASTER(5), advert(1, 0, 1), base, MASTER(5),
+    [{ type: 'announceAddresses' }]],
   ['MASTER yields to a lower demote even with a worse skew (demote beats skew)', MASTER(5), advert(1, 100, 0),
     with_({ demote: 1 }), newBackup, yielded],
-  ['MASTER ignores a bow-out advert (255/255)', MASTER(5), advert(255, 255), base, MASTER(5), []],
+  ['MASTER stays MASTER on a bow-out advert (255/255)', MASTER(5), advert(255, 255), base, MASTER(5), [{ type: 'announceAddresses' }]],
 
   // BACKUP receiving (carp_proto_input_c, case BACKUP), rules in the kernel's order.
   ['BACKUP restarts master-down on a faster master', BACKUP, advert(1, 0), base, BACKUP, [armMasterDown()]],
