@@ -171,11 +171,14 @@ function advertReceived(state: CarpState, peer: Peer & { at: number }, settings:
       // carp(4): "If we receive an advertisement from a master who's going to be more frequent
       // than us, and whose demote count is not higher than ours, go into BACKUP state. If his
       // demote count is lower, also go into BACKUP." A tie therefore makes us yield.
+      // Like UCarp, we send one last advert as we yield: if a partition just healed, the winner
+      // may not have heard us yet, and hearing a slower master is its cue to re-announce.
       if ((theirs <= ours && peer.demote <= settings.demote) || peer.demote < settings.demote) {
         return {
           state: { name: 'BACKUP', since: peer.at },
           effects: [
             { type: 'cancelTimer', timer: 'advert' },
+            advertFrom(settings),
             { type: 'releaseAddresses' },
             armMasterDown(settings),
             changed('MASTER', 'BACKUP', 'preferredMaster', peer.source),

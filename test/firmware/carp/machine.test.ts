@@ -53,6 +53,7 @@ const becameMaster = (reason: string, settings = base, cause?: string): Effect[]
 ];
 const yielded: Effect[] = [
   { type: 'cancelTimer', timer: 'advert' },
+  { type: 'sendAdvert', advbase: 1, advskew: 10, demote: 0 },
   { type: 'releaseAddresses' },
   armMasterDown(),
   { type: 'stateChanged', from: 'MASTER', to: 'BACKUP', reason: 'preferredMaster', peer },
@@ -88,7 +89,7 @@ const rows: Row[] = [
   ['MASTER keeps out a more frequent master with a higher demote and re-announces', MASTER(5), advert(1, 0, 1), base, MASTER(5),
     [{ type: 'announceAddresses' }]],
   ['MASTER yields to a lower demote even with a worse skew (demote beats skew)', MASTER(5), advert(1, 100, 0),
-    with_({ demote: 1 }), newBackup, yielded],
+    with_({ demote: 1 }), newBackup, yielded.map((e) => (e.type === 'sendAdvert' ? { ...e, demote: 1 } : e))],
   ['MASTER stays MASTER on a bow-out advert (255/255)', MASTER(5), advert(255, 255), base, MASTER(5), [{ type: 'announceAddresses' }]],
 
   // BACKUP receiving (carp_proto_input_c, case BACKUP), rules in the kernel's order.
