@@ -441,7 +441,8 @@ export class CarpService {
   }
 
   private linkChanged(iface: string, up: boolean): void {
-    if (this.linkState.get(iface) === up) return;
+    // The link port reports every interface; only parents and tracked links count.
+    if (!this.linkState.has(iface) || this.linkState.get(iface) === up) return;
     this.linkState.set(iface, up);
     const at = this.ports.clock.monotonic();
     this.ports.log.info(`link ${iface} ${up ? 'up' : 'down'}`);
