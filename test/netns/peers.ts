@@ -54,7 +54,14 @@ export class TandemNode {
   }
 
   /** Starts `tandem run` in the lab host with one or more vhosts; resolves once it answers. */
-  static async start(lab: Lab, host: HostRef, work: Workdir, vhosts: VhostOptions[], name = `fw-${lab.host(host).name}`): Promise<TandemNode> {
+  static async start(
+    lab: Lab,
+    host: HostRef,
+    work: Workdir,
+    vhosts: VhostOptions[],
+    name = `fw-${lab.host(host).name}`,
+    runtime: string = process.execPath,
+  ): Promise<TandemNode> {
     const dir = work.file(name);
     await mkdir(dir, { recursive: true });
     const hook = join(dir, 'hook.sh');
@@ -81,7 +88,7 @@ export class TandemNode {
     };
     const path = join(dir, 'tandem.json');
     await writeFile(path, JSON.stringify(config, null, 2));
-    const child = lab.spawn(host, process.execPath, [BUNDLE, 'run', '--config', path]);
+    const child = lab.spawn(host, runtime, [BUNDLE, 'run', '--config', path]);
     const node = new TandemNode(name, child, config.control.socket, hookLog);
     await eventually(`${name} to answer on its control socket`, async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited: ${node.output}`);
