@@ -21,6 +21,7 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { internetChecksum } from '../net/checksum.js';
 
 export const CARP_PROTOCOL = 112;
 export const CARP_V4_GROUP = '224.0.0.18';
@@ -104,19 +105,7 @@ export function decodeAdvert(
   };
 }
 
-/**
- * RFC 1071 Internet checksum: the ones' complement of the ones' complement sum of 16-bit
- * big-endian words, an odd last byte padded with zero. Over a message whose checksum field is
- * filled in correctly the result is 0.
- */
-export function internetChecksum(bytes: Uint8Array): number {
-  let sum = 0;
-  const even = bytes.length & ~1;
-  for (let i = 0; i < even; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (even !== bytes.length) sum += bytes[even]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
+export { internetChecksum };
 
 export interface AuthKey {
   /** At most 19 bytes of UTF-8 (CARP_MAX_PASSWORD_BYTES). */

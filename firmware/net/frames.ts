@@ -30,6 +30,9 @@
 //   80 6 MAC
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { internetChecksum } from './checksum.js';
+
+export { internetChecksum };
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
@@ -161,15 +164,6 @@ export function icmpv6Checksum(source: Uint8Array, destination: Uint8Array, mess
   pseudo[39] = IPPROTO_ICMPV6;
   pseudo.set(message, 40);
   return internetChecksum(pseudo);
-}
-
-/** RFC 1071 one's-complement sum of 16-bit words; an odd last byte is padded with zero. */
-export function internetChecksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (bytes.length % 2 === 1) sum += bytes[bytes.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 /** "00:00:5e:00:01:2a" (or with dashes) to 6 bytes; undefined when malformed. */

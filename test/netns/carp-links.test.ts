@@ -4,25 +4,20 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Lab, eventually, netnsUnavailable } from './lab.js';
-import { TandemNode, Workdir, addressesOf } from './peers.js';
+import { beforeEach, describe, it } from 'node:test';
+import { eventually, netnsUnavailable, type Lab } from './lab.js';
+import { TandemNode, Workdir, addressesOf, labPerTest } from './peers.js';
 
 const skip = netnsUnavailable();
 const run = promisify(execFile);
 
 describe('CARP links and layouts', { skip, timeout: 120_000 }, () => {
+  const fixture = labPerTest(3);
   let lab: Lab;
   let work: Workdir;
-
-  beforeEach(async () => {
-    lab = await Lab.create({ hosts: 3 });
-    work = await Workdir.create();
-  });
-
-  afterEach(async () => {
-    await lab?.dispose();
-    await work?.dispose();
+  beforeEach(() => {
+    lab = fixture.lab();
+    work = fixture.work();
   });
 
   it('parent link down: INIT, VIP released, node-wide demote; back up: BACKUP without preempting', async () => {

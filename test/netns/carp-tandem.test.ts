@@ -4,28 +4,23 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { encodeAdvert, internetChecksum } from '../../firmware/carp/codec.js';
 import { loadRawAddon } from '../../firmware/net/raw/addon.js';
-import { Lab, eventually, netnsUnavailable } from './lab.js';
-import { TandemNode, Workdir, addressesOf, neighbourMac } from './peers.js';
+import { eventually, netnsUnavailable, type Lab } from './lab.js';
+import { TandemNode, Workdir, addressesOf, neighbourMac, labPerTest } from './peers.js';
 
 const skip = netnsUnavailable();
 const run = promisify(execFile);
 const VIP = '198.51.100.100';
 
 describe('CARP between Tandem nodes', { skip, timeout: 180_000 }, () => {
+  const fixture = labPerTest(3);
   let lab: Lab;
   let work: Workdir;
-
-  beforeEach(async () => {
-    lab = await Lab.create({ hosts: 3 });
-    work = await Workdir.create();
-  });
-
-  afterEach(async () => {
-    await lab?.dispose();
-    await work?.dispose();
+  beforeEach(() => {
+    lab = fixture.lab();
+    work = fixture.work();
   });
 
   const hasVip = async (host: number, vip = VIP) => ((await addressesOf(lab, host)).includes(vip) ? true : undefined);
@@ -71,7 +66,7 @@ describe('CARP between Tandem nodes', { skip, timeout: 180_000 }, () => {
         encodeAdvert({ vhid: 42, advbase: 1, advskew: 0, demote: 0, counter: new Uint8Array(8) }, { ...key, password: 'not-it' }),
       );
       const badChecksum = good();
-      badChecksum[6] ^= 0xff;
+      badChecksum[6] = badChecksum[6]! ^ 0xff;
       const truncated = good().subarray(0, 20);
       const wrongVersion = good();
       wrongVersion[0] = 0x31;

@@ -3,27 +3,21 @@
 // ever rejects the other's HMAC.
 
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { encodeAdvert } from '../../firmware/carp/codec.js';
 import { LinuxPacketPort } from '../../firmware/net/linux-packet.js';
-import { Lab, eventually, netnsUnavailable } from './lab.js';
-import { TandemNode, UcarpNode, Workdir, addressesOf } from './peers.js';
+import { eventually, netnsUnavailable, type Lab } from './lab.js';
+import { TandemNode, UcarpNode, Workdir, addressesOf, labPerTest } from './peers.js';
 
 const skip = netnsUnavailable();
 
 describe('CARP interop with ucarp', { skip, timeout: 120_000 }, () => {
+  const fixture = labPerTest(3);
   let lab: Lab;
   let work: Workdir;
-
-  // A fresh lab per test, so a failed test leaves no daemon behind to disturb the next.
-  beforeEach(async () => {
-    lab = await Lab.create({ hosts: 3 });
-    work = await Workdir.create();
-  });
-
-  afterEach(async () => {
-    await lab?.dispose();
-    await work?.dispose();
+  beforeEach(() => {
+    lab = fixture.lab();
+    work = fixture.work();
   });
 
   it('ucarp with the lower advskew takes over from a Tandem master and Tandem yields', async () => {

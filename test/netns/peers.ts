@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { sendControl } from '../../firmware/control/client.js';
 import type { ControlRequest } from '../../firmware/control/protocol.js';
 import type { Status } from '../../firmware/daemon.js';
-import { eventually, type HostRef, type Lab } from './lab.js';
+import { afterEach, beforeEach } from 'node:test';
+import { Lab, eventually, type HostRef } from './lab.js';
 
 export const BUNDLE = fileURLToPath(new URL('../../dist/tandem.mjs', import.meta.url));
 
@@ -194,4 +195,28 @@ export async function addressesOf(lab: Lab, host: HostRef): Promise<string[]> {
   const { stdout } = await lab.exec(host, 'ip', ['-j', 'addr', 'show', 'dev', 'eth0']);
   const parsed = JSON.parse(stdout) as { addr_info?: { local?: string }[] }[];
   return parsed.flatMap((l) => (l.addr_info ?? []).map((a) => a.local).filter((a): a is string => !!a));
+}
+
+/**
+ * Registers a fresh lab and work directory per test in the enclosing describe(), so a failed
+ * test leaves no daemon behind to disturb the next; read them through the returned getters.
+ */
+export function labPerTest(hosts: number): { lab: () => Lab; work: () => Workdir } {
+  let lab: Lab | undefined;
+  let work: Workdir | undefined;
+  beforeEach(async () => {
+    lab = await Lab.create({ hosts });
+    work = await Workdir.create();
+  });
+  afterEach(async () => {
+    await lab?.dispose();
+    await work?.dispose();
+    lab = undefined;
+    work = undefined;
+  });
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (!value) throw new Error(`no ${what}: use it inside a test`);
+    return value;
+  };
+  return { lab: () => need(lab, 'lab'), work: () => need(work, 'work directory') };
 }

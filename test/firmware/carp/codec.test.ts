@@ -20,6 +20,7 @@ import {
   verifyHmac,
 } from '../../../firmware/carp/codec.js';
 import { readCarpPackets } from './pcap.js';
+import { seededRandom } from '../../../firmware/net/segment.js';
 
 const fixture = fileURLToPath(new URL('../../fixtures/carp/ucarp-adverts.pcap', import.meta.url));
 const labKey: AuthKey = { password: 'labsecret', addresses: ['198.51.100.100'] };
@@ -437,7 +438,7 @@ describe('parseAddress', () => {
   }
 
   it('agrees with the WHATWG URL parser on 2,000 random IPv6 addresses', () => {
-    const random = prng(0x5eed);
+    const random = seededRandom(0x5eed);
     for (let n = 0; n < 2000; n++) {
       const bytes = new Uint8Array(16);
       // Runs of zero groups exercise the '::' compression.
@@ -457,7 +458,7 @@ describe('parseAddress', () => {
 describe('fuzz', () => {
   it('never throws on 120,000 mutated captured adverts', () => {
     const seeds = readCarpPackets(fixture).map((p) => p.payload);
-    const random = prng(0xc0ffee);
+    const random = seededRandom(0xc0ffee);
     const reasons = new Map<string, number>();
     const keyed = (vhid: number) =>
       vhid === 42 ? { key: labKey, lastSentCounter: hex('d85d96192e2d435e') } : undefined;
@@ -486,17 +487,6 @@ describe('fuzz', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(seed: Uint8Array, random: () => number): Uint8Array {
   const choice = random();
