@@ -3,7 +3,7 @@
 // never overtake the BACKUP→MASTER script before it.
 
 import type { Logger } from '../log.js';
-import type { ProcessRunner } from '../os/process.js';
+import type { ProcessRunner, RunResult } from '../os/process.js';
 import type { StateName } from './machine.js';
 
 export interface HookPaths {
@@ -35,7 +35,15 @@ export class HookRunner {
     this.pending++;
     this.queue = this.queue.then(async () => {
       const args = [String(vhid), state, iface];
-      const result = await this.runner.run(path, args, { timeoutMs });
+      let result: RunResult;
+      try {
+        result = await this.runner.run(path, args, { timeoutMs });
+      } catch (error) {
+        // A runner that throws must not reject the queue: every later hook would be skipped.
+        this.pending--;
+        this.log.error(`hook could not run: ${(error as Error).message}`, { hook: path, args });
+        return;
+      }
       this.pending--;
       const fields = { hook: path, args, code: result.code, stderr: result.stderr.trim().slice(0, 500) };
       if (result.timedOut) this.log.error(`hook killed after ${this.paths.timeoutSeconds} s`, fields);

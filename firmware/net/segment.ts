@@ -51,8 +51,12 @@ export class Segment {
   private delayMs = 0;
   private jitterMs = 0;
   private readonly random: () => number;
-  /** What the segment's ARP/ND caches say: address → MAC of the last announcer. */
+  /**
+   * address → MAC of the last announcement heard anywhere on the segment. Each host's own cache
+   * (cacheOf) only learns what reached it, so a partitioned client keeps its view.
+   */
   readonly neighborCache = new Map<string, string>();
+  private readonly hostCaches = new Map<string, Map<string, string>>();
   private readonly observers: ((event: SegmentEvent) => void)[] = [];
 
   constructor(readonly clock: Clock, options: { seed?: number } = {}) {
@@ -120,13 +124,18 @@ export class Segment {
       .map((h) => h.name);
   }
 
+  /** What `host`'s ARP/ND cache says: address → MAC of the last announcement it heard. */
+  cacheOf(host: string): ReadonlyMap<string, string> {
+    return this.hostCaches.get(host) ?? new Map<string, string>();
+  }
+
   /**
-   * Which host a client on the segment reaches at `address`: the holder whose MAC the ARP
-   * caches point at, if that host holds the address and is reachable from `client`.
+   * Which host a client on the segment reaches at `address`: the holder whose MAC the client's
+   * ARP cache points at, if that host holds the address and is reachable from `client`.
    */
   reach(client: string, address: string): string | undefined {
     const bare = address.split('/')[0]!;
-    const mac = this.neighborCache.get(bare);
+    const mac = this.cacheOf(client).get(bare);
     for (const host of this.hosts.values()) {
       if (host.name === client) continue;
       if (!host.holds(bare) || !this.canReach(client, host.name)) continue;
@@ -181,19 +190,38 @@ export class Segment {
     for (const observer of this.observers) observer({ kind: 'announce', from: from.name, family, destination: address, at });
     if (!from.linkUp) return;
     this.neighborCache.set(address, mac);
+    // A gratuitous ARP is a broadcast: only hosts that can hear the announcer learn from it.
+    for (const host of this.hosts.values()) {
+      if (host !== from && !this.canReach(from.name, host.name)) continue;
+      let cache = this.hostCaches.get(host.name);
+      if (!cache) this.hostCaches.set(host.name, (cache = new Map()));
+      cache.set(address, mac);
+    }
   }
 
-  linkChanged(host: SimHost): void {
-    for (const listener of host.linkListeners) listener(host.iface, host.linkUp);
+  linkChanged(host: SimHost, iface = host.iface, up = host.linkUp): void {
+    for (const listener of host.linkListeners) listener(iface, up);
   }
 }
 
-/** One simulated host on the segment, exposing the network ports the daemon consumes. */
+/** An interface of a SimHost that is not attached to the segment: it has a link and addresses. */
+interface OffSegmentInterface {
+  up: boolean;
+  mac: string;
+  addresses: string[];
+}
+
+/**
+ * One simulated host on the segment, exposing the network ports the daemon consumes. `iface`
+ * is attached to the segment; addInterface() gives it more interfaces that are not (their
+ * packets go nowhere), so link tracking and node-wide demotion can be exercised.
+ */
 export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, LinkPort {
   linkUp = true;
   readonly linkListeners: ((iface: string, up: boolean) => void)[] = [];
   private readonly addresses: string[];
   private readonly macs = new Set<string>();
+  private readonly offSegment = new Map<string, OffSegmentInterface>();
 
   constructor(
     private readonly segment: Segment,
@@ -219,7 +247,22 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
     return found ? found.split('/')[0]! : family === 4 ? '0.0.0.0' : '::';
   }
 
-  setLink(up: boolean): void {
+  /** Adds an interface that is not on the segment, e.g. an uplink to track. */
+  addInterface(iface: string, options: { up?: boolean; mac?: string } = {}): void {
+    if (iface === this.iface || this.offSegment.has(iface)) throw new Error(`${this.name}: interface ${iface} exists`);
+    this.offSegment.set(iface, { up: options.up ?? true, mac: options.mac ?? this.mac, addresses: [] });
+  }
+
+  /** Sets the carrier of `iface` (the segment interface by default) and tells the watchers. */
+  setLink(up: boolean, iface = this.iface): void {
+    if (iface !== this.iface) {
+      const link = this.offSegment.get(iface);
+      if (!link) throw new Error(`${this.name}: no interface ${iface}`);
+      if (link.up === up) return;
+      link.up = up;
+      this.segment.linkChanged(this, iface, up);
+      return;
+    }
     if (this.linkUp === up) return;
     this.linkUp = up;
     this.segment.linkChanged(this);
@@ -228,6 +271,21 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
   // PacketPort
   async open(iface: string, family: Family): Promise<PacketChannel> {
     this.requireInterface(iface);
+    const link = this.offSegment.get(iface);
+    if (link) {
+      // Off the segment: sends succeed while the link is up and reach no one.
+      let open = true;
+      return {
+        send: async () => {
+          if (!open) throw new Error(`send on ${iface}: channel closed`);
+          if (!link.up) throw new Error(`send on ${iface}: ENETDOWN (link is down)`);
+        },
+        onPacket: () => undefined,
+        close: async () => {
+          open = false;
+        },
+      };
+    }
     const channel: SimChannel = { host: this, iface, family, listeners: [], open: true };
     this.segment.registerChannel(channel);
     const segment = this.segment;
@@ -249,24 +307,24 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
 
   // AddressPort
   async add(iface: string, cidr: string): Promise<void> {
-    this.requireInterface(iface);
-    if (!this.addresses.includes(cidr)) this.addresses.push(cidr);
+    const addresses = this.addressesOf(iface);
+    if (!addresses.includes(cidr)) addresses.push(cidr);
   }
 
   async remove(iface: string, cidr: string): Promise<void> {
-    this.requireInterface(iface);
-    const index = this.addresses.indexOf(cidr);
-    if (index >= 0) this.addresses.splice(index, 1);
+    const addresses = this.addressesOf(iface);
+    const index = addresses.indexOf(cidr);
+    if (index >= 0) addresses.splice(index, 1);
   }
 
   async list(iface: string): Promise<string[]> {
-    this.requireInterface(iface);
-    return [...this.addresses];
+    return [...this.addressesOf(iface)];
   }
 
   // NeighborAnnouncer
   async gratuitousArp(iface: string, ip: string, mac?: string): Promise<void> {
     this.requireInterface(iface);
+    if (this.offSegment.has(iface)) return;
     const from = mac ?? this.mac;
     this.macs.add(from);
     this.segment.announce(this, 4, ip, from);
@@ -274,6 +332,7 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
 
   async unsolicitedNa(iface: string, ip: string, mac?: string): Promise<void> {
     this.requireInterface(iface);
+    if (this.offSegment.has(iface)) return;
     const from = mac ?? this.mac;
     this.macs.add(from);
     this.segment.announce(this, 6, ip, from);
@@ -281,6 +340,8 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
 
   // LinkPort
   async get(iface: string): Promise<LinkInfo | undefined> {
+    const link = this.offSegment.get(iface);
+    if (link) return { name: iface, up: link.up, mac: link.mac };
     if (iface !== this.iface) return undefined;
     return { name: iface, up: this.linkUp, mac: this.mac };
   }
@@ -293,7 +354,15 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
     };
   }
 
+  private addressesOf(iface: string): string[] {
+    this.requireInterface(iface);
+    return this.offSegment.get(iface)?.addresses ?? this.addresses;
+  }
+
   private requireInterface(iface: string): void {
-    if (iface !== this.iface) throw new Error(`${this.name}: no interface ${iface} (has ${this.iface})`);
+    if (iface !== this.iface && !this.offSegment.has(iface)) {
+      const names = [this.iface, ...this.offSegment.keys()].join(', ');
+      throw new Error(`${this.name}: no interface ${iface} (has ${names})`);
+    }
   }
 }

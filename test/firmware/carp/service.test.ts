@@ -1,0 +1,694 @@
+// Tests for the CARP service (firmware/carp/service.ts): real CarpService instances, each on its
+// own SimHost of one in-memory segment, driven by a FakeClock. Forged adverts, demotion (admin,
+// parent link, tracked links), hook ordering with slow hooks, reload, stop and kill -9.
+
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+
+import { encodeAdvert, internetChecksum } from '../../../firmware/carp/codec.js';
+import { HookRunner, type HookPaths } from '../../../firmware/carp/hooks.js';
+import { advertIntervalMs, masterDownMs } from '../../../firmware/carp/machine.js';
+import { CarpService, MAINTENANCE_ADVSKEW, MAINTENANCE_DEMOTE } from '../../../firmware/carp/service.js';
+import { validate } from '../../../firmware/config/kit.js';
+import { configSchema, type CarpConfig } from '../../../firmware/config/schema.js';
+import { createLogger } from '../../../firmware/log.js';
+import { Segment, type SimHost } from '../../../firmware/net/segment.js';
+import type { ReceivedPacket } from '../../../firmware/net/ports.js';
+import { FakeClock } from '../../../firmware/os/clock.js';
+import { FakeProcessRunner, type RunOptions, type RunResult } from '../../../firmware/os/process.js';
+
+const VIP = '198.51.100.100/24';
+const VIP2 = '198.51.100.101/24';
+const PASSWORD = 'labsecret';
+const GROUP = '224.0.0.18';
+const HOOKS: HookPaths = { master: '/hooks/master', backup: '/hooks/backup', init: '/hooks/init', timeoutSeconds: 30 };
+
+function carpConfigs(...entries: Record<string, unknown>[]): CarpConfig[] {
+  const { value, issues } = validate(configSchema, {
+    node: { name: 'test' },
+    carp: entries.map((e) => ({ vhid: 42, interface: 'eth0', addresses: [VIP], password: PASSWORD, ...e })),
+  });
+  assert.ok(value, JSON.stringify(issues));
+  return value.carp;
+}
+
+interface Transition {
+  at: number;
+  node: string;
+  vhid: number;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+interface Node {
+  name: string;
+  host: SimHost;
+  service: CarpService;
+  runner: FakeProcessRunner;
+  hooks: HookRunner;
+  logs: { level: string; msg: string }[];
+}
+
+/** A segment with a client and an attacker host, and CARP nodes added one by one. */
+function lab() {
+  const clock = new FakeClock();
+  const segment = new Segment(clock, { seed: 5 });
+  segment.attach('client', { addresses: ['198.51.100.50/24'] });
+  segment.attach('mallory', { addresses: ['198.51.100.66/24'] });
+  const transitions: Transition[] = [];
+  const sends: { at: number; from: string }[] = [];
+  segment.observe((e) => {
+    if (e.kind === 'packet') sends.push({ at: e.at, from: e.from });
+  });
+  let index = 11;
+
+  async function node(
+    name: string,
+    configs: CarpConfig[],
+    options: { runner?: FakeProcessRunner; interfaces?: string[]; hooks?: HookPaths } = {},
+  ): Promise<Node> {
+    const host = segment.attach(name, { addresses: [`198.51.100.${index++}/24`] });
+    for (const iface of options.interfaces ?? []) host.addInterface(iface);
+    const runner = options.runner ?? new FakeProcessRunner();
+    const logs: { level: string; msg: string }[] = [];
+    const log = createLogger('debug', (line) => {
+      const { level, msg } = JSON.parse(line) as { level: string; msg: string };
+      logs.push({ level, msg });
+    });
+    const hooks = new HookRunner(options.hooks ?? HOOKS, runner, log);
+    const service = new CarpService(configs, {
+      clock,
+      packets: host,
+      addresses: host,
+      announcer: host,
+      links: host,
+      hooks,
+      log,
+    });
+    service.onStateChange((vhid, _iface, from, to, reason) =>
+      transitions.push({ at: clock.monotonic(), node: name, vhid, from, to, reason }),
+    );
+    await service.start();
+    return { name, host, service, runner, hooks, logs };
+  }
+
+  const vhost = (n: Node, vhid = 42) => {
+    const found = n.service.status().find((v) => v.vhid === vhid);
+    assert.ok(found, `${n.name} has no vhid ${vhid}`);
+    return found;
+  };
+  const state = (n: Node, vhid = 42) => vhost(n, vhid).state;
+  const hookArgs = (n: Node) => n.runner.runs.map((r) => r.args.join(' '));
+
+  /** Every CARP payload the client host hears, to replay or inspect. */
+  async function sniff(): Promise<ReceivedPacket[]> {
+    const heard: ReceivedPacket[] = [];
+    const channel = await segment.host('client').open('eth0', 4);
+    channel.onPacket((p) => heard.push(p));
+    return heard;
+  }
+
+  return { clock, segment, transitions, sends, node, vhost, state, hookArgs, sniff };
+}
+
+/** Two nodes for vhid 42: `a` (skew 0) is MASTER, `b` (skew 100) BACKUP, after 3.5 s. */
+async function pair(a: Record<string, unknown> = {}, b: Record<string, unknown> = {}) {
+  const l = lab();
+  const na = await l.node('a', carpConfigs({ advskew: 0, ...a }));
+  const nb = await l.node('b', carpConfigs({ advskew: 100, ...b }));
+  await l.clock.advance(3500);
+  assert.equal(l.state(na), 'MASTER');
+  assert.equal(l.state(nb), 'BACKUP');
+  return { ...l, a: na, b: nb };
+}
+
+function withChecksum(message: Uint8Array): Uint8Array {
+  const copy = Uint8Array.from(message);
+  copy[6] = 0;
+  copy[7] = 0;
+  const sum = internetChecksum(copy);
+  copy[6] = sum >>> 8;
+  copy[7] = sum & 0xff;
+  return copy;
+}
+
+const COUNTER = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+/** A forged advert far better than anyone's: 1/256 s interval, demote 0. */
+const better = (password = PASSWORD, vhid = 42) =>
+  encodeAdvert({ vhid, advbase: 0, advskew: 1, demote: 0, counter: COUNTER }, { password, addresses: [VIP] });
+
+describe('forged adverts', () => {
+  const cases: {
+    name: string;
+    bytes: () => Uint8Array;
+    ttl?: number;
+    counter: 'short' | 'badVersion' | 'badChecksum' | 'badAuth' | 'badTtl' | 'badType';
+  }[] = [
+    { name: 'wrong password', bytes: () => better('not-the-secret'), counter: 'badAuth' },
+    {
+      name: 'wrong password, bow-out (would make the backup take over)',
+      bytes: () =>
+        encodeAdvert({ vhid: 42, advbase: 255, advskew: 255, demote: 0, counter: COUNTER }, { password: 'x', addresses: [VIP] }),
+      counter: 'badAuth',
+    },
+    {
+      name: 'wrong password, demote 255 (would make the backup take over)',
+      bytes: () => encodeAdvert({ vhid: 42, advbase: 1, advskew: 200, demote: 255, counter: COUNTER }, { password: 'x', addresses: [VIP] }),
+      counter: 'badAuth',
+    },
+    {
+      name: 'right password but another address list in the HMAC',
+      bytes: () =>
+        encodeAdvert({ vhid: 42, advbase: 0, advskew: 1, demote: 0, counter: COUNTER }, { password: PASSWORD, addresses: [VIP2] }),
+      counter: 'badAuth',
+    },
+    { name: 'TTL 64 (sent from off-link)', bytes: () => better(), ttl: 64, counter: 'badTtl' },
+    { name: 'TTL 1', bytes: () => better(), ttl: 1, counter: 'badTtl' },
+    {
+      name: 'bad checksum',
+      bytes: () => {
+        const b = better();
+        b[7] = b[7]! ^ 0x01;
+        return b;
+      },
+      counter: 'badChecksum',
+    },
+    { name: 'truncated to 35 bytes', bytes: () => better().subarray(0, 35), counter: 'short' },
+    { name: 'truncated to 2 bytes', bytes: () => better().subarray(0, 2), counter: 'short' },
+    {
+      name: 'version 3 (checksum fixed up)',
+      bytes: () => {
+        const b = better();
+        b[0] = 0x31;
+        return withChecksum(b);
+      },
+      counter: 'badVersion',
+    },
+    {
+      name: 'type 2 (checksum fixed up)',
+      bytes: () => {
+        const b = better();
+        b[0] = 0x22;
+        return withChecksum(b);
+      },
+      counter: 'badType',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name} → ${c.counter}, and nothing changes`, async () => {
+      const l = await pair({}, { advskew: 100 });
+      const before = { a: l.vhost(l.a), b: l.vhost(l.b) };
+      const transitionsBefore = l.transitions.length;
+      const mallory = 'mallory';
+      l.segment.inject(mallory, 4, GROUP, c.bytes(), c.ttl ?? 255);
+      await l.clock.advance(0);
+      for (const n of [l.a, l.b]) {
+        const after = l.vhost(n);
+        const previous = n === l.a ? before.a : before.b;
+        assert.equal(after.counters[c.counter], previous.counters[c.counter] + 1, `${n.name} counted ${c.counter}`);
+        assert.equal(after.counters.received, previous.counters.received, `${n.name} accepted nothing`);
+        assert.equal(after.state, previous.state);
+        assert.equal(after.since, previous.since);
+      }
+      await l.clock.advance(5000);
+      assert.equal(l.transitions.length, transitionsBefore, 'no state change, now or later');
+      assert.equal(l.state(l.a), 'MASTER');
+      assert.equal(l.state(l.b), 'BACKUP');
+      assert.deepEqual(l.segment.holdersOf(VIP), ['a']);
+      assert.deepEqual(l.a.service.unmatchedCounters(), {});
+    });
+  }
+
+  it('an advert for a vhid nobody here serves is counted in unmatched, per interface', async () => {
+    const l = await pair();
+    l.segment.inject('mallory', 4, GROUP, better(PASSWORD, 99));
+    l.segment.inject('mallory', 4, GROUP, better('wrong', 99));
+    l.segment.inject('mallory', 4, GROUP, better(PASSWORD, 99), 64);
+    await l.clock.advance(0);
+    for (const n of [l.a, l.b]) {
+      assert.deepEqual(n.service.unmatchedCounters(), { eth0: { badVhid: 2, badTtl: 1 } });
+      const v = l.vhost(n);
+      assert.equal(v.counters.badVhid, 0);
+      assert.equal(v.counters.badTtl, 0);
+    }
+    assert.equal(l.state(l.a), 'MASTER');
+  });
+
+  it('our own advert coming back (a loop) is dropped as loop; a peer takes it as a valid advert', async () => {
+    const l = await pair();
+    const heard = await l.sniff();
+    await l.clock.advance(advertIntervalMs(1, 0));
+    const own = heard.find((p) => p.source === '198.51.100.11');
+    assert.ok(own, 'sniffed an advert of a');
+    const before = { a: l.vhost(l.a).counters, b: l.vhost(l.b).counters };
+    // Replayed from another host, as a bridge loop would: without the check, a MASTER hearing
+    // its own (equal) advert would yield to itself.
+    l.segment.inject('mallory', 4, GROUP, own.payload);
+    await l.clock.advance(0);
+    assert.equal(l.vhost(l.a).counters.loop, before.a.loop + 1);
+    assert.equal(l.vhost(l.a).counters.received, before.a.received);
+    assert.equal(l.vhost(l.b).counters.loop, 0);
+    assert.equal(l.vhost(l.b).counters.received, before.b.received + 1);
+    assert.equal(l.state(l.a), 'MASTER');
+    assert.equal(l.state(l.b), 'BACKUP');
+  });
+
+  it('control: the same "better" advert with the right password does make the master yield', async () => {
+    const l = await pair();
+    const at = l.clock.monotonic();
+    l.segment.inject('mallory', 4, GROUP, better());
+    await l.clock.advance(0);
+    assert.equal(l.state(l.a), 'BACKUP');
+    assert.deepEqual(l.transitions.filter((t) => t.at === at).map((t) => `${t.node} ${t.from}->${t.to} ${t.reason}`), [
+      'a MASTER->BACKUP preferredMaster',
+    ]);
+    assert.deepEqual(l.segment.holdersOf(VIP), []);
+  });
+});
+
+describe('demotion', () => {
+  it('demoteBy(1) on the master: the backup takes over at once without preempt; resetDemote leaves it there', async () => {
+    const l = await pair();
+    const at = l.clock.monotonic();
+    l.a.service.demoteBy(1);
+    assert.equal(l.vhost(l.a).demote, 1);
+    assert.deepEqual(l.a.service.demotion(), { total: 1, admin: 1, maintenance: false, linksDown: [], external: {} });
+    await l.clock.advance(0);
+    assert.deepEqual(
+      l.transitions.filter((t) => t.at >= at).map((t) => `${t.node} ${t.from}->${t.to} ${t.reason}`),
+      ['b BACKUP->MASTER masterDemoted', 'a MASTER->BACKUP preferredMaster'],
+    );
+    assert.ok(l.transitions.filter((t) => t.at >= at).every((t) => t.at === at), 'at once, not after master-down');
+    assert.deepEqual(l.segment.holdersOf(VIP), ['b']);
+    assert.equal(l.segment.reach('client', VIP), 'b');
+
+    l.a.service.resetDemote();
+    assert.equal(l.vhost(l.a).demote, 0);
+    await l.clock.advance(20_000);
+    assert.equal(l.state(l.a), 'BACKUP', 'preempt is off: a faster backup does not take back');
+    assert.equal(l.state(l.b), 'MASTER');
+    assert.deepEqual(l.hookArgs(l.a), ['42 BACKUP eth0', '42 MASTER eth0', '42 BACKUP eth0']);
+    assert.deepEqual(l.hookArgs(l.b), ['42 BACKUP eth0', '42 MASTER eth0']);
+  });
+
+  it('resetDemote with preempt on: the faster node takes back at the next advert', async () => {
+    const l = await pair({ preempt: true });
+    l.a.service.demoteBy(2);
+    await l.clock.advance(0);
+    assert.equal(l.state(l.b), 'MASTER');
+    l.a.service.resetDemote();
+    await l.clock.advance(advertIntervalMs(1, 100));
+    assert.equal(l.state(l.a), 'MASTER');
+    assert.equal(l.state(l.b), 'BACKUP');
+    assert.deepEqual(l.segment.holdersOf(VIP), ['a']);
+  });
+
+  it('demote is clamped to 0..255', async () => {
+    const l = await pair();
+    l.a.service.demoteBy(-5);
+    assert.equal(l.a.service.demotion().total, 0);
+    l.a.service.demoteBy(300);
+    assert.equal(l.a.service.demotion().total, 255);
+    assert.equal(l.a.service.demotion().admin, 255);
+  });
+
+  it('parent link down: its vhosts go to INIT and every other vhost of the node advertises demote 1 at once', async () => {
+    const l = lab();
+    // a serves vhid 42 on the segment and vhid 50 on eth1, an interface off the segment.
+    const a = await l.node('a', carpConfigs({ advskew: 0 }, { vhid: 50, interface: 'eth1', addresses: ['203.0.113.100/24'] }), {
+      interfaces: ['eth1'],
+    });
+    const b = await l.node('b', carpConfigs({ advskew: 100 }));
+    await l.clock.advance(3500);
+    assert.equal(l.state(a, 50), 'MASTER', 'alone on eth1');
+    assert.deepEqual(await a.host.list('eth1'), ['203.0.113.100/24']);
+    const sentBefore = l.vhost(a, 50).counters.sent;
+    const at = l.clock.monotonic();
+
+    a.host.setLink(false);
+    assert.equal(l.state(a, 42), 'INIT');
+    assert.equal(l.vhost(a, 50).state, 'MASTER');
+    assert.equal(l.vhost(a, 50).demote, 1);
+    assert.equal(l.vhost(a, 42).demote, 1);
+    assert.equal(l.vhost(a, 50).counters.sent, sentBefore + 1, 'advertised the new demote at once');
+    assert.deepEqual(a.service.demotion().linksDown, ['eth0']);
+    await a.hooks.idle();
+    assert.deepEqual(l.hookArgs(a).slice(-1), ['42 INIT eth0']);
+    // b hears nothing more from a and takes over after its master-down time.
+    await l.clock.advance(masterDownMs(1, 100) + 10);
+    const takeover = l.transitions.find((t) => t.node === 'b' && t.to === 'MASTER')!;
+    assert.ok(takeover.at > at && takeover.at <= at + masterDownMs(1, 100));
+    assert.equal(takeover.reason, 'masterDown');
+
+    a.host.setLink(true);
+    assert.equal(l.state(a, 42), 'BACKUP');
+    assert.equal(a.service.demotion().total, 0);
+    await a.hooks.idle();
+    assert.deepEqual(l.hookArgs(a).slice(-2), ['42 INIT eth0', '42 BACKUP eth0']);
+    await l.clock.advance(10_000);
+    assert.equal(l.state(b), 'MASTER');
+    assert.equal(l.state(a, 50), 'MASTER');
+  });
+
+  it('tracked interface down: demote 1, the backup takes over at once; up again: demote 0, no preempt back', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({ advskew: 0, track: { interfaces: ['eth1'] } }), { interfaces: ['eth1'] });
+    const b = await l.node('b', carpConfigs({ advskew: 100 }));
+    await l.clock.advance(3500);
+    assert.equal(l.state(a), 'MASTER');
+    assert.equal(a.service.demotion().total, 0);
+    const at = l.clock.monotonic();
+    a.host.setLink(false, 'eth1');
+    assert.deepEqual(a.service.demotion(), { total: 1, admin: 0, maintenance: false, linksDown: ['eth1'], external: {} });
+    await l.clock.advance(0);
+    assert.deepEqual(
+      l.transitions.filter((t) => t.at >= at).map((t) => `${t.node} ${t.from}->${t.to} ${t.reason}`),
+      ['b BACKUP->MASTER masterDemoted', 'a MASTER->BACKUP preferredMaster'],
+    );
+    assert.equal(l.segment.reach('client', VIP), 'b');
+    a.host.setLink(true, 'eth1');
+    assert.equal(a.service.demotion().total, 0);
+    await l.clock.advance(10_000);
+    assert.equal(l.state(a), 'BACKUP');
+    assert.equal(l.state(b), 'MASTER');
+  });
+
+  it('a tracked interface that is down at start demotes from the start', async () => {
+    const l = lab();
+    const host = l.segment.attach('probe');
+    host.addInterface('eth1', { up: false });
+    const a = await l.node('a', carpConfigs({ track: { interfaces: ['eth1', 'wg0'] } }), { interfaces: ['eth1'] });
+    a.host.setLink(false, 'eth1');
+    // wg0 does not exist: carp(4) counts a missing link as down, and says so.
+    assert.deepEqual(a.service.demotion().linksDown.sort(), ['eth1', 'wg0']);
+    assert.equal(a.service.demotion().total, 2);
+    assert.ok(a.logs.some((e) => e.level === 'warn' && /wg0 does not exist/.test(e.msg)));
+  });
+
+  it('link changes of interfaces that are neither a parent nor tracked do not demote', async () => {
+    const l = lab();
+    // eth9 stands for anything else on the box: a macvlan being deleted, a VPN tunnel, lo.
+    const a = await l.node('a', carpConfigs({ advskew: 0 }), { interfaces: ['eth9'] });
+    await l.node('b', carpConfigs({ advskew: 100 }));
+    await l.clock.advance(3500);
+    a.host.setLink(false, 'eth9');
+    assert.deepEqual(a.service.demotion(), { total: 0, admin: 0, maintenance: false, linksDown: [], external: {} });
+    await l.clock.advance(5000);
+    assert.equal(l.state(a), 'MASTER');
+  });
+
+  it('three send errors in a row demote by 1; the next advert sent lifts it', async () => {
+    const l = lab();
+    const host = l.segment.attach('solo', { addresses: ['198.51.100.30/24'] });
+    let failing = false;
+    const open = host.open.bind(host);
+    host.open = async (iface, family) => {
+      const channel = await open(iface, family);
+      const send = channel.send.bind(channel);
+      channel.send = async (destination, payload) => {
+        if (failing) throw new Error('ENOBUFS');
+        await send(destination, payload);
+      };
+      return channel;
+    };
+    const service = new CarpService(carpConfigs({}), {
+      clock: l.clock,
+      packets: host,
+      addresses: host,
+      announcer: host,
+      links: host,
+      hooks: new HookRunner(HOOKS, new FakeProcessRunner(), createLogger('error', () => undefined)),
+      log: createLogger('error', () => undefined),
+    });
+    await service.start();
+    await l.clock.advance(3500);
+    assert.equal(service.status()[0]!.state, 'MASTER');
+    failing = true;
+    await l.clock.advance(2000); // adverts at 4 and 5 s fail
+    assert.equal(service.demotion().total, 0);
+    await l.clock.advance(1000); // the third, at 6 s
+    assert.deepEqual(service.demotion().external, { 'sendErrors:eth0#42': 1 });
+    assert.equal(service.demotion().total, 1);
+    failing = false;
+    await l.clock.advance(1000);
+    assert.deepEqual(service.demotion(), { total: 0, admin: 0, maintenance: false, linksDown: [], external: {} });
+  });
+
+  it('maintenance: advskew 254 and demote +64 on every vhost; the peer takes over; off again keeps it BACKUP', async () => {
+    const l = await pair();
+    l.a.service.setMaintenance(true);
+    assert.equal(l.vhost(l.a).advskew, MAINTENANCE_ADVSKEW);
+    assert.equal(l.vhost(l.a).demote, MAINTENANCE_DEMOTE);
+    await l.clock.advance(0);
+    assert.equal(l.state(l.b), 'MASTER');
+    assert.equal(l.state(l.a), 'BACKUP');
+    l.a.service.setMaintenance(false);
+    assert.equal(l.vhost(l.a).advskew, 0);
+    assert.equal(l.vhost(l.a).demote, 0);
+    await l.clock.advance(10_000);
+    assert.equal(l.state(l.a), 'BACKUP');
+  });
+});
+
+/** A FakeProcessRunner whose runs take `delayFor(run)` ms of FakeClock time. */
+class SlowRunner extends FakeProcessRunner {
+  readonly spans: { args: string; start: number; end: number }[] = [];
+  readonly options: (RunOptions | undefined)[] = [];
+  constructor(private readonly clock: FakeClock, private readonly delayFor: (args: readonly string[]) => number) {
+    super();
+  }
+  override async run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
+    const start = this.clock.monotonic();
+    const result = await super.run(command, args);
+    this.options.push(options);
+    const delay = this.delayFor(args);
+    if (delay > 0) await new Promise<void>((resolve) => this.clock.setTimer(delay, resolve));
+    this.spans.push({ args: args.join(' '), start, end: this.clock.monotonic() });
+    return result;
+  }
+}
+
+describe('hooks', () => {
+  it('run one at a time in transition order, a slow hook delaying but never reordering later ones', async () => {
+    const l = lab();
+    const runner = new SlowRunner(l.clock, (args) => (args[1] === 'MASTER' ? 5000 : 0));
+    const a = await l.node('a', carpConfigs({ advskew: 0 }), { runner });
+    await l.node('b', carpConfigs({ advskew: 100 }));
+    await l.clock.advance(3000); // a becomes MASTER; its hook takes 5 s
+    await l.clock.advance(500);
+    a.service.demoteBy(1); // a yields at once
+    await l.clock.advance(500);
+    a.host.setLink(false); // → INIT
+    await l.clock.advance(500);
+    a.host.setLink(true); // → BACKUP
+    assert.equal(a.hooks.queued, 4, 'MASTER still running, three waiting');
+    assert.deepEqual(
+      l.transitions.filter((t) => t.node === 'a').map((t) => [t.at, t.to]),
+      [
+        [0, 'BACKUP'],
+        [3000, 'MASTER'],
+        [3500, 'BACKUP'],
+        [4000, 'INIT'],
+        [4500, 'BACKUP'],
+      ],
+    );
+    await l.clock.advance(10_000);
+    assert.deepEqual(runner.spans, [
+      { args: '42 BACKUP eth0', start: 0, end: 0 },
+      { args: '42 MASTER eth0', start: 3000, end: 8000 },
+      { args: '42 BACKUP eth0', start: 8000, end: 8000 },
+      { args: '42 INIT eth0', start: 8000, end: 8000 },
+      { args: '42 BACKUP eth0', start: 8000, end: 8000 },
+    ]);
+    assert.deepEqual(
+      runner.runs.map((r) => r.command),
+      ['/hooks/backup', '/hooks/master', '/hooks/backup', '/hooks/init', '/hooks/backup'],
+    );
+    assert.ok(runner.options.every((o) => o?.timeoutMs === 30_000));
+    assert.equal(a.hooks.queued, 0);
+  });
+
+  it('are serialised across vhosts of one node', async () => {
+    const l = lab();
+    const runner = new SlowRunner(l.clock, (args) => (args[0] === '42' ? 2000 : 0));
+    await l.node('a', carpConfigs({ advskew: 0 }, { vhid: 43, addresses: [VIP2], advskew: 0 }), { runner });
+    await l.clock.advance(10_000);
+    assert.deepEqual(runner.spans, [
+      { args: '42 BACKUP eth0', start: 0, end: 2000 },
+      { args: '43 BACKUP eth0', start: 2000, end: 2000 },
+      { args: '42 MASTER eth0', start: 3000, end: 5000 },
+      { args: '43 MASTER eth0', start: 5000, end: 5000 },
+    ]);
+  });
+
+  it('a failing hook is logged and later hooks still run', async () => {
+    const l = lab();
+    const runner = new FakeProcessRunner((run) => (run.args[1] === 'BACKUP' ? { code: 3, stderr: 'boom\n' } : {}));
+    const a = await l.node('a', carpConfigs({}), { runner });
+    await l.clock.advance(3500);
+    assert.deepEqual(l.hookArgs(a), ['42 BACKUP eth0', '42 MASTER eth0']);
+    assert.ok(a.logs.some((e) => e.level === 'warn' && e.msg === 'hook failed'));
+  });
+
+  it('a hook runner that throws does not stop the queue', async () => {
+    const l = lab();
+    let calls = 0;
+    const runner = new FakeProcessRunner(() => {
+      if (calls++ === 0) throw new Error('spawn EAGAIN');
+      return {};
+    });
+    const a = await l.node('a', carpConfigs({}), { runner });
+    await l.clock.advance(3500);
+    await a.hooks.idle();
+    assert.deepEqual(l.hookArgs(a), ['42 BACKUP eth0', '42 MASTER eth0']);
+    assert.equal(a.hooks.queued, 0);
+    assert.ok(a.logs.some((e) => e.level === 'error' && /spawn EAGAIN/.test(e.msg)));
+  });
+
+  it('a transition with no hook configured runs nothing', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({}), { hooks: { master: '/hooks/master', timeoutSeconds: 5 } });
+    await l.clock.advance(3500);
+    a.host.setLink(false);
+    await l.clock.advance(0);
+    assert.deepEqual(l.hookArgs(a), ['42 MASTER eth0']);
+  });
+});
+
+describe('reload', () => {
+  it('a new advskew applies to the running vhost: state and since kept, adverts at the new interval', async () => {
+    const l = await pair();
+    const before = l.vhost(l.a);
+    await l.clock.advance(200);
+    await l.a.service.reload(carpConfigs({ advskew: 20 }));
+    const after = l.vhost(l.a);
+    assert.equal(after.state, 'MASTER');
+    assert.equal(after.since, before.since);
+    assert.equal(after.advskew, 20);
+    assert.equal(l.transitions.filter((t) => t.node === 'a').length, 2, 'no restart');
+    const from = l.clock.monotonic();
+    await l.clock.advance(5000);
+    const times = l.sends.filter((s) => s.from === 'a' && s.at > from).map((s) => s.at);
+    assert.deepEqual(
+      times.slice(1).map((t, i) => t - times[i]!),
+      Array(times.length - 1).fill(advertIntervalMs(1, 20)),
+    );
+    assert.equal(times[0], from + advertIntervalMs(1, 20), 'the advert timer was re-armed at reload');
+  });
+
+  it('removing a vhost releases it with a bow-out (the peer takes over at once); adding one starts it', async () => {
+    const l = await pair();
+    const at = l.clock.monotonic();
+    await l.a.service.reload(carpConfigs({ vhid: 44, addresses: [VIP2] }));
+    assert.deepEqual(l.a.service.status().map((v) => [v.vhid, v.state]), [[44, 'BACKUP']]);
+    assert.deepEqual(l.segment.holdersOf(VIP), []);
+    await l.clock.advance(0);
+    assert.equal(l.state(l.b), 'MASTER');
+    assert.deepEqual(l.segment.holdersOf(VIP), ['b']);
+    assert.deepEqual(l.hookArgs(l.a).slice(-2), ['42 INIT eth0', '44 BACKUP eth0']);
+    await l.clock.advance(masterDownMs(1, 0));
+    assert.equal(l.state(l.a, 44), 'MASTER');
+    assert.deepEqual(l.segment.holdersOf(VIP2), ['a']);
+    assert.deepEqual(l.transitions.filter((t) => t.node === 'b' && t.at >= at).map((t) => t.reason), ['masterTooSlow']);
+  });
+
+  it('a changed password restarts the vhost (the old key bows out)', async () => {
+    const l = await pair();
+    await l.a.service.reload(carpConfigs({ password: 'newsecret' }));
+    await l.clock.advance(0);
+    assert.equal(l.state(l.a), 'BACKUP');
+    assert.equal(l.state(l.b), 'MASTER');
+    assert.deepEqual(l.hookArgs(l.a).slice(-2), ['42 INIT eth0', '42 BACKUP eth0']);
+    // b's adverts no longer authenticate at a, which therefore times out and becomes MASTER.
+    await l.clock.advance(masterDownMs(1, 0) + 1);
+    assert.equal(l.state(l.a), 'MASTER');
+    assert.ok(l.vhost(l.a).counters.badAuth >= 3);
+  });
+
+  it('starting to track a link that is down demotes at once; stopping to track it lifts that', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({ advskew: 0 }), { interfaces: ['eth1'] });
+    const b = await l.node('b', carpConfigs({ advskew: 100 }));
+    await l.clock.advance(3500);
+    a.host.setLink(false, 'eth1');
+    assert.equal(a.service.demotion().total, 0, 'not tracked yet');
+    await a.service.reload(carpConfigs({ advskew: 0, track: { interfaces: ['eth1'] } }));
+    assert.deepEqual(a.service.demotion().linksDown, ['eth1']);
+    await l.clock.advance(0);
+    assert.equal(l.state(b), 'MASTER', 'a advertised its new demote at once');
+    a.host.setLink(true, 'eth1');
+    assert.equal(a.service.demotion().total, 0);
+    a.host.setLink(false, 'eth1');
+    assert.equal(a.service.demotion().total, 1);
+    await a.service.reload(carpConfigs({ advskew: 0 }));
+    assert.equal(a.service.demotion().total, 0);
+  });
+
+  it('a vhost added by reload tracks its links', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({}), { interfaces: ['eth1'] });
+    await a.service.reload(carpConfigs({}, { vhid: 43, addresses: [VIP2], track: { interfaces: ['eth1'] } }));
+    a.host.setLink(false, 'eth1');
+    assert.deepEqual(a.service.demotion().linksDown, ['eth1']);
+  });
+});
+
+describe('stop and kill -9', () => {
+  it('stop(): a MASTER bows out, releases its addresses, runs the init hook and closes its channels', async () => {
+    const l = await pair();
+    await l.a.service.stop();
+    assert.equal(l.state(l.a), 'INIT');
+    assert.deepEqual(l.segment.holdersOf(VIP), []);
+    assert.deepEqual(l.hookArgs(l.a).slice(-1), ['42 INIT eth0']);
+    await l.clock.advance(0);
+    assert.equal(l.state(l.b), 'MASTER');
+    const { sent, received } = l.vhost(l.a).counters;
+    await l.clock.advance(10_000);
+    assert.equal(l.vhost(l.a).counters.sent, sent, 'nothing sent after stop');
+    assert.equal(l.vhost(l.a).counters.received, received, 'channel closed: b\'s adverts no longer arrive');
+    assert.ok(l.vhost(l.b).counters.sent >= 7, 'b kept advertising');
+  });
+
+  it('abandon() (kill -9): timers stop, the address stays, peers time out', async () => {
+    const l = await pair();
+    await l.a.service.abandon();
+    assert.equal(l.state(l.a), 'MASTER', 'frozen, as a dead process would be');
+    assert.deepEqual(l.segment.holdersOf(VIP), ['a']);
+    await l.clock.advance(masterDownMs(1, 100));
+    assert.equal(l.state(l.b), 'MASTER');
+    assert.deepEqual(l.segment.holdersOf(VIP), ['a', 'b']);
+    assert.equal(l.segment.reach('client', VIP), 'b');
+  });
+});
+
+describe('status', () => {
+  it('reports each vhost with its timing, demote, addresses, since as ISO time, and counters', async () => {
+    const l = await pair();
+    const [v] = l.a.service.status();
+    assert.deepEqual(v, {
+      vhid: 42,
+      interface: 'eth0',
+      state: 'MASTER',
+      advbase: 1,
+      advskew: 0,
+      demote: 0,
+      addresses: [VIP],
+      since: new Date(Date.UTC(2026, 10, 22, 10, 0, 3)).toISOString(),
+      counters: {
+        sent: 1,
+        received: 0,
+        short: 0,
+        badVersion: 0,
+        badType: 0,
+        badChecksum: 0,
+        badAuth: 0,
+        badTtl: 0,
+        badVhid: 0,
+        loop: 0,
+      },
+    });
+    assert.equal(l.vhost(l.b).counters.received, 1);
+  });
+});
