@@ -278,6 +278,8 @@ export class CarpService {
   private readonly vhosts = new Map<string, Vhost>();
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly linkState = new Map<string, boolean>();
+  /** Parent or tracked interfaces that did not exist when first looked up. */
+  private readonly missingLinks = new Set<string>();
   private readonly unmatched = new Map<string, Partial<Record<Rejection, number>>>();
   private readonly listeners: StateListener[] = [];
   private unwatch: (() => void) | undefined;
@@ -334,6 +336,7 @@ export class CarpService {
   /** Applies a new list of vhosts: unchanged ones keep running, others restart or go. */
   async reload(configs: CarpConfig[]): Promise<void> {
     const at = this.ports.clock.monotonic();
+    const demoteBefore = this.demotion().total;
     const wanted = new Map(configs.map((c) => [vhostKey(c.interface, c.vhid), c]));
     for (const [key, vhost] of this.vhosts) {
       const next = wanted.get(key);
@@ -352,28 +355,60 @@ export class CarpService {
         const previous = running.settings();
         Object.assign(running.config, config);
         running.dispatch({ type: 'settingsChanged', at, previous });
+        await this.learnLinks(running.config);
       }
     }
     this.configs = configs;
     this.recomputeTracking();
+    // Links now tracked or no longer tracked change the node's demote count.
+    this.demotionChanged(demoteBefore);
   }
 
   private async addVhost(config: CarpConfig): Promise<void> {
     const vhost = new Vhost(structuredClone(config), this);
     this.vhosts.set(vhostKey(config.interface, config.vhid), vhost);
+    await this.learnLinks(config);
+    this.recomputeTracking();
+    // A parent that does not exist yet (a USB NIC, a VLAN made later) leaves the vhost in INIT;
+    // its sockets open when the link appears. Any other failure to open is fatal at start.
+    if (this.missingLinks.has(config.interface)) return;
     for (const family of vhost.families) await this.ensureChannel(config.interface, family);
     // Start from a clean slate: a VIP left behind by a crash would answer beside the master.
     for (const cidr of config.addresses) await this.ports.addresses.remove(config.interface, cidr).catch(() => undefined);
+    if (this.linkState.get(config.interface)) {
+      vhost.dispatch({ type: 'interfaceUp', at: this.ports.clock.monotonic() });
+    }
+  }
+
+  private hasChannels(vhost: Vhost): boolean {
+    return vhost.families.every((family) => this.channel(vhost.config.interface, family) !== undefined);
+  }
+
+  /** A parent link appeared after start: open its sockets, then let the vhost leave INIT. */
+  private async openThenUp(vhost: Vhost): Promise<void> {
+    const iface = vhost.config.interface;
+    try {
+      for (const family of vhost.families) await this.ensureChannel(iface, family);
+    } catch (error) {
+      this.ports.log.error(`vhid ${vhost.config.vhid}: cannot open CARP sockets on ${iface}: ${(error as Error).message}`);
+      return;
+    }
+    if (this.linkState.get(iface) && this.vhosts.get(vhostKey(iface, vhost.config.vhid)) === vhost) {
+      vhost.dispatch({ type: 'interfaceUp', at: this.ports.clock.monotonic() });
+    }
+  }
+
+  /** Reads the state of the parent and tracked links that are not watched yet. */
+  private async learnLinks(config: CarpConfig): Promise<void> {
     for (const iface of [config.interface, ...config.track.interfaces]) {
       if (!this.linkState.has(iface)) {
         const info = await this.ports.links.get(iface);
         this.linkState.set(iface, info?.up ?? false);
-        if (!info) this.ports.log.warn(`interface ${iface} does not exist yet; vhid ${config.vhid} waits in INIT`);
+        if (!info) {
+          this.missingLinks.add(iface);
+          this.ports.log.warn(`interface ${iface} does not exist yet; vhid ${config.vhid} waits in INIT`);
+        }
       }
-    }
-    this.recomputeTracking();
-    if (this.linkState.get(config.interface)) {
-      vhost.dispatch({ type: 'interfaceUp', at: this.ports.clock.monotonic() });
     }
   }
 
@@ -382,10 +417,17 @@ export class CarpService {
     const existing = this.channels.get(key);
     if (existing) return existing.opening;
     const entry: ChannelEntry = { channel: undefined, opening: Promise.resolve() };
-    entry.opening = this.ports.packets.open(iface, family).then((channel) => {
-      entry.channel = channel;
-      channel.onPacket((packet) => this.received(iface, packet));
-    });
+    entry.opening = this.ports.packets.open(iface, family).then(
+      (channel) => {
+        entry.channel = channel;
+        channel.onPacket((packet) => this.received(iface, packet));
+      },
+      (error: Error) => {
+        // Forget the failed attempt so that the next link-up tries again.
+        this.channels.delete(key);
+        throw error;
+      },
+    );
     this.channels.set(key, entry);
     return entry.opening;
   }
@@ -443,22 +485,23 @@ export class CarpService {
   private linkChanged(iface: string, up: boolean): void {
     // The link port reports every interface; only parents and tracked links count.
     if (!this.linkState.has(iface) || this.linkState.get(iface) === up) return;
+    const before = this.demotion().total;
     this.linkState.set(iface, up);
     const at = this.ports.clock.monotonic();
     this.ports.log.info(`link ${iface} ${up ? 'up' : 'down'}`);
-    const before = this.demotion().total;
+    if (up) this.missingLinks.delete(iface);
     for (const vhost of this.vhosts.values()) {
       if (vhost.config.interface !== iface) continue;
-      vhost.dispatch({ type: up ? 'interfaceUp' : 'interfaceDown', at });
+      if (up && !this.hasChannels(vhost)) void this.openThenUp(vhost);
+      else vhost.dispatch({ type: up ? 'interfaceUp' : 'interfaceDown', at });
     }
     this.demotionChanged(before);
   }
 
+  /** Forgets links that no running vhost uses as parent or tracks. */
   private recomputeTracking(): void {
-    for (const key of this.linkState.keys()) {
-      const used = this.configs.some((c) => c.interface === key || c.track.interfaces.includes(key));
-      if (!used && ![...this.vhosts.values()].some((v) => v.config.interface === key)) this.linkState.delete(key);
-    }
+    const used = new Set([...this.vhosts.values()].flatMap((v) => [v.config.interface, ...v.config.track.interfaces]));
+    for (const key of this.linkState.keys()) if (!used.has(key)) this.linkState.delete(key);
   }
 
   demotion(): DemotionStatus {
