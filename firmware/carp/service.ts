@@ -353,13 +353,14 @@ export class CarpService {
         await this.addVhost(config);
       } else if (JSON.stringify(running.config) !== JSON.stringify(config)) {
         const previous = running.settings();
-        Object.assign(running.config, config);
+        Object.assign(running.config, structuredClone(config));
         running.dispatch({ type: 'settingsChanged', at, previous });
         await this.learnLinks(running.config);
       }
     }
     this.configs = configs;
     this.recomputeTracking();
+    await this.closeUnusedChannels();
     // Links now tracked or no longer tracked change the node's demote count.
     this.demotionChanged(demoteBefore);
   }
@@ -430,6 +431,17 @@ export class CarpService {
     );
     this.channels.set(key, entry);
     return entry.opening;
+  }
+
+  /** Sockets whose interface and family no vhost uses any more would only count strangers. */
+  private async closeUnusedChannels(): Promise<void> {
+    const used = new Set([...this.vhosts.values()].flatMap((v) => v.families.map((f) => `${v.config.interface}/${f}`)));
+    for (const [key, entry] of this.channels) {
+      if (used.has(key)) continue;
+      this.channels.delete(key);
+      await entry.opening.catch(() => undefined);
+      await entry.channel?.close();
+    }
   }
 
   channel(iface: string, family: Family): PacketChannel | undefined {

@@ -594,6 +594,14 @@ describe('reload', () => {
     assert.deepEqual(l.transitions.filter((t) => t.node === 'b' && t.at >= at).map((t) => t.reason), ['masterTooSlow']);
   });
 
+  it('removing the last vhost of an interface closes its socket: adverts from the peer are no longer counted', async () => {
+    const l = await pair();
+    await l.a.service.reload([]);
+    await l.clock.advance(5000);
+    assert.deepEqual(l.a.service.status(), []);
+    assert.deepEqual(l.a.service.unmatchedCounters(), {});
+  });
+
   it('a changed password restarts the vhost (the old key bows out)', async () => {
     const l = await pair();
     await l.a.service.reload(carpConfigs({ password: 'newsecret' }));
