@@ -12,6 +12,12 @@ usage:
   tandem demote --by N | --reset      raise (or lower) this node's CARP demotion, or clear it
   tandem maintenance on|off           persistent maintenance mode (survives restart)
   tandem failover                     bow out now if master (advert with advbase=advskew=255)
+  tandem firewall render [--format pf|nft]
+                                      print the firewall policy as pf.conf (default) or nftables
+  tandem firewall apply [--confirm-within S]
+                                      check and load it; with S, revert unless confirmed in S s
+  tandem firewall confirm             keep a ruleset applied with --confirm-within
+  tandem firewall status [--json]     the ruleset in force and any pending revert
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -29,6 +35,8 @@ interface Options {
   json: boolean;
   by?: number;
   reset: boolean;
+  format?: 'pf' | 'nft';
+  confirmWithin?: number;
   positional: string[];
 }
 
@@ -54,6 +62,20 @@ function parseOptions(args: string[]): Options {
       case '--reset':
         options.reset = true;
         break;
+      case '--format': {
+        const text = value();
+        if (text !== 'pf' && text !== 'nft') throw new UsageError(`--format must be pf or nft, got ${JSON.stringify(text)}`);
+        options.format = text;
+        break;
+      }
+      case '--confirm-within': {
+        const text = value();
+        if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 86_400) {
+          throw new UsageError(`--confirm-within must be a number of seconds 1..86400, got ${JSON.stringify(text)}`);
+        }
+        options.confirmWithin = Number(text);
+        break;
+      }
       case '--by': {
         const text = value();
         if (!/^-?\d+$/.test(text) || Math.abs(Number(text)) > 255) {
@@ -101,6 +123,15 @@ export function parseArgs(argv: string[]): Command {
     case 'failover':
       noPositional();
       return { kind: 'failover', ...client };
+    case 'firewall': {
+      const [sub, extra] = options.positional;
+      if (extra !== undefined) throw new UsageError(`firewall: unexpected argument ${extra}`);
+      if (sub === 'render') return { kind: 'firewall-render', format: options.format ?? 'pf', config: options.config };
+      if (sub === 'apply') return { kind: 'firewall-apply', confirmWithin: options.confirmWithin, ...client };
+      if (sub === 'confirm') return { kind: 'firewall-confirm', ...client };
+      if (sub === 'status') return { kind: 'firewall-status', json: options.json, ...client };
+      throw new UsageError('firewall needs render, apply, confirm or status');
+    }
     case 'demo':
       noPositional();
       return { kind: 'demo' };

@@ -8,6 +8,7 @@ import { ControlServer } from './control/server.js';
 import { createLogger } from './log.js';
 import { systemClock } from './os/clock.js';
 import type { Status } from './daemon.js';
+import { formatPools } from './balancer/format.js';
 
 export interface ClientOptions {
   config?: string | undefined;
@@ -24,6 +25,10 @@ export type Command =
   | ({ kind: 'demote'; reset: true } & ClientOptions)
   | ({ kind: 'maintenance'; on: boolean } & ClientOptions)
   | ({ kind: 'failover' } & ClientOptions)
+  | { kind: 'firewall-render'; format: 'pf' | 'nft'; config?: string | undefined }
+  | ({ kind: 'firewall-apply'; confirmWithin?: number | undefined } & ClientOptions)
+  | ({ kind: 'firewall-confirm' } & ClientOptions)
+  | ({ kind: 'firewall-status'; json: boolean } & ClientOptions)
   | { kind: 'demo' };
 
 const DEFAULT_CONTROL = '/run/tandem/control.sock';
@@ -53,6 +58,16 @@ export async function execute(command: Command): Promise<number> {
         const n = (r as { bowedOut: number }).bowedOut;
         return n > 0 ? `bowed out of ${n} vhost(s)` : 'not master of any vhost: nothing to do';
       });
+    case 'firewall-render':
+    case 'firewall-apply':
+    case 'firewall-confirm':
+    case 'firewall-status': {
+      const fw = await import('./firewall/commands.js');
+      if (command.kind === 'firewall-render') return fw.firewallRender(command.config, command.format);
+      if (command.kind === 'firewall-apply') return fw.firewallApply(command);
+      if (command.kind === 'firewall-confirm') return fw.firewallConfirm(command);
+      return fw.firewallStatus(command);
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');
       return runDemo();
@@ -100,6 +115,7 @@ export function formatStatus(status: Status): string {
     );
   }
   if (status.carp.length === 0) lines.push('  no CARP vhosts configured');
+  lines.push(...formatPools(status.pools ?? []));
   return lines.join('\n');
 }
 

@@ -15,6 +15,15 @@ import type { FileStore } from './os/files.js';
 import type { ProcessRunner } from './os/process.js';
 import type { AddressPort, LinkPort, NeighborAnnouncer, PacketPort, VirtualMacPort } from './net/ports.js';
 import { VERSION } from './version.js';
+import type { TableUpdater } from './firewall/tables.js';
+import type { HealthCheckPort } from './balancer/check.js';
+import { NetworkChecks } from './balancer/checks.js';
+import { NetRelays, type RelayPort } from './balancer/relay.js';
+import { Balancer, type PoolStatus } from './balancer/service.js';
+import { handleFirewallRequest, loadFirewall } from './firewall/control.js';
+import { LinuxNftPort } from './firewall/linux.js';
+import type { NftPort } from './firewall/ports.js';
+import { Firewall } from './firewall/service.js';
 
 export interface Ports {
   clock: Clock;
@@ -26,6 +35,14 @@ export interface Ports {
   links: LinkPort;
   virtualMacs?: VirtualMacPort;
   log: Logger;
+  /** Firewall tables the balancer's redirect pools keep up to date. */
+  tables?: TableUpdater;
+  /** Health checks; default the real network checks. */
+  healthChecks?: HealthCheckPort;
+  /** Relays; default the real TCP/HTTP relay. */
+  relays?: RelayPort;
+  /** nft(8) for the firewall; default the real one through `processes`. */
+  nft?: NftPort;
 }
 
 export interface Status {
@@ -36,6 +53,7 @@ export interface Status {
   demotion: DemotionStatus;
   carp: VhostStatus[];
   unmatched: Record<string, Partial<Record<Rejection, number>>>;
+  pools: PoolStatus[];
 }
 
 interface PersistentState {
@@ -48,6 +66,8 @@ export class Daemon {
   private readonly startedAt: number;
   private readonly hooks: HookRunner;
   readonly carp: CarpService;
+  readonly balancer: Balancer;
+  readonly firewall: Firewall;
   private running = false;
 
   constructor(
@@ -68,6 +88,18 @@ export class Daemon {
       hooks: this.hooks,
       log: log.child({ part: 'carp' }),
     });
+    this.firewall = new Firewall({ nft: ports.nft ?? new LinuxNftPort(ports.processes), clock: ports.clock, log: log.child({ part: 'firewall' }) });
+    this.balancer = new Balancer(config.balancer, {
+      clock: ports.clock,
+      checks: ports.healthChecks ?? new NetworkChecks(ports.clock, ports.processes),
+      relays: ports.relays ?? new NetRelays(ports.clock),
+      tables: ports.tables ?? this.firewall,
+      demote: (source, value) => this.carp.setExternalDemote(source, value),
+      log: log.child({ part: 'balancer' }),
+    });
+    // A relay listening on a VIP can bind once this node holds the address: after the
+    // transition's queued address work (queued within the same dispatch) is done.
+    this.carp.onStateChange(() => queueMicrotask(() => void this.carp.idle().then(() => this.balancer.addressesChanged())));
   }
 
   get name(): string {
@@ -86,7 +118,9 @@ export class Daemon {
     const persisted = await this.readState();
     // Maintenance survives a restart: the node comes back already yielding.
     if (persisted.maintenance) this.carp.setMaintenance(true);
+    await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }));
     await this.carp.start();
+    this.balancer.start();
     this.running = true;
     this.ports.log.info('tandem started', { node: this.name, version: VERSION, vhosts: this.config.carp.length });
   }
@@ -94,7 +128,11 @@ export class Daemon {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    // Bow out first: the peer takes the VIPs at once, before slower teardown (checks in
+    // flight, relays finishing) can hold up the failover.
     await this.carp.stop();
+    await this.balancer.stop();
+    await this.firewall.stop();
     this.ports.log.info('tandem stopped', { node: this.name });
   }
 
@@ -102,6 +140,7 @@ export class Daemon {
   async crash(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    await this.balancer.abandon();
     await this.carp.abandon();
   }
 
@@ -123,6 +162,8 @@ export class Daemon {
   async applyConfig(next: TandemConfig): Promise<void> {
     this.hooks.configure(next.hooks);
     await this.carp.reload(next.carp);
+    await this.balancer.reload(next.balancer);
+    await loadFirewall(this.firewall, next, this.ports.log.child({ part: 'firewall' }));
     this.config = next;
   }
 
@@ -135,6 +176,7 @@ export class Daemon {
       demotion: this.carp.demotion(),
       carp: this.carp.status(),
       unmatched: this.carp.unmatchedCounters(),
+      pools: this.balancer.status(),
     };
   }
 
@@ -164,6 +206,10 @@ export class Daemon {
           ? { ok: true, result: { reloaded: true } }
           : { ok: false, error: outcome.issues.map((i) => `${i.path}: ${i.message}`).join('\n') };
       }
+      case 'firewall-apply':
+      case 'firewall-confirm':
+      case 'firewall-status':
+        return handleFirewallRequest(this.firewall, request, this.config, this.readConfig, this.ports.log.child({ part: 'firewall' }));
     }
   }
 

@@ -4,6 +4,8 @@
 
 import { isIP } from 'node:net';
 import { optional, s, type Infer, type StringRule } from './kit.js';
+import { firewallSchema } from '../firewall/schema.js';
+import { balancerSchema, DEFAULT_BALANCER } from '../balancer/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
 
@@ -115,6 +117,8 @@ export const configSchema = s.object({
   ),
   carp: optional(s.list(carpEntry.describe('One CARP virtual host (a carp(4) interface).')).describe('CARP virtual hosts; each holds a group of virtual addresses.'), []),
   hooks: optional(hooks, { timeoutSeconds: 30 }),
+  firewall: optional(firewallSchema),
+  balancer: optional(balancerSchema, DEFAULT_BALANCER),
 });
 
 export type TandemConfig = Infer<typeof configSchema>;

@@ -4,6 +4,8 @@
 
 import type { ConfigIssue } from './kit.js';
 import { parseCidr, type TandemConfig } from './schema.js';
+import { balancerIssues } from '../balancer/semantic.js';
+import { firewallIssues } from '../firewall/semantic.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -64,6 +66,8 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
       }
     });
   });
+  issues.push(...balancerIssues(config.balancer));
+  issues.push(...firewallIssues(config));
   return issues;
 }
 

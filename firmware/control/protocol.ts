@@ -8,7 +8,10 @@ export type ControlRequest =
   | { cmd: 'demote'; reset: true }
   | { cmd: 'maintenance'; on: boolean }
   | { cmd: 'failover' }
-  | { cmd: 'reload' };
+  | { cmd: 'reload' }
+  | { cmd: 'firewall-apply'; confirmWithinSeconds?: number }
+  | { cmd: 'firewall-confirm' }
+  | { cmd: 'firewall-status' };
 
 export type ControlReply = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -35,6 +38,15 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
     case 'maintenance':
       if (typeof request.on === 'boolean') return { cmd: 'maintenance', on: request.on };
       return { error: 'maintenance needs "on": true or false' };
+    case 'firewall-confirm':
+    case 'firewall-status':
+      return { cmd: request.cmd };
+    case 'firewall-apply': {
+      const s = request.confirmWithinSeconds;
+      if (s === undefined) return { cmd: 'firewall-apply' };
+      if (typeof s === 'number' && Number.isInteger(s) && s >= 1 && s <= 86_400) return { cmd: 'firewall-apply', confirmWithinSeconds: s };
+      return { error: 'firewall-apply: "confirmWithinSeconds" must be an integer 1..86400' };
+    }
     default:
       return { error: `unknown command ${JSON.stringify(request.cmd)}` };
   }

@@ -11,6 +11,7 @@ import { FakeProcessRunner } from '../os/process.js';
 import { Segment } from '../net/segment.js';
 import { validate } from '../config/kit.js';
 import { configSchema } from '../config/schema.js';
+import { FakeRelays, MemoryTableUpdater, SimBackends } from '../balancer/fake.js';
 
 export interface ClusterEvent {
   at: number;
@@ -24,6 +25,8 @@ export interface SimNode {
   config: TandemConfig;
   files: MemoryFileStore;
   hooks: FakeProcessRunner;
+  /** The node's firewall tables, as its balancer last wrote them. */
+  tables: MemoryTableUpdater;
   daemon: Daemon | undefined;
 }
 
@@ -31,6 +34,9 @@ export interface SimNode {
 export const CLIENT = 'client';
 
 export const DEMO_VIPS = ['198.51.100.100/24', '198.51.100.101/24'];
+
+/** The simulated web servers behind the routers' pool `web`. */
+export const DEMO_BACKENDS = ['198.51.100.31', '198.51.100.32', '198.51.100.33'];
 
 /** Three routers, two VIP groups, skews arranged so that each group prefers a different node. */
 export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1): TandemConfig[] {
@@ -50,6 +56,17 @@ export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1): Tand
         },
       ],
       hooks: { master: '/cfg/hooks/master.sh', backup: '/cfg/hooks/backup.sh' },
+      balancer: {
+        pools: [
+          {
+            name: 'web',
+            port: 80,
+            hosts: DEMO_BACKENDS.map((address, i) => ({ address, name: `web-${i + 1}` })),
+            check: { type: 'http', path: '/health', intervalSeconds: 2, timeoutSeconds: 1, downAfter: 3, upAfter: 2 },
+            redirect: { table: 'web' },
+          },
+        ],
+      },
     };
     const { value, issues } = validate(configSchema, raw);
     if (!value) throw new Error(`demo config: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
@@ -61,6 +78,8 @@ export class SimCluster {
   readonly segment: Segment;
   readonly nodes = new Map<string, SimNode>();
   readonly events: ClusterEvent[] = [];
+  /** The pool's backends; checks answer from them, nothing is sent anywhere. */
+  readonly backends = new SimBackends();
   private readonly listeners: ((event: ClusterEvent) => void)[] = [];
 
   constructor(readonly clock: Clock, configs: TandemConfig[], private readonly log: Logger = createLogger('error', () => undefined)) {
@@ -75,6 +94,7 @@ export class SimCluster {
         config,
         files: new MemoryFileStore(),
         hooks: new FakeProcessRunner(),
+        tables: new MemoryTableUpdater(),
         daemon: undefined,
       });
     });
@@ -110,6 +130,13 @@ export class SimCluster {
       announcer: host,
       links: host,
       log: this.log.child({ node: node.name }),
+      healthChecks: this.backends.checksFor(node.name),
+      relays: new FakeRelays(),
+      tables: node.tables,
+    });
+    daemon.balancer.onEvent((event) => {
+      if (event.type === 'poolChanged') this.record(node.name, `pool ${event.pool}: ${event.from} -> ${event.to}`);
+      else if (event.from !== 'unknown') this.record(node.name, `pool ${event.pool}: ${event.host} ${event.from} -> ${event.to}${event.result ? ` (${event.result.outcome})` : ''}`);
     });
     daemon.carp.onStateChange((vhid, _iface, from, to, reason) => this.record(node.name, `vhid ${vhid}: ${from} -> ${to} (${reason})`));
     node.daemon = daemon;
@@ -149,6 +176,40 @@ export class SimCluster {
     if (!resolved.some((g) => g.includes(CLIENT))) resolved[0]?.push(CLIENT);
     this.segment.partition(...resolved);
     this.record('segment', `partitioned: ${resolved.map((g) => g.join('+')).join(' | ')}`);
+  }
+
+  /** A backend's service stops (every router's checks are refused) or starts again. */
+  setBackend(name: string, running: boolean): void {
+    const address = this.backendAddress(name);
+    if (running) this.backends.start(address);
+    else this.backends.stop(address);
+    this.record('backend', `${name} ${running ? 'started' : 'stopped'}`);
+  }
+
+  /** A router loses (or regains) its way to every backend, as if its server LAN were cut. */
+  setBackendsReachable(name: string, reachable: boolean): void {
+    const node = this.node(name);
+    this.backends.setReachable(node.name, reachable);
+    this.record(node.name, `backend LAN ${reachable ? 'restored' : 'cut'}`);
+  }
+
+  /** Sets a backend's mode on every router (a config change and reload, as an operator would). */
+  async setBackendMode(name: string, mode: 'active' | 'draining' | 'maintenance'): Promise<void> {
+    const address = this.backendAddress(name);
+    for (const node of this.nodes.values()) {
+      const config = structuredClone(node.config);
+      for (const pool of config.balancer.pools) for (const host of pool.hosts) if (host.address === address) host.mode = mode;
+      node.config = config;
+      if (node.daemon?.isRunning) await node.daemon.applyConfig(config);
+    }
+    this.record('backend', `${name} ${mode}`);
+  }
+
+  private backendAddress(name: string): string {
+    const index = /^web-(\d+)$/.exec(name)?.[1];
+    const address = index !== undefined ? DEMO_BACKENDS[Number(index) - 1] : DEMO_BACKENDS.includes(name) ? name : undefined;
+    if (!address) throw new Error(`no backend ${name} (backends: ${DEMO_BACKENDS.map((_, i) => `web-${i + 1}`).join(', ')})`);
+    return address;
   }
 
   heal(): void {

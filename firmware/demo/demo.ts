@@ -1,10 +1,12 @@
 // `tandem demo` (what `npm start` runs): three simulated routers running real CARP over the
-// in-memory segment, with a terminal view and a command prompt to stop, crash, cut and
-// partition nodes and watch the cluster react. Sends nothing to any network; needs no root.
+// in-memory segment, each balancing a health-checked pool of three simulated web servers, with
+// a terminal view and a command prompt to stop, crash, cut and partition nodes (and stop, drain
+// or cut off backends) and watch the cluster react. Sends nothing to any network; needs no root.
 
 import { createInterface } from 'node:readline';
 import { systemClock } from '../os/clock.js';
 import { SimCluster, demoConfigs } from './cluster.js';
+import type { PoolStatus } from '../balancer/service.js';
 
 const HELP = `commands:
   stop NODE | crash NODE | start NODE     graceful stop (bow out), kill -9, start again
@@ -14,6 +16,10 @@ const HELP = `commands:
   maintenance NODE on|off                 persistent maintenance (advskew 254 + demote)
   failover NODE                           the node bows out of every group it is master of
   demote NODE N | demote NODE reset       change a node's demotion
+  backend stop|start web-N                a backend's service stops / starts (every router's checks see it)
+  backend cut|restore NODE                a router loses / regains its way to the backends: its pool
+                                          goes down and it demotes, so a peer takes the VIPs
+  drain web-N | undrain web-N             no new connections to a backend / back in service
   status | help | quit
 nodes may be named fw-a or just a`;
 
@@ -125,6 +131,19 @@ async function runCommand(cluster: SimCluster, line: string, printStatus: () => 
       else await daemon.handle({ cmd: 'demote', by: Number(args[1]) });
       return false;
     }
+    case 'backend': {
+      need(2);
+      const [action, target] = [args[0]!, args[1]!];
+      if (action === 'stop' || action === 'start') cluster.setBackend(target, action === 'start');
+      else if (action === 'cut' || action === 'restore') cluster.setBackendsReachable(target, action === 'restore');
+      else throw new Error('backend stop|start web-N, or backend cut|restore NODE');
+      return false;
+    }
+    case 'drain':
+    case 'undrain':
+      need(1);
+      await cluster.setBackendMode(args[0]!, verb === 'drain' ? 'draining' : 'active');
+      return false;
     default:
       throw new Error(`unknown command ${verb}; type help`);
   }
@@ -136,8 +155,16 @@ function running(cluster: SimCluster, name: string) {
   return node.daemon;
 }
 
+function pool(status: PoolStatus | undefined): string {
+  if (!status) return '-';
+  const serving = status.hosts.filter((h) => h.state === 'up').length;
+  const others = status.hosts.filter((h) => h.state !== 'up').map((h) => `${h.id} ${h.state}`);
+  const table = status.redirect ? ` [${[...new Set(status.redirect.members)].map((m) => m.split('.').pop()).join(' ')}]` : '';
+  return `${status.state.toUpperCase()} ${serving}/${status.hosts.length}${table}${others.length ? `  ${others.join(', ')}` : ''}`;
+}
+
 export function renderStatus(cluster: SimCluster): string {
-  const rows = ['node     process  link  demote  vhid 42        vhid 43'];
+  const rows = ['node     process  link  demote  vhid 42        vhid 43         pool web (firewall table)'];
   for (const s of cluster.statuses()) {
     const vh = (vhid: number) => {
       const v = s.status?.carp.find((c) => c.vhid === vhid);
@@ -145,8 +172,12 @@ export function renderStatus(cluster: SimCluster): string {
     };
     rows.push(
       `${s.name.padEnd(8)} ${(s.running ? 'running' : 'stopped').padEnd(8)} ${(s.linkUp ? 'up' : 'DOWN').padEnd(5)} ` +
-        `${String(s.status?.demotion.total ?? '-').padEnd(7)} ${vh(42)} ${vh(43)}`,
+        `${String(s.status?.demotion.total ?? '-').padEnd(7)} ${vh(42)} ${vh(43)}  ${pool(s.status?.pools[0])}`,
     );
+  }
+  const hosts = cluster.statuses().find((s) => s.status)?.status?.pools[0]?.hosts ?? [];
+  if (hosts.length > 0) {
+    rows.push(`backends: ${hosts.map((h) => `${h.id} ${h.address} ${cluster.backends.isRunning(h.address) ? 'running' : 'STOPPED'}`).join(', ')}`);
   }
   const reach = Object.entries(cluster.reachability())
     .map(([vip, node]) => `${vip} -> ${node ?? 'UNREACHABLE'}`)

@@ -63,7 +63,8 @@ describe('tandem executable', () => {
     for (const command of ['run', 'check', 'status', 'demote', 'maintenance', 'failover', 'demo']) {
       assert.match(help, new RegExp(`tandem ${command}`));
     }
-    assert.doesNotMatch(help, /firewall|power/);
+    for (const sub of ['render', 'apply', 'confirm', 'status']) assert.match(help, new RegExp(`tandem firewall ${sub}`));
+    assert.doesNotMatch(help, /power/);
   });
 
   it('check prints one line per error with file:line and exits 1', async () => {

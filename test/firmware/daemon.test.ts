@@ -133,6 +133,7 @@ describe('control: status', () => {
         },
       ],
       unmatched: {},
+      pools: [],
     });
     const backup = (resultOf(await ask(l.b, { cmd: 'status' })) as Status).carp[0]!;
     assert.equal(backup.state, 'BACKUP');
