@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "errors.h"
@@ -49,6 +51,28 @@ struct Fd {
   }
 };
 
+// One send-only packet socket per network namespace, kept for the life of the process:
+// close() of an AF_PACKET socket waits for an RCU grace period (synchronize_net), which
+// blocked the event loop for ~12 ms after every announcement (measured by the failover
+// bench). An unbound socket can send on any interface of its namespace via sockaddr_ll.
+std::mutex frame_sockets_lock;
+std::map<std::string, int> frame_sockets;
+
+// Must be called inside the NetnsScope of `netns`, so a new socket belongs to that namespace.
+int FrameSocket(Napi::Env env, const std::string& netns, const std::string& context) {
+  std::lock_guard<std::mutex> guard(frame_sockets_lock);
+  auto found = frame_sockets.find(netns);
+  if (found != frame_sockets.end()) return found->second;
+  // Protocol 0: a send-only packet socket, so nothing is queued for receive.
+  const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const int err = errno;
+    throw ErrnoError(env, err, context, "socket", err == EPERM || err == EACCES ? "needs CAP_NET_RAW" : nullptr);
+  }
+  frame_sockets.emplace(netns, fd);
+  return fd;
+}
+
 }  // namespace
 
 Napi::Value SendFrame(const Napi::CallbackInfo& info) {
@@ -63,18 +87,13 @@ Napi::Value SendFrame(const Napi::CallbackInfo& info) {
   if (frame.ByteLength() < kEthernetHeader) {
     throw Napi::RangeError::New(env, context + ": frame shorter than an Ethernet header");
   }
-  NetnsScope scope(env, OptionalNetns(info, 2), context);
+  const std::string netns = OptionalNetns(info, 2);
+  NetnsScope scope(env, netns, context);
   const unsigned ifindex = if_nametoindex(iface.c_str());
   if (ifindex == 0) {
     throw ErrnoError(env, errno == 0 ? ENODEV : errno, context, "if_nametoindex", "no such interface");
   }
-  // Protocol 0: a send-only packet socket, so nothing is queued for receive.
-  Fd sock{socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)};
-  if (sock.fd < 0) {
-    const int err = errno;
-    throw ErrnoError(env, err, context, "socket",
-                     err == EPERM || err == EACCES ? "needs CAP_NET_RAW" : nullptr);
-  }
+  const int sock = FrameSocket(env, netns, context);
   const uint8_t* bytes = frame.Data();
   sockaddr_ll address{};
   address.sll_family = AF_PACKET;
@@ -82,7 +101,7 @@ Napi::Value SendFrame(const Napi::CallbackInfo& info) {
   std::memcpy(&address.sll_protocol, bytes + 12, 2);  // EtherType, already network order
   address.sll_halen = ETH_ALEN;
   std::memcpy(address.sll_addr, bytes, ETH_ALEN);
-  const ssize_t sent = sendto(sock.fd, bytes, frame.ByteLength(), MSG_DONTWAIT,
+  const ssize_t sent = sendto(sock, bytes, frame.ByteLength(), MSG_DONTWAIT,
                               reinterpret_cast<sockaddr*>(&address), sizeof address);
   if (sent < 0) throw ErrnoError(env, errno, context, "sendto");
   return env.Undefined();
