@@ -27,13 +27,18 @@ export class HookRunner {
     return this.pending;
   }
 
-  /** Queues the hook for `state`; resolves when it (and everything before it) has finished. */
-  transition(vhid: number, state: StateName, iface: string): Promise<void> {
+  /**
+   * Queues the hook for `state`; it starts once everything queued before it has finished and
+   * `after` has settled (the vhost's address changes: the takeover must not wait for a fork).
+   * Resolves when the hook has finished.
+   */
+  transition(vhid: number, state: StateName, iface: string, after: Promise<unknown> = Promise.resolve()): Promise<void> {
     const path = state === 'MASTER' ? this.paths.master : state === 'BACKUP' ? this.paths.backup : this.paths.init;
     if (!path) return this.queue;
     const timeoutMs = this.paths.timeoutSeconds * 1000;
     this.pending++;
     this.queue = this.queue.then(async () => {
+      await after.catch(() => undefined);
       const args = [String(vhid), state, iface];
       let result: RunResult;
       try {

@@ -57,8 +57,11 @@ export type Effect =
   | { type: 'armTimer'; timer: TimerName; delayMs: number }
   | { type: 'cancelTimer'; timer: TimerName }
   | { type: 'claimAddresses' }
-  /** Gratuitous ARP / unsolicited NA for each virtual address. */
-  | { type: 'announceAddresses' }
+  /**
+   * Gratuitous ARP / unsolicited NA for each virtual address; `slowerMaster` marks a repeat
+   * because another master lost to us, which the service spaces out.
+   */
+  | { type: 'announceAddresses'; slowerMaster?: true }
   | { type: 'releaseAddresses' }
   /** `peer` is the source of the advert that caused the change, when one did. */
   | { type: 'stateChanged'; from: StateName; to: StateName; reason: TransitionReason; peer?: string };
@@ -188,7 +191,7 @@ function advertReceived(state: CarpState, peer: Peer & { at: number }, settings:
       // A second, slower master means a partition just healed (or a peer just booted into
       // MASTER): clients may have followed its announcements, so announce ours again. UCarp
       // does the same; the slower master yields on our next advert, so this stays brief.
-      return { state, effects: [{ type: 'announceAddresses' }] };
+      return { state, effects: [{ type: 'announceAddresses', slowerMaster: true }] };
 
     case 'BACKUP': {
       const reason = backupTakeover(settings, peer);

@@ -28,6 +28,8 @@ export const MAINTENANCE_ADVSKEW = 254;
 export const MAINTENANCE_DEMOTE = 64;
 const MAX_DEMOTE = 255;
 const SEND_ERRORS_BEFORE_DEMOTE = 3;
+/** Least time between two re-announcements caused by hearing a slower master. */
+export const REANNOUNCE_SPACING_MS = 100;
 
 export type CounterName = 'sent' | 'received' | Rejection;
 export type Counters = Record<CounterName, number>;
@@ -99,6 +101,8 @@ class Vhost {
   /** OpenBSD's replay cookie: random once, sent in every advert; hearing it back means a loop. */
   readonly cookie = new Uint8Array(randomBytes(8));
   private advertTimer: TimerHandle | undefined;
+  private trailingAnnounce: TimerHandle | undefined;
+  private lastReannounceAt: number | undefined;
   private masterDownTimer: TimerHandle | undefined;
   private addressWork: Promise<void> = Promise.resolve();
   private macvlan: string | undefined;
@@ -156,7 +160,8 @@ class Vhost {
         this.queueAddressWork('claim', () => this.claim());
         return;
       case 'announceAddresses':
-        this.queueAddressWork('announce', () => this.announce());
+        if (effect.slowerMaster) this.requestReannounce();
+        else this.queueAddressWork('announce', () => this.announce());
         return;
       case 'releaseAddresses':
         this.queueAddressWork('release', () => this.release());
@@ -226,7 +231,33 @@ class Vhost {
     for (const cidr of this.config.addresses) await addresses.add(target, cidr);
   }
 
+  /**
+   * Re-announcements because a slower master was heard are spaced at least
+   * REANNOUNCE_SPACING_MS apart. One asked for sooner is not dropped but sent when the spacing
+   * allows, so the last reason to announce (a loser's final advert after a healed partition) is
+   * always honoured, while a peer advertising every few milliseconds cannot turn into a flood
+   * of gratuitous ARPs (the failover bench's soak saw exactly that).
+   */
+  private requestReannounce(): void {
+    const { clock } = this.service.ports;
+    if (this.trailingAnnounce) return;
+    const wait = this.lastReannounceAt === undefined ? 0 : this.lastReannounceAt + REANNOUNCE_SPACING_MS - clock.monotonic();
+    if (wait <= 0) {
+      this.lastReannounceAt = clock.monotonic();
+      this.queueAddressWork('announce', () => this.announce());
+      return;
+    }
+    this.trailingAnnounce = clock.setTimer(wait, () => {
+      this.trailingAnnounce = undefined;
+      this.lastReannounceAt = clock.monotonic();
+      this.queueAddressWork('announce', () => this.announce());
+    });
+  }
+
   private async announce(): Promise<void> {
+    // A vhost that yielded while this was queued must not announce: its gratuitous ARP would
+    // pull clients away from the new master.
+    if (this.state.name !== 'MASTER' || this.stopped) return;
     const { announcer } = this.service.ports;
     const iface = this.macvlan ?? this.config.interface;
     for (const cidr of this.config.addresses) {
@@ -249,6 +280,8 @@ class Vhost {
   stop(): void {
     this.cancel('advert');
     this.cancel('masterDown');
+    this.trailingAnnounce?.cancel();
+    this.trailingAnnounce = undefined;
     this.stopped = true;
   }
 
@@ -490,7 +523,9 @@ export class CarpService {
   }
 
   stateChanged(vhost: Vhost, from: StateName, to: StateName, reason: string): void {
-    void this.ports.hooks.transition(vhost.config.vhid, to, vhost.config.interface);
+    // The hook runs after the addresses and announcements this transition queued: spawning it
+    // blocks the event loop for a few milliseconds, which the takeover should not pay.
+    void this.ports.hooks.transition(vhost.config.vhid, to, vhost.config.interface, vhost.idle());
     for (const listener of this.listeners) listener(vhost.config.vhid, vhost.config.interface, from, to, reason);
   }
 

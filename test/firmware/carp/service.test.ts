@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { encodeAdvert, internetChecksum } from '../../../firmware/carp/codec.js';
 import { HookRunner, type HookPaths } from '../../../firmware/carp/hooks.js';
 import { advertIntervalMs, masterDownMs } from '../../../firmware/carp/machine.js';
-import { CarpService, MAINTENANCE_ADVSKEW, MAINTENANCE_DEMOTE } from '../../../firmware/carp/service.js';
+import { CarpService, MAINTENANCE_ADVSKEW, MAINTENANCE_DEMOTE, REANNOUNCE_SPACING_MS } from '../../../firmware/carp/service.js';
 import { validate } from '../../../firmware/config/kit.js';
 import { configSchema, type CarpConfig } from '../../../firmware/config/schema.js';
 import { createLogger } from '../../../firmware/log.js';
@@ -698,5 +698,29 @@ describe('status', () => {
       },
     });
     assert.equal(l.vhost(l.b).counters.received, 1);
+  });
+});
+
+describe('re-announcements', () => {
+  it('a slower master advertising every 4 ms makes the master re-announce at most every 100 ms, and once after the last', async () => {
+    const l = await pair();
+    const announced: number[] = [];
+    l.segment.observe((e) => {
+      if (e.kind === 'announce' && e.from === 'a') announced.push(e.at);
+    });
+    // A peer that believes it is a slower master (valid key, advskew 200) for one second.
+    const slower = encodeAdvert({ vhid: 42, advbase: 1, advskew: 200, demote: 0, counter: COUNTER }, { password: PASSWORD, addresses: [VIP] });
+    const start = l.clock.monotonic();
+    for (let i = 0; i < 250; i++) {
+      l.segment.inject('mallory', 4, '224.0.0.18', slower);
+      await l.clock.advance(4);
+    }
+    const lastAdvert = l.clock.monotonic() - 4;
+    await l.clock.advance(REANNOUNCE_SPACING_MS);
+    assert.equal(l.state(l.a), 'MASTER');
+    const during = announced.filter((at) => at >= start);
+    assert.ok(during.length >= 10 && during.length <= 12, `${during.length} announcements in one second`);
+    for (let i = 1; i < during.length; i++) assert.ok(during[i]! - during[i - 1]! >= REANNOUNCE_SPACING_MS);
+    assert.ok(during.at(-1)! >= lastAdvert, 'the last slower advert was answered');
   });
 });
