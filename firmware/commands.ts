@@ -128,6 +128,15 @@ async function run(explicit: string | undefined): Promise<number> {
   }
   const config = loaded.config;
   const log = createLogger(config.log.level);
+  if (config.node.realtimePriority > 0) {
+    const { setRealtimePriority } = await import('./os/realtime.js');
+    try {
+      setRealtimePriority(config.node.realtimePriority);
+      log.info(`CARP timers run under SCHED_RR priority ${config.node.realtimePriority}`);
+    } catch (error) {
+      log.error(`cannot set realtime priority; running with normal scheduling: ${(error as Error).message}`);
+    }
+  }
   const { createLinuxPorts } = await import('./net/linux.js');
   const { Daemon } = await import('./daemon.js');
   const ports = await createLinuxPorts(systemClock, log);

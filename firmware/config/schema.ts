@@ -94,6 +94,15 @@ export const configSchema = s.object({
       s.string('an absolute path', isAbsolutePath).describe('Where state that survives power loss (maintenance flag) is written atomically.', { requiresRestart: true }),
       '/cfg/state',
     ),
+    realtimePriority: optional(
+      s
+        .int(0, 99)
+        .describe(
+          'Run the CARP timers under SCHED_RR at this priority (like keepalived\'s vrrp_rt_priority); 0 leaves normal scheduling. Sub-second advert intervals on a loaded box need it.',
+          { requiresRestart: true },
+        ),
+      0,
+    ),
     })
     .describe('This node.'),
   control: optional(

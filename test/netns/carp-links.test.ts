@@ -115,4 +115,13 @@ describe('CARP links and layouts', { skip, timeout: 120_000 }, () => {
     assert.equal(raw112.length, 1, `one raw socket for three vhosts:\n${sockets.stdout}`);
     await Promise.all([a.terminate(), b.terminate(), c.terminate()]);
   });
+
+  it('node.realtimePriority puts the daemon\'s main thread under SCHED_RR', async () => {
+    const a = await TandemNode.start(lab, 1, work, [{ advskew: 0 }], 'fw-rt', process.execPath, { realtimePriority: 10 });
+    const { stdout } = await run('chrt', ['-p', String(a.child.pid)]);
+    assert.match(stdout, /scheduling policy: SCHED_RR/);
+    assert.match(stdout, /scheduling priority: 10/);
+    await a.waitFor('MASTER');
+    await a.terminate();
+  });
 });

@@ -62,6 +62,7 @@ export class TandemNode {
     vhosts: VhostOptions[],
     name = `fw-${lab.host(host).name}`,
     runtime: string = process.execPath,
+    nodeSettings: Record<string, unknown> = {},
   ): Promise<TandemNode> {
     const dir = work.file(name);
     await mkdir(dir, { recursive: true });
@@ -70,7 +71,7 @@ export class TandemNode {
     await writeFile(hook, `#!/bin/sh\necho "$1 $2 $3" >> ${hookLog}\n`);
     await chmod(hook, 0o755);
     const config = {
-      node: { name, stateDir: join(dir, 'state') },
+      node: { name, stateDir: join(dir, 'state'), ...nodeSettings },
       control: { socket: join(dir, 'control.sock') },
       log: { level: 'debug' },
       carp: vhosts.map((v) => ({

@@ -83,6 +83,8 @@ export interface RawAddon {
   /** Sends one complete Ethernet frame through AF_PACKET; throws a RawError. */
   sendFrame(iface: string, frame: Uint8Array, netns?: string): void;
   interfaceInfo(iface: string, netns?: string): InterfaceInfo;
+  /** SCHED_RR at `priority` (1-99) for the calling thread, or normal scheduling with 0. */
+  setRealtimePriority(priority: number): void;
 }
 
 /** Where the addon is looked for, in order: TANDEM_ADDON alone if set, else the build directory. */

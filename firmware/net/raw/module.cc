@@ -11,6 +11,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("IpSocket", tandem::IpSocket::Define(env));
   exports.Set("sendFrame", Napi::Function::New<tandem::SendFrame>(env, "sendFrame"));
   exports.Set("interfaceInfo", Napi::Function::New<tandem::InterfaceInfo>(env, "interfaceInfo"));
+  exports.Set("setRealtimePriority",
+              Napi::Function::New<tandem::SetRealtimePriority>(env, "setRealtimePriority"));
   return exports;
 }
 
