@@ -83,6 +83,8 @@ export interface RawAddon {
   /** Sends one complete Ethernet frame through AF_PACKET; throws a RawError. */
   sendFrame(iface: string, frame: Uint8Array, netns?: string): void;
   interfaceInfo(iface: string, netns?: string): InterfaceInfo;
+  /** `ip addr add|del` over rtnetlink; 0, or the errno the kernel answered (EEXIST = 17, EADDRNOTAVAIL = 99). */
+  changeAddress(op: 'add' | 'del', iface: string, address: string, prefixLength: number, netns?: string): number;
   /** SCHED_RR at `priority` (1-99) for the calling thread, or normal scheduling with 0. */
   setRealtimePriority(priority: number): void;
 }

@@ -2,6 +2,7 @@
 // unsolicited NA). Node-API only, so one build loads on every Node major the daemon supports.
 #include <napi.h>
 
+#include "address.h"
 #include "ip_socket.h"
 #include "link.h"
 
@@ -11,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("IpSocket", tandem::IpSocket::Define(env));
   exports.Set("sendFrame", Napi::Function::New<tandem::SendFrame>(env, "sendFrame"));
   exports.Set("interfaceInfo", Napi::Function::New<tandem::InterfaceInfo>(env, "interfaceInfo"));
+  exports.Set("changeAddress", Napi::Function::New<tandem::ChangeAddress>(env, "changeAddress"));
   exports.Set("setRealtimePriority",
               Napi::Function::New<tandem::SetRealtimePriority>(env, "setRealtimePriority"));
   return exports;
