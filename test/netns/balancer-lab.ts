@@ -8,12 +8,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sendControl } from '../../firmware/control/client.js';
-import type { ControlRequest } from '../../firmware/control/protocol.js';
-import type { Status } from '../../firmware/daemon.js';
 import type { PoolStatus } from '../../firmware/balancer/service.js';
 import { eventually, type HostRef, type Lab } from './lab.js';
-import { BUNDLE, type Workdir } from './peers.js';
+import { DaemonProcess, type Workdir } from './peers.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const BACKEND_SCRIPT = fileURLToPath(new URL('./balancer-backend.ts', import.meta.url));
@@ -57,20 +54,15 @@ export interface RouterOptions {
 }
 
 /** A Tandem router in a lab host, with CARP vhid 42 on VIP and the given pools. */
-export class Router {
-  output = '';
-  readonly exited: Promise<number | null>;
-
+export class Router extends DaemonProcess {
   private constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-    readonly socket: string,
+    name: string,
+    child: ChildProcess,
+    socket: string,
     readonly configPath: string,
     private config: Record<string, unknown>,
   ) {
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    super(name, child, socket);
   }
 
   static async start(lab: Lab, host: HostRef, work: Workdir, options: RouterOptions): Promise<Router> {
@@ -88,25 +80,8 @@ export class Router {
       balancer: { pools: options.pools },
       ...(options.firewall ? { firewall: options.firewall } : {}),
     };
-    const path = join(dir, 'tandem.json');
-    await writeFile(path, JSON.stringify(config, null, 2));
-    const child = lab.spawn(host, process.execPath, [BUNDLE, 'run', '--config', path]);
-    const router = new Router(name, child, join(dir, 'control.sock'), path, config);
-    await eventually(`${name} to answer on its control socket`, async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited: ${router.output}`);
-      return (await router.status()).node;
-    }, 10_000);
-    return router;
-  }
-
-  async control(request: ControlRequest): Promise<unknown> {
-    const reply = await sendControl(this.socket, request, 2000);
-    if (!reply.ok) throw new Error(reply.error);
-    return reply.result;
-  }
-
-  async status(): Promise<Status> {
-    return (await this.control({ cmd: 'status' })) as Status;
+    const socket = join(dir, 'control.sock');
+    return DaemonProcess.launch(lab, host, dir, config, socket, (child, path) => new Router(name, child, socket, path, config));
   }
 
   async pool(name: string): Promise<PoolStatus> {
@@ -124,11 +99,6 @@ export class Router {
     this.config = { ...this.config, balancer: { pools } };
     await writeFile(this.configPath, JSON.stringify(this.config, null, 2));
     await this.control({ cmd: 'reload' });
-  }
-
-  async terminate(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
   }
 }
 

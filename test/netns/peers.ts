@@ -39,19 +39,65 @@ export interface VhostOptions {
   track?: { interfaces: string[] };
 }
 
-export class TandemNode {
+/** A `tandem run` process in a lab host, reached through its control socket. */
+export class DaemonProcess {
   output = '';
   readonly exited: Promise<number | null>;
 
-  private constructor(
+  protected constructor(
     readonly name: string,
     readonly child: ChildProcess,
     readonly socket: string,
-    readonly hookLog: string,
   ) {
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Writes `config` as JSON in `dir`, starts the bundle on it in `host` and waits until it answers. */
+  protected static async launch<T extends DaemonProcess>(
+    lab: Lab,
+    host: HostRef,
+    dir: string,
+    config: Record<string, unknown>,
+    socket: string,
+    make: (child: ChildProcess, configPath: string) => T,
+    runtime: string = process.execPath,
+  ): Promise<T> {
+    const path = join(dir, 'tandem.json');
+    await writeFile(path, JSON.stringify(config, null, 2));
+    const child = lab.spawn(host, runtime, [BUNDLE, 'run', '--config', path]);
+    const daemon = make(child, path);
+    await eventually(`${daemon.name} to answer on its control socket`, async () => {
+      if (child.exitCode !== null) throw new Error(`${daemon.name} exited: ${daemon.output}`);
+      return (await daemon.status()).node;
+    }, 10_000);
+    return daemon;
+  }
+
+  async control(request: ControlRequest): Promise<unknown> {
+    const reply = await sendControl(this.socket, request, 2000);
+    if (!reply.ok) throw new Error(reply.error);
+    return reply.result;
+  }
+
+  async status(): Promise<Status> {
+    return (await this.control({ cmd: 'status' })) as Status;
+  }
+
+  kill9(): void {
+    this.child.kill('SIGKILL');
+  }
+
+  async terminate(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+export class TandemNode extends DaemonProcess {
+  private constructor(name: string, child: ChildProcess, socket: string, readonly hookLog: string) {
+    super(name, child, socket);
   }
 
   /** Starts `tandem run` in the lab host with one or more vhosts; resolves once it answers. */
@@ -88,25 +134,8 @@ export class TandemNode {
       })),
       hooks: { master: hook, backup: hook, init: hook },
     };
-    const path = join(dir, 'tandem.json');
-    await writeFile(path, JSON.stringify(config, null, 2));
-    const child = lab.spawn(host, runtime, [BUNDLE, 'run', '--config', path]);
-    const node = new TandemNode(name, child, config.control.socket, hookLog);
-    await eventually(`${name} to answer on its control socket`, async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited: ${node.output}`);
-      return (await node.status()).node;
-    }, 10_000);
-    return node;
-  }
-
-  async control(request: ControlRequest): Promise<unknown> {
-    const reply = await sendControl(this.socket, request, 2000);
-    if (!reply.ok) throw new Error(reply.error);
-    return reply.result;
-  }
-
-  async status(): Promise<Status> {
-    return (await this.control({ cmd: 'status' })) as Status;
+    const socket = config.control.socket;
+    return DaemonProcess.launch(lab, host, dir, config, socket, (child) => new TandemNode(name, child, socket, hookLog), runtime);
   }
 
   async state(vhid = 42): Promise<string | undefined> {
@@ -126,14 +155,6 @@ export class TandemNode {
     return text.split('\n').filter(Boolean);
   }
 
-  kill9(): void {
-    this.child.kill('SIGKILL');
-  }
-
-  async terminate(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
-  }
 }
 
 export interface UcarpOptions {
