@@ -32,7 +32,7 @@ const USAGE = `usage: scripts/bench/failover [--trials N] [--soak-seconds N] [--
                      target is 600)
   --only IDS         run only these configurations (see --list; also tandem-A/M/B for advbase
                      A, master advskew M, backup advskew B, and keepalived-SECONDS; a Tandem id
-                     takes +nohooks (no transition hooks) or +rt (both daemons SCHED_FIFO));
+                     takes +nohooks (no transition hooks) or +rt (both daemons at node.realtimePriority 10));
                      "none" skips the failover trials
   --soak-config ID   the Tandem setting the soak runs (default ${SOAK_DEFAULT}; +rt, +nohooks too)
   --json FILE        also write every measurement as JSON

@@ -26,7 +26,7 @@ export interface BenchConfig {
   formula: string;
   /** Tandem only: false runs it without transition hooks (to measure what the hook costs). */
   hooks?: boolean;
-  /** Tandem only: run both daemons SCHED_FIFO (chrt -a -f -p 10), to tell scheduling delay apart. */
+  /** Tandem only: both daemons with node.realtimePriority 10 (SCHED_RR main thread; chrt for +nohooks). */
   realtime?: boolean;
 }
 
@@ -114,7 +114,7 @@ export function parseConfig(id: string): BenchConfig | undefined {
   if (known) return known;
   if (id.endsWith('+rt')) {
     const base = parseConfig(id.slice(0, -'+rt'.length));
-    return base?.impl === 'tandem' ? { ...base, id, label: `${base.label}, SCHED_FIFO`, realtime: true } : undefined;
+    return base?.impl === 'tandem' ? { ...base, id, label: `${base.label}, realtime priority 10`, realtime: true } : undefined;
   }
   if (id.endsWith('+nohooks')) {
     const base = parseConfig(id.slice(0, -'+nohooks'.length));

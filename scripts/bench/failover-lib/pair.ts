@@ -60,7 +60,9 @@ function masterWaitMs(config: BenchConfig): number {
 
 async function startTandem(config: BenchConfig, lab: Lab, work: Workdir): Promise<Pair> {
   const pair = config.hooks === false ? await startBareTandem(config, lab, work) : await startHookedTandem(config, lab, work);
-  if (config.realtime) {
+  // The hooked daemons get the product's own knob (node.realtimePriority: SCHED_RR for the
+  // main thread); the bare ones, which have no config node section, get chrt.
+  if (config.realtime && config.hooks === false) {
     // Every thread of both daemons; the programs they spawn (ip, hooks) inherit it.
     for (const node of [pair.master, pair.backup] as { child: { pid?: number } }[]) {
       if (node.child.pid) await promisify(execFile)('chrt', ['-a', '-f', '-p', '10', String(node.child.pid)]);
@@ -71,9 +73,10 @@ async function startTandem(config: BenchConfig, lab: Lab, work: Workdir): Promis
 
 async function startHookedTandem(config: BenchConfig, lab: Lab, work: Workdir): Promise<Pair> {
   const advbase = config.advbase!;
-  const master = await TandemNode.start(lab, 1, work, [{ advbase, advskew: config.masterSkew! }]);
+  const settings = config.realtime ? { realtimePriority: 10 } : {};
+  const master = await TandemNode.start(lab, 1, work, [{ advbase, advskew: config.masterSkew! }], 'fw-h1', process.execPath, settings);
   await master.waitFor('MASTER', 42, masterWaitMs(config));
-  const backup = await TandemNode.start(lab, 2, work, [{ advbase, advskew: config.backupSkew! }]);
+  const backup = await TandemNode.start(lab, 2, work, [{ advbase, advskew: config.backupSkew! }], 'fw-h2', process.execPath, settings);
   await backup.waitFor('BACKUP', 42, 8000);
   await eventually(
     `the backup to hear ${STEADY_ADVERTS} adverts`,
