@@ -407,6 +407,7 @@ export class CarpService {
     // its sockets open when the link appears. Any other failure to open is fatal at start.
     if (this.missingLinks.has(config.interface)) return;
     for (const family of vhost.families) await this.ensureChannel(config.interface, family);
+    await this.ports.addresses.prepare?.(config.interface);
     // Start from a clean slate: a VIP left behind by a crash would answer beside the master.
     for (const cidr of config.addresses) await this.ports.addresses.remove(config.interface, cidr).catch(() => undefined);
     if (this.linkState.get(config.interface)) {

@@ -59,7 +59,7 @@ export class LinuxAddressPort implements AddressPort {
     throw new Error(`ip addr ${op} ${cidr} dev ${iface}: ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}`);
   }
 
-  private async prepare(iface: string): Promise<void> {
+  async prepare(iface: string): Promise<void> {
     // Another namespace's /proc/sys is not reachable from here; its owner sets the sysctl.
     if (this.prepared.has(iface) || this.options.netns) return;
     const root = this.options.sysctlRoot ?? '/proc/sys';

@@ -37,6 +37,8 @@ export interface AddressPort {
   remove(iface: string, cidr: string): Promise<void>;
   /** Addresses on `iface` in CIDR form. */
   list(iface: string): Promise<string[]>;
+  /** Readies `iface` for virtual addresses ahead of the first claim, off the takeover path. */
+  prepare?(iface: string): Promise<void>;
 }
 
 export interface NeighborAnnouncer {
