@@ -71,13 +71,13 @@ async function startTandem(config: BenchConfig, lab: Lab, work: Workdir): Promis
   return pair;
 }
 
-async function startHookedTandem(config: BenchConfig, lab: Lab, work: Workdir): Promise<Pair> {
-  const advbase = config.advbase!;
-  const settings = config.realtime ? { realtimePriority: 10 } : {};
-  const master = await TandemNode.start(lab, 1, work, [{ advbase, advskew: config.masterSkew! }], 'fw-h1', process.execPath, settings);
-  await master.waitFor('MASTER', 42, masterWaitMs(config));
-  const backup = await TandemNode.start(lab, 2, work, [{ advbase, advskew: config.backupSkew! }], 'fw-h2', process.execPath, settings);
-  await backup.waitFor('BACKUP', 42, 8000);
+interface SettlingNode {
+  status(): Promise<{ carp: { counters: { received: number } }[] }>;
+  state(): Promise<string | undefined>;
+}
+
+/** Steady state: the backup has heard STEADY_ADVERTS adverts and the roles are as planned. */
+async function settled(config: BenchConfig, master: SettlingNode, backup: SettlingNode): Promise<void> {
   await eventually(
     `the backup to hear ${STEADY_ADVERTS} adverts`,
     async () => ((await backup.status()).carp[0]!.counters.received >= STEADY_ADVERTS ? true : undefined),
@@ -87,6 +87,16 @@ async function startHookedTandem(config: BenchConfig, lab: Lab, work: Workdir): 
   if ((await master.state()) !== 'MASTER' || (await backup.state()) !== 'BACKUP') {
     throw new Error('the pair did not settle as MASTER/BACKUP');
   }
+}
+
+async function startHookedTandem(config: BenchConfig, lab: Lab, work: Workdir): Promise<Pair> {
+  const advbase = config.advbase!;
+  const settings = config.realtime ? { realtimePriority: 10 } : {};
+  const master = await TandemNode.start(lab, 1, work, [{ advbase, advskew: config.masterSkew! }], 'fw-h1', process.execPath, settings);
+  await master.waitFor('MASTER', 42, masterWaitMs(config));
+  const backup = await TandemNode.start(lab, 2, work, [{ advbase, advskew: config.backupSkew! }], 'fw-h2', process.execPath, settings);
+  await backup.waitFor('BACKUP', 42, 8000);
+  await settled(config, master, backup);
   return {
     master,
     backup,
@@ -117,15 +127,7 @@ async function startBareTandem(config: BenchConfig, lab: Lab, work: Workdir): Pr
   await master.waitFor('MASTER', masterWaitMs(config));
   const backup = await BareTandem.start(lab, 2, work, advbase, config.backupSkew!);
   await backup.waitFor('BACKUP', 8000);
-  await eventually(
-    `the backup to hear ${STEADY_ADVERTS} adverts`,
-    async () => ((await backup.status()).carp[0]!.counters.received >= STEADY_ADVERTS ? true : undefined),
-    config.intervalMs * (STEADY_ADVERTS + 2) + 5000,
-    Math.min(50, config.intervalMs),
-  );
-  if ((await master.state()) !== 'MASTER' || (await backup.state()) !== 'BACKUP') {
-    throw new Error('the pair did not settle as MASTER/BACKUP');
-  }
+  await settled(config, master, backup);
   return {
     master,
     backup,
