@@ -8,7 +8,9 @@
         "firmware/net/raw/netns.cc",
         "firmware/net/raw/ip_socket.cc",
         "firmware/net/raw/link.cc",
-        "firmware/net/raw/address.cc"
+        "firmware/net/raw/address.cc",
+        "firmware/net/raw/alarm.cc",
+        "firmware/net/raw/scheduling.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

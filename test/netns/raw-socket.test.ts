@@ -1,7 +1,7 @@
 // The Linux PacketPort against real kernels in a namespace lab: TTL/hop limit 255 on the
 // wire and visible on receive, TOS 0x10, no loopback of our own multicast, prompt close,
-// and what tcpdump/tshark make of our packets. Tier "netns": run as root,
-// `node --import tsx --test test/netns/raw-socket.test.ts`.
+// what tcpdump/tshark make of our packets, and the addon's arrival times and drain(). Tier
+// "netns": run as root, `node --import tsx --test test/netns/raw-socket.test.ts`.
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -14,7 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { internetChecksum } from '../../firmware/net/frames.js';
 import { LinuxPacketPort, type LinuxPacketChannel } from '../../firmware/net/linux-packet.js';
 import type { Family, ReceivedPacket } from '../../firmware/net/ports.js';
-import { loadRawAddon, type RawError } from '../../firmware/net/raw/addon.js';
+import {
+  loadRawAddon,
+  type IpSocketHandle,
+  type RawDatagram,
+  type RawError,
+  type ReceiveCallback,
+} from '../../firmware/net/raw/addon.js';
 import { eventually, Lab, netnsUnavailable, requireRoot } from './lab.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,6 +48,17 @@ function recorder(channel: LinuxPacketChannel) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+/** process.hrtime() in milliseconds: CLOCK_MONOTONIC, the clock of RawDatagram.receivedAt. */
+const hrtimeMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** Keeps the JS thread busy, as a stalled event loop would. */
+function blockEventLoop(ms: number): void {
+  const until = hrtimeMs() + ms;
+  while (hrtimeMs() < until);
+}
+
+/** Where advert(vhid, fill) carries its fill byte in a received datagram (IPv4 keeps the IP header). */
+const fillOf = (family: Family, datagram: RawDatagram) => datagram.data[family === 4 ? 20 + 8 : 8]!;
 
 describe('raw IP protocol 112 (LinuxPacketPort)', () => {
   let lab: Lab | undefined;
@@ -53,11 +70,21 @@ describe('raw IP protocol 112 (LinuxPacketPort)', () => {
     return channel;
   };
 
+  const sockets: IpSocketHandle[] = [];
+  /** An addon socket in host `host`, joined to the CARP group; closed after the suite. */
+  const socket = (host: number, family: Family, onReceive: ReceiveCallback = () => {}) => {
+    const { IpSocket } = loadRawAddon();
+    const opened = new IpSocket({ family, iface: 'eth0', netns: lab!.host(host).netns }, onReceive);
+    sockets.push(opened);
+    return opened;
+  };
+
   before(async () => {
     if (!netnsUnavailable()) lab = await Lab.create({ hosts: 3 });
   });
   after(async () => {
     await Promise.all(channels.map((c) => c.close()));
+    for (const opened of sockets) opened.close();
     await lab?.dispose();
   });
 
@@ -67,7 +94,9 @@ describe('raw IP protocol 112 (LinuxPacketPort)', () => {
     const heard = recorder(receiver);
     const message = advert(42, 0x41);
     await sender.send('224.0.0.18', message);
-    const packet = await heard.next('advert in h2', (p) => sameBytes(p.payload, message));
+    const { ageMs, ...packet } = await heard.next('advert in h2', (p) => sameBytes(p.payload, message));
+    // From the receive thread's timestamp: how long the packet waited for the event loop.
+    assert.ok(typeof ageMs === 'number' && ageMs >= 0 && ageMs < 1000, `ageMs ${ageMs}`);
     assert.deepEqual(
       { ...packet, payload: Buffer.from(packet.payload) },
       {
@@ -304,6 +333,115 @@ describe('raw IP protocol 112 (LinuxPacketPort)', () => {
     assert.equal(keepsAlive.exitCode, null, 'an open channel should keep the process alive');
     keepsAlive.kill('SIGTERM');
     await exited(keepsAlive);
+  });
+
+  test('receivedAt is the arrival time, on the clock of process.hrtime()', async (t) => {
+    if (!requireRoot(t)) return;
+    const addon = loadRawAddon();
+    const [clockBefore, monotonic, clockAfter] = [hrtimeMs(), addon.monotonicNow(), hrtimeMs()];
+    assert.ok(clockBefore <= monotonic && monotonic <= clockAfter, `monotonicNow ${monotonic} not in [${clockBefore}, ${clockAfter}]`);
+    for (const family of [4, 6] as const) {
+      const deliveries: Array<{ datagram: RawDatagram; deliveredAt: number }> = [];
+      socket(2, family, (error, datagram) => {
+        assert.equal(error, null);
+        deliveries.push({ datagram: datagram!, deliveredAt: hrtimeMs() });
+      });
+      const sender = socket(1, family);
+      const message = advert(42, 0x30 + family);
+      const sentAt = hrtimeMs();
+      sender.send(GROUP[family], message);
+      const { datagram, deliveredAt } = await eventually(`IPv${family} advert`, () =>
+        deliveries.find((d) => fillOf(family, d.datagram) === 0x30 + family),
+      );
+      const age = deliveredAt - datagram.receivedAt;
+      t.diagnostic(`IPv${family}: read ${(datagram.receivedAt - sentAt).toFixed(3)} ms after send, delivered ${age.toFixed(3)} ms after that`);
+      assert.ok(sentAt <= datagram.receivedAt, `IPv${family}: receivedAt ${datagram.receivedAt} before the send at ${sentAt}`);
+      assert.ok(age >= 0 && age < 20, `IPv${family}: delivered ${age} ms after receivedAt`);
+    }
+  });
+
+  test('drain() delivers, inside the call and in order, what arrived while the event loop was blocked', async (t) => {
+    if (!requireRoot(t)) return;
+    const count = 20;
+    for (const family of [4, 6] as const) {
+      let insideDrain = false;
+      const delivered: Array<{ fill: number; insideDrain: boolean; age: number }> = [];
+      const receiver = socket(2, family, (error, datagram) => {
+        assert.equal(error, null);
+        delivered.push({ fill: fillOf(family, datagram!), insideDrain, age: hrtimeMs() - datagram!.receivedAt });
+      });
+      const sender = socket(1, family);
+      const fills = Array.from({ length: count }, (_, i) => 0x40 + i);
+      for (const fill of fills) sender.send(GROUP[family], advert(42, fill));
+      // The datagrams arrive within microseconds; the receive thread queues them, but the
+      // JS thread cannot take them until it yields.
+      blockEventLoop(30);
+      assert.equal(delivered.length, 0);
+      insideDrain = true;
+      const drained = receiver.drain();
+      insideDrain = false;
+      assert.equal(drained, count, `IPv${family}: drain() count`);
+      assert.deepEqual(delivered.map((d) => d.fill), fills, `IPv${family}: order`);
+      assert.ok(delivered.every((d) => d.insideDrain), `IPv${family}: delivered outside drain()`);
+      // receivedAt is when the datagram arrived, before the stall, not when drain() ran.
+      const youngest = Math.min(...delivered.map((d) => d.age));
+      assert.ok(youngest >= 20, `IPv${family}: a drained datagram is only ${youngest} ms old`);
+      await sleep(QUIET_MS);
+      assert.equal(delivered.length, count, `IPv${family}: the event loop delivered a drained datagram again`);
+      assert.deepEqual(receiver.stats(), { received: count, queueDrops: 0 });
+    }
+  });
+
+  test('drain() racing the receive thread: each datagram once, in order', async (t) => {
+    if (!requireRoot(t)) return;
+    const count = 50;
+    for (const family of [4, 6] as const) {
+      let insideDrain = false;
+      const delivered: Array<{ fill: number; insideDrain: boolean }> = [];
+      const receiver = socket(2, family, (error, datagram) => {
+        assert.equal(error, null);
+        delivered.push({ fill: fillOf(family, datagram!), insideDrain });
+      });
+      const sender = socket(1, family);
+      const fills = Array.from({ length: count }, (_, i) => 0x80 + i);
+      // drain() right behind each send: some datagrams are still in the kernel's buffer (drain
+      // reads them itself), some are already in the receive thread's hands.
+      insideDrain = true;
+      let drained = 0;
+      for (const fill of fills) {
+        sender.send(GROUP[family], advert(42, fill));
+        drained += receiver.drain();
+      }
+      const giveUp = hrtimeMs() + 100;
+      while (drained < count && hrtimeMs() < giveUp) drained += receiver.drain();
+      insideDrain = false;
+      assert.equal(drained, count, `IPv${family}: drained`);
+      assert.deepEqual(delivered.map((d) => d.fill), fills, `IPv${family}: order`);
+      assert.ok(delivered.every((d) => d.insideDrain), `IPv${family}: delivered outside drain()`);
+      await sleep(QUIET_MS);
+      assert.equal(delivered.length, count, `IPv${family}: delivered twice`);
+    }
+  });
+
+  test('drain() on an empty or closed socket returns 0 at once; close() in the callback stops it', async (t) => {
+    if (!requireRoot(t)) return;
+    const delivered: number[] = [];
+    const receiver = socket(2, 4, (_error, datagram) => {
+      delivered.push(fillOf(4, datagram!));
+      receiver.close();
+    });
+    const started = hrtimeMs();
+    assert.equal(receiver.drain(), 0);
+    const took = hrtimeMs() - started;
+    assert.ok(took < 5, `drain() of an empty socket took ${took} ms`);
+    const sender = socket(1, 4);
+    for (const fill of [1, 2, 3]) sender.send(GROUP[4], advert(42, fill));
+    blockEventLoop(30);
+    assert.equal(receiver.drain(), 1, 'nothing is delivered after close()');
+    assert.deepEqual(delivered, [1]);
+    assert.equal(receiver.drain(), 0);
+    await sleep(QUIET_MS);
+    assert.deepEqual(delivered, [1]);
   });
 
   /** Runs `body` as an ES module in host `host`; resolves timings once it printed "closed" and exited. */

@@ -44,10 +44,16 @@ export interface RawDatagram {
   hopLimit?: number;
   ifindex: number;
   truncated: boolean;
+  /**
+   * When it was read from the socket (by the receive thread, or by drain()): CLOCK_MONOTONIC
+   * in milliseconds, the clock of process.hrtime(). Lets the CARP timers count from arrival,
+   * not from when the event loop got round to the datagram.
+   */
+  receivedAt: number;
 }
 
 export interface IpSocketStats {
-  /** Datagrams read by the receive thread. */
+  /** Datagrams read from the socket, by the receive thread or by drain(). */
   received: number;
   /** Datagrams dropped because the JS thread had 1024 undelivered. */
   queueDrops: number;
@@ -64,6 +70,31 @@ export interface IpSocketHandle {
   ref(): void;
   unref(): void;
   stats(): IpSocketStats;
+  /**
+   * Hands every datagram that has already arrived (queued for the JS thread, or still in the
+   * socket's receive buffer) to the receive callback, in arrival order, before returning.
+   * Never blocks. Returns how many were delivered.
+   */
+  drain(): number;
+}
+
+/**
+ * A one-shot timer on CLOCK_MONOTONIC with sub-millisecond resolution (a timerfd watched by
+ * its own thread), for the CARP timers: libuv's timers count whole milliseconds.
+ */
+export interface AlarmHandle {
+  /**
+   * Fires the callback once, `delayMs` (fractional; 0 or less: at once) from now; replaces any
+   * earlier setting. Throws a RangeError beyond 2147483647 ms, as setTimeout's limit.
+   */
+  set(delayMs: number): void;
+  /** Disarms it; a firing already on its way to the JS thread is discarded. */
+  clear(): void;
+  /** Stops and joins the thread; idempotent. */
+  close(): void;
+  /** While referenced (the default) an armed alarm keeps the process alive; a disarmed one never does. */
+  ref(): void;
+  unref(): void;
 }
 
 export type ReceiveCallback = (error: RawError | null, datagram?: RawDatagram) => void;
@@ -85,8 +116,23 @@ export interface RawAddon {
   interfaceInfo(iface: string, netns?: string): InterfaceInfo;
   /** `ip addr add|del` over rtnetlink; 0, or the errno the kernel answered (EEXIST = 17, EADDRNOTAVAIL = 99). */
   changeAddress(op: 'add' | 'del', iface: string, address: string, prefixLength: number, netns?: string): number;
-  /** SCHED_RR at `priority` (1-99) for the calling thread, or normal scheduling with 0. */
-  setRealtimePriority(priority: number): void;
+  Alarm: new (onFire: () => void) => AlarmHandle;
+  /**
+   * SCHED_RR at `priority` (1-99), or normal scheduling with 0, for every thread the process
+   * has (the JS thread, V8's and libuv's workers, the addon's own), and for the threads the
+   * addon starts later (receive, alarm). Returns how many threads were set.
+   */
+  setRealtimePriority(priority: number): number;
+  /**
+   * Locks, as they are faulted in, the pages V8 never hands back: the code and data of node
+   * (V8's builtins included), of the libraries and of this addon, the main stack and malloc's
+   * heap. Not mlockall: the kernel refuses MADV_DONTNEED on locked pages and V8 aborts on that
+   * refusal, so a locked V8 heap crashes Node 18 and 20 within seconds of going idle. Throws a
+   * RawError (EPERM, ENOMEM: needs CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK).
+   */
+  lockMemory(): void;
+  /** CLOCK_MONOTONIC now, in milliseconds (what RawDatagram.receivedAt counts in). */
+  monotonicNow(): number;
 }
 
 /** Where the addon is looked for, in order: TANDEM_ADDON alone if set, else the build directory. */

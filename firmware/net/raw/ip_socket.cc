@@ -8,15 +8,17 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
+#include "clock.h"
 #include "errors.h"
 #include "netns.h"
+#include "scheduling.h"
 
 namespace tandem {
 
@@ -25,6 +27,8 @@ namespace {
 constexpr size_t kQueueLimit = 1024;      // datagrams waiting for the JS thread; beyond: dropped
 constexpr int kBurst = 64;                // datagrams read per wake-up before polling again
 constexpr size_t kBufferSize = 65536;
+// drain() delivers at most this many, so a flood cannot keep it from returning.
+constexpr size_t kDrainLimit = 2 * kQueueLimit;
 
 std::string FormatAddress(const sockaddr_storage& address) {
   char text[INET6_ADDRSTRLEN] = "";
@@ -55,24 +59,23 @@ std::string GetString(const Napi::Object& options, const char* key, const std::s
   return value.As<Napi::String>().Utf8Value();
 }
 
-}  // namespace
-
-void DeliverDatagram(Napi::Env env, Napi::Function callback, std::nullptr_t*, Datagram* raw) {
-  std::unique_ptr<Datagram> datagram(raw);
-  if (env == nullptr || callback.IsEmpty()) return;  // the function is being torn down
-  if (datagram->error != 0) {
-    callback.Call({ErrnoError(env, datagram->error, "receive", "recvmsg").Value()});
+void Deliver(Napi::Env env, const Napi::Function& callback, const Datagram& datagram) {
+  if (datagram.error != 0) {
+    callback.Call({ErrnoError(env, datagram.error, "receive", "recvmsg").Value()});
     return;
   }
   Napi::Object packet = Napi::Object::New(env);
-  packet.Set("data", Napi::Buffer<uint8_t>::Copy(env, datagram->data.data(), datagram->data.size()));
-  packet.Set("source", FormatAddress(datagram->source));
-  if (datagram->has_destination) packet.Set("destination", FormatAddress(datagram->destination));
-  if (datagram->hop_limit >= 0) packet.Set("hopLimit", datagram->hop_limit);
-  packet.Set("ifindex", datagram->ifindex);
-  packet.Set("truncated", datagram->truncated);
+  packet.Set("data", Napi::Buffer<uint8_t>::Copy(env, datagram.data.data(), datagram.data.size()));
+  packet.Set("source", FormatAddress(datagram.source));
+  if (datagram.has_destination) packet.Set("destination", FormatAddress(datagram.destination));
+  if (datagram.hop_limit >= 0) packet.Set("hopLimit", datagram.hop_limit);
+  packet.Set("ifindex", datagram.ifindex);
+  packet.Set("truncated", datagram.truncated);
+  packet.Set("receivedAt", datagram.received_at);
   callback.Call({env.Null(), packet});
 }
+
+}  // namespace
 
 Napi::Function IpSocket::Define(Napi::Env env) {
   return DefineClass(env, "IpSocket",
@@ -82,6 +85,7 @@ Napi::Function IpSocket::Define(Napi::Env env) {
                          InstanceMethod<&IpSocket::Ref>("ref"),
                          InstanceMethod<&IpSocket::Unref>("unref"),
                          InstanceMethod<&IpSocket::Stats>("stats"),
+                         InstanceMethod<&IpSocket::Drain>("drain"),
                          InstanceAccessor<&IpSocket::Ifindex>("ifindex"),
                          InstanceAccessor<&IpSocket::Closed>("closed"),
                      });
@@ -112,7 +116,8 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
     throw ErrnoError(env, err, "open raw socket on " + iface_ + ": eventfd", "eventfd");
   }
   try {
-    tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "tandem_raw receive", kQueueLimit, 1);
+    // Unbounded, but it holds at most one wake-up at a time (see SignalLocked).
+    tsfn_ = Tsfn::New(env, "tandem_raw receive", 0, 1, this);
   } catch (...) {
     close(fd_);
     close(wake_fd_);
@@ -120,6 +125,7 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
     throw;
   }
   tsfn_live_ = true;
+  on_receive_ = Napi::Persistent(info[1].As<Napi::Function>());
   open_ = true;
   env_ = env;
   thread_ = std::thread(&IpSocket::ReceiveLoop, this);
@@ -211,7 +217,8 @@ void IpSocket::Configure(Napi::Env env, const Napi::Object& options) {
 IpSocket::~IpSocket() {
   if (cleanup_hook_) napi_remove_env_cleanup_hook(env_, &IpSocket::OnEnvCleanup, this);
   Stop();
-  if (tsfn_live_) tsfn_.Release();
+  // Abort, not release: no wake-up still queued may reach OnQueued after this object is gone.
+  if (tsfn_live_) tsfn_.Abort();
 }
 
 void IpSocket::OnEnvCleanup(void* self) {
@@ -235,78 +242,143 @@ void IpSocket::Stop() {
   close(wake_fd_);
   fd_ = -1;
   wake_fd_ = -1;
+  std::lock_guard<std::mutex> guard(queue_lock_);
+  queue_.clear();
 }
 
-void IpSocket::Post(Datagram* datagram) {
-  if (tsfn_.NonBlockingCall(datagram) != napi_ok) {
-    delete datagram;
+void IpSocket::SignalLocked() {
+  if (signal_pending_ || !tsfn_live_) return;
+  signal_pending_ = true;
+  tsfn_.NonBlockingCall();
+}
+
+void IpSocket::Enqueue(Datagram&& datagram) {
+  std::lock_guard<std::mutex> guard(queue_lock_);
+  if (queue_.size() >= kQueueLimit) {
     queue_drops_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    queue_.push_back(std::move(datagram));
   }
+  SignalLocked();
+}
+
+void IpSocket::OnQueued(Napi::Env env, Napi::Function, IpSocket* socket, void*) {
+  if (env == nullptr) return;  // the function is being torn down; the socket may be gone
+  size_t waiting = 0;
+  {
+    std::lock_guard<std::mutex> guard(socket->queue_lock_);
+    socket->signal_pending_ = false;
+    waiting = socket->queue_.size();
+  }
+  // Only what was there on waking: datagrams queued meanwhile brought their own wake-up, and
+  // other events get their turn in between under a flood.
+  socket->DeliverQueued(env, waiting);
+}
+
+size_t IpSocket::DeliverQueued(Napi::Env env, size_t limit) {
+  size_t delivered = 0;
+  // One at a time, so a callback that calls drain() or close() sees the rest in order or
+  // not at all.
+  while (delivered < limit && open_) {
+    Datagram datagram;
+    {
+      std::lock_guard<std::mutex> guard(queue_lock_);
+      if (queue_.empty()) break;
+      datagram = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    delivered++;
+    try {
+      Deliver(env, on_receive_.Value(), datagram);
+    } catch (...) {
+      // The exception goes to the caller (or becomes uncaught); the rest still get delivered.
+      std::lock_guard<std::mutex> guard(queue_lock_);
+      if (!queue_.empty()) SignalLocked();
+      throw;
+    }
+  }
+  return delivered;
+}
+
+IpSocket::ReadOutcome IpSocket::ReadOne(std::vector<uint8_t>& buffer, Datagram& datagram) {
+  alignas(cmsghdr) char control[512];
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr msg{};
+  msg.msg_name = &datagram.source;
+  msg.msg_namelen = sizeof datagram.source;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t length;
+  do {
+    length = recvmsg(fd_, &msg, MSG_DONTWAIT);
+  } while (length < 0 && errno == EINTR);
+  datagram.received_at = MonotonicMs();
+  if (length < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadOutcome::kEmpty;
+    datagram.error = errno;
+    return ReadOutcome::kError;
+  }
+  const size_t kept = static_cast<size_t>(length) < buffer.size() ? static_cast<size_t>(length)
+                                                                 : buffer.size();
+  datagram.data.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(kept));
+  datagram.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      datagram.ifindex = info.ipi_ifindex;
+      auto& destination = reinterpret_cast<sockaddr_in&>(datagram.destination);
+      destination.sin_family = AF_INET;
+      destination.sin_addr = info.ipi_addr;
+      datagram.has_destination = true;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      datagram.ifindex = static_cast<int>(info.ipi6_ifindex);
+      auto& destination = reinterpret_cast<sockaddr_in6&>(datagram.destination);
+      destination.sin6_family = AF_INET6;
+      destination.sin6_addr = info.ipi6_addr;
+      datagram.has_destination = true;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+      int hops;
+      std::memcpy(&hops, CMSG_DATA(c), sizeof hops);
+      datagram.hop_limit = hops;
+    }
+  }
+  received_.fetch_add(1, std::memory_order_relaxed);
+  return ReadOutcome::kDatagram;
+}
+
+IpSocket::ReadOutcome IpSocket::ReadAndQueue(std::vector<uint8_t>& buffer) {
+  std::lock_guard<std::mutex> reading(read_lock_);
+  Datagram datagram;
+  const ReadOutcome outcome = ReadOne(buffer, datagram);
+  if (outcome != ReadOutcome::kEmpty) Enqueue(std::move(datagram));
+  return outcome;
 }
 
 void IpSocket::ReceiveLoop() {
+  pthread_setname_np(pthread_self(), "tandem-recv");
+  ApplyProcessPriority();
   std::vector<uint8_t> buffer(kBufferSize);
-  alignas(cmsghdr) char control[512];
   pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   for (;;) {
     const int ready = poll(fds, 2, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      auto* failure = new Datagram;
-      failure->error = errno;
-      Post(failure);
+      Datagram failure;
+      failure.error = errno;
+      Enqueue(std::move(failure));
       return;
     }
     if (fds[1].revents != 0) return;  // close(): woken through the eventfd
     if (fds[0].revents & POLLNVAL) return;
     if ((fds[0].revents & (POLLIN | POLLERR)) == 0) continue;
+    // drain() on the JS thread may have taken what woke us: then the first read is empty.
     for (int i = 0; i < kBurst; i++) {
-      auto datagram = std::make_unique<Datagram>();
-      iovec iov{buffer.data(), buffer.size()};
-      msghdr msg{};
-      msg.msg_name = &datagram->source;
-      msg.msg_namelen = sizeof datagram->source;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      const ssize_t length = recvmsg(fd_, &msg, MSG_DONTWAIT);
-      if (length < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
-        datagram->error = errno;
-        Post(datagram.release());
-        break;
-      }
-      const size_t kept = static_cast<size_t>(length) < buffer.size() ? static_cast<size_t>(length)
-                                                                     : buffer.size();
-      datagram->data.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(kept));
-      datagram->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-          in_pktinfo info;
-          std::memcpy(&info, CMSG_DATA(c), sizeof info);
-          datagram->ifindex = info.ipi_ifindex;
-          auto& destination = reinterpret_cast<sockaddr_in&>(datagram->destination);
-          destination.sin_family = AF_INET;
-          destination.sin_addr = info.ipi_addr;
-          datagram->has_destination = true;
-        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-          in6_pktinfo info;
-          std::memcpy(&info, CMSG_DATA(c), sizeof info);
-          datagram->ifindex = static_cast<int>(info.ipi6_ifindex);
-          auto& destination = reinterpret_cast<sockaddr_in6&>(datagram->destination);
-          destination.sin6_family = AF_INET6;
-          destination.sin6_addr = info.ipi6_addr;
-          datagram->has_destination = true;
-        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
-          int hops;
-          std::memcpy(&hops, CMSG_DATA(c), sizeof hops);
-          datagram->hop_limit = hops;
-        }
-      }
-      received_.fetch_add(1, std::memory_order_relaxed);
-      Post(datagram.release());
+      if (ReadAndQueue(buffer) != ReadOutcome::kDatagram) break;
     }
   }
 }
@@ -351,13 +423,30 @@ Napi::Value IpSocket::Close(const Napi::CallbackInfo& info) {
     napi_remove_env_cleanup_hook(env_, &IpSocket::OnEnvCleanup, this);
     cleanup_hook_ = false;
   }
-  Stop();
+  Stop();  // also discards what was queued: nothing is delivered after close()
   if (tsfn_live_) {
-    // Datagrams already queued are still delivered; the caller ignores them after close.
-    tsfn_.Release();
+    tsfn_.Abort();
     tsfn_live_ = false;
   }
+  // Lets a callback that refers to this socket be collected with it.
+  on_receive_.Reset();
   return info.Env().Undefined();
+}
+
+Napi::Value IpSocket::Drain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // The receive thread's buffer is its own; this one serves every socket drained on this
+  // JS thread.
+  static thread_local std::vector<uint8_t> buffer(kBufferSize);
+  // First what the receive thread already read, then whatever still waits in the kernel;
+  // each read goes through the queue, so the order holds whichever thread read it.
+  size_t delivered = DeliverQueued(env, kDrainLimit);
+  ReadOutcome outcome = ReadOutcome::kDatagram;
+  while (open_ && delivered < kDrainLimit && outcome == ReadOutcome::kDatagram) {
+    outcome = ReadAndQueue(buffer);
+    delivered += DeliverQueued(env, kDrainLimit - delivered);
+  }
+  return Napi::Number::New(env, static_cast<double>(delivered));
 }
 
 Napi::Value IpSocket::Ref(const Napi::CallbackInfo& info) {

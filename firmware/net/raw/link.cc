@@ -6,7 +6,6 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -139,24 +138,6 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
   result.Set("mac", text);
   result.Set("ethernet", request.ifr_hwaddr.sa_family == ARPHRD_ETHER);
   return result;
-}
-
-// Puts the calling thread (the JS main thread: CARP timers and adverts) under SCHED_RR at
-// `priority`, or back under SCHED_OTHER with 0, as keepalived's vrrp_rt_priority does. Other
-// threads (libuv's pool, the receive threads) keep their own policy.
-Napi::Value SetRealtimePriority(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setRealtimePriority(priority) expected");
-  const int priority = info[0].As<Napi::Number>().Int32Value();
-  if (priority < 0 || priority > 99) throw Napi::RangeError::New(env, "priority must be 0-99");
-  sched_param param{};
-  param.sched_priority = priority;
-  if (sched_setscheduler(0, priority == 0 ? SCHED_OTHER : SCHED_RR, &param) != 0) {
-    const int err = errno;
-    throw ErrnoError(env, err, "set realtime priority", "sched_setscheduler",
-                     err == EPERM ? "needs CAP_SYS_NICE" : nullptr);
-  }
-  return env.Undefined();
 }
 
 }  // namespace tandem

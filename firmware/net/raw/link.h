@@ -11,7 +11,5 @@ namespace tandem {
 Napi::Value SendFrame(const Napi::CallbackInfo& info);
 // interfaceInfo(iface: string, netns?: string): { index, mac, up, running, mtu }
 Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
-// setRealtimePriority(priority: number): void — SCHED_RR for the calling thread, 0 for normal
-Napi::Value SetRealtimePriority(const Napi::CallbackInfo& info);
 
 }  // namespace tandem

@@ -1,0 +1,26 @@
+// CLOCK_MONOTONIC for the addon's timestamps and deadlines. It is the clock of
+// process.hrtime() and of libuv, so what the addon reports compares directly with JavaScript's
+// own readings.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+namespace tandem {
+
+constexpr int64_t kNanosPerSecond = 1000000000;
+
+inline timespec MonotonicTimespec() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now;
+}
+
+// Milliseconds, fractional: a double keeps sub-microsecond precision for centuries of uptime.
+inline double MonotonicMs() {
+  const timespec now = MonotonicTimespec();
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+}  // namespace tandem
