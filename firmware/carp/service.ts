@@ -28,6 +28,8 @@ export const MAINTENANCE_ADVSKEW = 254;
 export const MAINTENANCE_DEMOTE = 64;
 const MAX_DEMOTE = 255;
 const SEND_ERRORS_BEFORE_DEMOTE = 3;
+/** Encoded adverts kept per vhost; demotion changes are the only source of new ones. */
+const ADVERT_CACHE_SIZE = 8;
 /** Least time between two re-announcements caused by hearing a slower master. */
 export const REANNOUNCE_SPACING_MS = 100;
 
@@ -105,6 +107,7 @@ class Vhost {
   private lastReannounceAt: number | undefined;
   private masterDownTimer: TimerHandle | undefined;
   private addressWork: Promise<void> = Promise.resolve();
+  private readonly adverts = new Map<string, Uint8Array>();
   private macvlan: string | undefined;
   readonly key: AuthKey;
   private stopped = false;
@@ -130,29 +133,25 @@ class Vhost {
 
   dispatch(event: Event): void {
     if (this.stopped) return;
+    if (event.type === 'settingsChanged') this.adverts.clear();
     const { state, effects } = transition(this.state, event, this.settings());
     this.state = state;
-    for (const effect of effects) this.apply(effect);
+    // Timers count from the event: an advert that waited in the receive queue while the event
+    // loop was busy has that much less of its master-down left, as in the kernel.
+    const late = Math.max(0, this.service.ports.clock.monotonic() - event.at);
+    for (const effect of effects) this.apply(effect, late);
   }
 
-  private apply(effect: Effect): void {
+  private apply(effect: Effect, late: number): void {
     const { clock, log } = this.service.ports;
     switch (effect.type) {
       case 'sendAdvert':
         this.sendAdvert(effect.advbase, effect.advskew, effect.demote);
         return;
-      case 'armTimer': {
-        const fire = effect.timer === 'advert' ? 'advertTimerFired' : 'masterDownTimerFired';
-        this.cancel(effect.timer);
-        const handle = clock.setTimer(effect.delayMs, () => {
-          if (effect.timer === 'advert') this.advertTimer = undefined;
-          else this.masterDownTimer = undefined;
-          this.dispatch({ type: fire, at: clock.monotonic() });
-        });
-        if (effect.timer === 'advert') this.advertTimer = handle;
-        else this.masterDownTimer = handle;
+      case 'armTimer':
+        if (effect.timer === 'advert') this.armAdvertTimer(Math.max(0, effect.delayMs - late));
+        else this.armMasterDownTimer(Math.max(0, effect.delayMs - late));
         return;
-      }
       case 'cancelTimer':
         this.cancel(effect.timer);
         return;
@@ -161,7 +160,8 @@ class Vhost {
         return;
       case 'announceAddresses':
         if (effect.slowerMaster) this.requestReannounce();
-        else this.queueAddressWork('announce', () => this.announce());
+        else if (this.config.mac === 'virtual') this.queueAddressWork('announce', () => this.announce());
+        else this.announceNow();
         return;
       case 'releaseAddresses':
         this.queueAddressWork('release', () => this.release());
@@ -175,6 +175,29 @@ class Vhost {
     }
   }
 
+  private armAdvertTimer(delayMs: number): void {
+    const { clock } = this.service.ports;
+    this.cancel('advert');
+    this.advertTimer = clock.setTimer(delayMs, () => {
+      this.advertTimer = undefined;
+      this.dispatch({ type: 'advertTimerFired', at: clock.monotonic() });
+    });
+  }
+
+  private armMasterDownTimer(delayMs: number): void {
+    const { clock } = this.service.ports;
+    this.cancel('masterDown');
+    const handle = clock.setTimer(delayMs, () => {
+      // libuv runs timers before it polls, so after a stall adverts that arrived in time may
+      // still be waiting in the socket; hear them first. One of them re-arms this timer.
+      this.service.catchUp(this.config.interface);
+      if (this.masterDownTimer !== handle) return;
+      this.masterDownTimer = undefined;
+      this.dispatch({ type: 'masterDownTimerFired', at: clock.monotonic() });
+    });
+    this.masterDownTimer = handle;
+  }
+
   private cancel(timer: 'advert' | 'masterDown'): void {
     if (timer === 'advert') {
       this.advertTimer?.cancel();
@@ -185,11 +208,34 @@ class Vhost {
     }
   }
 
+  /**
+   * The advert for these values, encoded once: the HMAC covers none of them, so a vhost sends
+   * the same bytes until its settings change, and the first advert as MASTER costs no encoding.
+   */
+  private advert(advbase: number, advskew: number, demote: number): Uint8Array {
+    const key = `${advbase}/${advskew}/${demote}`;
+    let message = this.adverts.get(key);
+    if (!message) {
+      if (this.adverts.size >= ADVERT_CACHE_SIZE) this.adverts.clear();
+      message = encodeAdvert({ vhid: this.config.vhid, advbase, advskew, demote, counter: this.cookie }, this.key);
+      this.adverts.set(key, message);
+    }
+    return message;
+  }
+
+  /**
+   * Encodes the advert and the announcements before they are needed: a BACKUP never ran that
+   * code, and compiling it on first use slowed the takeover by about a millisecond.
+   */
+  prepareTakeover(): void {
+    const { advbase, advskew, demote } = this.settings();
+    this.advert(advbase, advskew, demote);
+    const iface = this.config.interface;
+    for (const cidr of this.config.addresses) this.service.ports.announcer.prepare?.(iface, bare(cidr), this.mac);
+  }
+
   private sendAdvert(advbase: number, advskew: number, demote: number): void {
-    const message = encodeAdvert(
-      { vhid: this.config.vhid, advbase, advskew, demote, counter: this.cookie },
-      this.key,
-    );
+    const message = this.advert(advbase, advskew, demote);
     for (const family of this.families) {
       const channel = this.service.channel(this.config.interface, family);
       if (!channel) continue;
@@ -251,6 +297,18 @@ class Vhost {
       this.trailingAnnounce = undefined;
       this.lastReannounceAt = clock.monotonic();
       this.queueAddressWork('announce', () => this.announce());
+    });
+  }
+
+  /**
+   * Announces without waiting for the address work: the gratuitous ARP leaves right after the
+   * first advert and the address is added in the same tick, as UCarp sends its ARP while its up
+   * script runs. A client frame arriving in between was lost either way: it went to the old
+   * master.
+   */
+  private announceNow(): void {
+    this.announce().catch((error: Error) => {
+      this.service.ports.log.error(`vhid ${this.config.vhid}: announce failed: ${error.message}`);
     });
   }
 
@@ -410,6 +468,7 @@ export class CarpService {
     await this.ports.addresses.prepare?.(config.interface);
     // Start from a clean slate: a VIP left behind by a crash would answer beside the master.
     for (const cidr of config.addresses) await this.ports.addresses.remove(config.interface, cidr).catch(() => undefined);
+    vhost.prepareTakeover();
     if (this.linkState.get(config.interface)) {
       vhost.dispatch({ type: 'interfaceUp', at: this.ports.clock.monotonic() });
     }
@@ -503,7 +562,14 @@ export class CarpService {
     if (!vhost) return;
     vhost.counters.received++;
     const { advbase, advskew, demote } = verdict.advert;
-    vhost.dispatch({ type: 'advertReceived', at: this.ports.clock.monotonic(), advbase, advskew, demote, source: packet.source });
+    const at = this.ports.clock.monotonic() - (packet.ageMs ?? 0);
+    vhost.dispatch({ type: 'advertReceived', at, advbase, advskew, demote, source: packet.source });
+  }
+
+  /** Delivers the packets that arrived on `iface` but are still waiting for the event loop. */
+  catchUp(iface: string): void {
+    this.channel(iface, 4)?.drain?.();
+    this.channel(iface, 6)?.drain?.();
   }
 
   sendFailed(vhost: Vhost, error: Error): void {

@@ -18,33 +18,48 @@ export interface LinuxAnnouncerOptions {
 
 export class LinuxAnnouncer implements NeighborAnnouncer {
   private addon: RawAddon | undefined;
+  /** Built frames by interface, address and sender MAC; an interface's new MAC builds anew. */
+  private readonly frames = new Map<string, Uint8Array>();
 
   constructor(private readonly options: LinuxAnnouncerOptions = {}) {
     this.addon = options.addon;
   }
 
   async gratuitousArp(iface: string, ip: string, mac?: string): Promise<void> {
-    const context = `gratuitous ARP for ${ip} on ${iface}`;
     try {
-      const frame = encodeGratuitousArp({ mac: mac ?? this.interfaceMac(iface), ip });
-      this.raw().sendFrame(iface, frame, this.options.netns);
+      this.raw().sendFrame(iface, this.frame('arp', iface, ip, mac), this.options.netns);
     } catch (error) {
-      throw withContext(error, context);
+      throw withContext(error, `gratuitous ARP for ${ip} on ${iface}`);
     }
   }
 
   async unsolicitedNa(iface: string, ip: string, mac?: string): Promise<void> {
-    const context = `neighbor advertisement for ${ip} on ${iface}`;
     try {
-      const frame = encodeUnsolicitedNa({
-        mac: mac ?? this.interfaceMac(iface),
-        ip,
-        router: this.options.router ?? false,
-      });
-      this.raw().sendFrame(iface, frame, this.options.netns);
+      this.raw().sendFrame(iface, this.frame('na', iface, ip, mac), this.options.netns);
     } catch (error) {
-      throw withContext(error, context);
+      throw withContext(error, `neighbor advertisement for ${ip} on ${iface}`);
     }
+  }
+
+  prepare(iface: string, ip: string, mac?: string): void {
+    try {
+      this.frame(ip.includes(':') ? 'na' : 'arp', iface, ip, mac);
+    } catch {
+      // The interface may not exist yet; the frame is built when it is sent.
+    }
+  }
+
+  private frame(kind: 'arp' | 'na', iface: string, ip: string, mac: string | undefined): Uint8Array {
+    const sender = mac ?? this.interfaceMac(iface);
+    const key = `${kind} ${iface} ${ip} ${sender}`;
+    let frame = this.frames.get(key);
+    if (!frame) {
+      frame = kind === 'na'
+        ? encodeUnsolicitedNa({ mac: sender, ip, router: this.options.router ?? false })
+        : encodeGratuitousArp({ mac: sender, ip });
+      this.frames.set(key, frame);
+    }
+    return frame;
   }
 
   private interfaceMac(iface: string): string {

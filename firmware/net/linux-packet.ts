@@ -99,6 +99,10 @@ export class LinuxPacketChannel implements PacketChannel {
     }
   }
 
+  drain(): void {
+    this.handle?.drain();
+  }
+
   onPacket(listener: (packet: ReceivedPacket) => void): void {
     this.packetListeners.push(listener);
   }
@@ -145,6 +149,7 @@ export class LinuxPacketChannel implements PacketChannel {
       this.counters.malformed++;
       return;
     }
+    packet.ageMs = Math.max(0, monotonicMs() - datagram.receivedAt);
     this.counters.received++;
     for (const listener of this.packetListeners) listener(packet);
   }
@@ -175,6 +180,11 @@ export class LinuxPacketChannel implements PacketChannel {
       payload: view(datagram.data, 0, datagram.data.length),
     };
   }
+}
+
+/** CLOCK_MONOTONIC in milliseconds, the clock the receive thread stamps datagrams with. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** A plain Uint8Array over bytes [start, end) of a Buffer, without copying. */

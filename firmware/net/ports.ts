@@ -15,6 +15,11 @@ export interface ReceivedPacket {
   ttl: number;
   /** The CARP message, without the IP header. */
   payload: Uint8Array;
+  /**
+   * How long before delivery the packet arrived (the receive thread's timestamp); absent means
+   * just now. CARP counts its master-down time from arrival, as the kernel does.
+   */
+  ageMs?: number;
 }
 
 /** Raw protocol-112 I/O bound to one interface and one address family. */
@@ -22,6 +27,11 @@ export interface PacketChannel {
   /** Sends `payload` (the CARP message) to `destination` with TTL/hop limit 255. */
   send(destination: string, payload: Uint8Array): Promise<void>;
   onPacket(listener: (packet: ReceivedPacket) => void): void;
+  /**
+   * Delivers, before returning, every packet that has already arrived but not yet reached the
+   * listeners (a busy event loop holds them back). Channels that deliver at once need not have it.
+   */
+  drain?(): void;
   close(): Promise<void>;
 }
 
@@ -46,6 +56,8 @@ export interface NeighborAnnouncer {
   gratuitousArp(iface: string, ip: string, mac?: string): Promise<void>;
   /** Sends an unsolicited Neighbor Advertisement with Override for `ip` to ff02::1. */
   unsolicitedNa(iface: string, ip: string, mac?: string): Promise<void>;
+  /** Builds the frames for `ip` ahead of time, so the takeover only sends them. */
+  prepare?(iface: string, ip: string, mac?: string): void;
 }
 
 export interface LinkInfo {

@@ -49,6 +49,25 @@ describe('CARP between Tandem nodes', { skip, timeout: 180_000 }, () => {
     await b.terminate();
   });
 
+  it('a backup stopped for a second (SIGSTOP) hears the adverts queued meanwhile before its master-down timer may fire', async () => {
+    // advbase 0: 3.9 ms adverts and a 234 ms master-down, so the stop lasts four master-downs.
+    const a = await TandemNode.start(lab, 1, work, [{ advbase: 0, advskew: 1 }]);
+    await a.waitFor('MASTER');
+    const b = await TandemNode.start(lab, 2, work, [{ advbase: 0, advskew: 20 }]);
+    await b.waitFor('BACKUP');
+    const transitions = () => (b.output.match(/BACKUP -> MASTER/g) ?? []).length;
+    for (let round = 0; round < 3; round++) {
+      b.child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      b.child.kill('SIGCONT');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(transitions(), 0, `round ${round}: the backup took over from a live master:\n${b.output}`);
+    }
+    const [statusA] = (await a.status()).carp;
+    assert.equal(statusA?.state, 'MASTER');
+    await Promise.all([a.terminate(), b.terminate()]);
+  });
+
   it('forged adverts change no state and each increments its own counter', async () => {
     const a = await TandemNode.start(lab, 1, work, [{ advskew: 100 }]);
     await a.waitFor('MASTER');

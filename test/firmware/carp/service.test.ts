@@ -13,7 +13,7 @@ import { validate } from '../../../firmware/config/kit.js';
 import { configSchema, type CarpConfig } from '../../../firmware/config/schema.js';
 import { createLogger } from '../../../firmware/log.js';
 import { Segment, type SimHost } from '../../../firmware/net/segment.js';
-import type { ReceivedPacket } from '../../../firmware/net/ports.js';
+import type { Family, PacketChannel, PacketPort, ReceivedPacket } from '../../../firmware/net/ports.js';
 import { FakeClock } from '../../../firmware/os/clock.js';
 import { FakeProcessRunner, type RunOptions, type RunResult } from '../../../firmware/os/process.js';
 
@@ -66,7 +66,7 @@ function lab() {
   async function node(
     name: string,
     configs: CarpConfig[],
-    options: { runner?: FakeProcessRunner; interfaces?: string[]; hooks?: HookPaths } = {},
+    options: { runner?: FakeProcessRunner; interfaces?: string[]; hooks?: HookPaths; packets?: (host: SimHost) => PacketPort } = {},
   ): Promise<Node> {
     const host = segment.attach(name, { addresses: [`198.51.100.${index++}/24`] });
     for (const iface of options.interfaces ?? []) host.addInterface(iface);
@@ -79,7 +79,7 @@ function lab() {
     const hooks = new HookRunner(options.hooks ?? HOOKS, runner, log);
     const service = new CarpService(configs, {
       clock,
-      packets: host,
+      packets: options.packets?.(host) ?? host,
       addresses: host,
       announcer: host,
       links: host,
@@ -722,5 +722,102 @@ describe('re-announcements', () => {
     assert.ok(during.length >= 10 && during.length <= 12, `${during.length} announcements in one second`);
     for (let i = 1; i < during.length; i++) assert.ok(during[i]! - during[i - 1]! >= REANNOUNCE_SPACING_MS);
     assert.ok(during.at(-1)! >= lastAdvert, 'the last slower advert was answered');
+  });
+});
+
+/**
+ * Packets that arrive while the event loop is busy: held back from the listeners (with their
+ * arrival time) until released, or until the service drains the channel, if it can.
+ */
+class BusyLoopPort implements PacketPort {
+  holding = false;
+  private readonly held: { packet: ReceivedPacket; arrivedAt: number }[] = [];
+  private readonly listeners: ((packet: ReceivedPacket) => void)[] = [];
+
+  constructor(private readonly inner: PacketPort, private readonly clock: FakeClock, private readonly drains: boolean) {}
+
+  async open(iface: string, family: Family): Promise<PacketChannel> {
+    const channel = await this.inner.open(iface, family);
+    channel.onPacket((packet) => {
+      if (this.holding) this.held.push({ packet, arrivedAt: this.clock.monotonic() });
+      else for (const listener of this.listeners) listener(packet);
+    });
+    return {
+      send: (destination, payload) => channel.send(destination, payload),
+      onPacket: (listener) => void this.listeners.push(listener),
+      close: () => channel.close(),
+      ...(this.drains ? { drain: () => this.release() } : {}),
+    };
+  }
+
+  /** The loop is free again: everything held is delivered, each with its age. */
+  release(): void {
+    for (const { packet, arrivedAt } of this.held.splice(0)) {
+      for (const listener of this.listeners) listener({ ...packet, ageMs: this.clock.monotonic() - arrivedAt });
+    }
+  }
+}
+
+describe('adverts held up by a busy event loop', () => {
+  async function heldBackup(drains: boolean) {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({ advskew: 0 }));
+    let port: BusyLoopPort | undefined;
+    const b = await l.node('b', carpConfigs({ advskew: 100 }), {
+      packets: (host) => (port = new BusyLoopPort(host, l.clock, drains)),
+    });
+    await l.clock.advance(3500);
+    assert.equal(l.state(a), 'MASTER');
+    assert.equal(l.state(b), 'BACKUP');
+    return { ...l, a, b, port: port! };
+  }
+
+  it('the master-down timer first hears adverts that arrived in time, and the backup stays BACKUP', async () => {
+    const l = await heldBackup(true);
+    l.port.holding = true;
+    await l.clock.advance(10 * masterDownMs(1, 100));
+    assert.equal(l.state(l.b), 'BACKUP');
+    assert.equal(l.state(l.a), 'MASTER');
+    assert.deepEqual(l.transitions.filter((t) => t.at > 3500), []);
+  });
+
+  it('without draining, the same stall is a false failover (what the drain prevents)', async () => {
+    const l = await heldBackup(false);
+    l.port.holding = true;
+    await l.clock.advance(masterDownMs(1, 100) + 100);
+    assert.equal(l.state(l.b), 'MASTER');
+  });
+
+  it('an advert delivered late counts from its arrival: the wait does not extend the master-down time', async () => {
+    const l = await heldBackup(true);
+    const lastAdvert = () => l.sends.filter((s) => s.from === 'a').at(-1)!.at;
+    l.port.holding = true;
+    await l.clock.advance(1500);
+    const heardAt = lastAdvert();
+    await l.a.service.abandon();
+    // The event loop frees up 1 s after the last advert arrived: it is delivered with ageMs 1000.
+    await l.clock.advance(heardAt + 1000 - l.clock.monotonic());
+    l.port.release();
+    l.port.holding = false;
+    await l.clock.advance(masterDownMs(1, 100));
+    const takeover = l.transitions.find((t) => t.node === 'b' && t.to === 'MASTER');
+    assert.ok(takeover, 'b took over');
+    const formula = heardAt + masterDownMs(1, 100);
+    assert.ok(Math.abs(takeover.at - formula) <= 1, `took over at ${takeover.at}; arrival + master-down is ${formula}`);
+  });
+
+  it('adverts follow a change of demotion: the cached encoding is not reused', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({ advskew: 7 }));
+    await l.clock.advance(3500);
+    const heard = await l.sniff();
+    a.service.demoteBy(3);
+    await l.clock.advance(1100);
+    const during = heard.at(-1)!.payload;
+    a.service.resetDemote();
+    await l.clock.advance(1100);
+    const after = heard.at(-1)!.payload;
+    assert.deepEqual([during[2], during[4]], [7, 3]);
+    assert.deepEqual([after[2], after[4]], [7, 0]);
   });
 });
