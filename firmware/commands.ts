@@ -5,8 +5,7 @@ import { configPathFrom, formatIssue, loadConfigFile } from './config/load.js';
 import { sendControl } from './control/client.js';
 import type { ControlRequest } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
-import { createLogger } from './log.js';
-import { systemClock } from './os/clock.js';
+import { createLogger, type Logger } from './log.js';
 import type { Status } from './daemon.js';
 import { formatPools } from './balancer/format.js';
 
@@ -119,6 +118,28 @@ export function formatStatus(status: Status): string {
   return lines.join('\n');
 }
 
+/** node.lockMemory and node.realtimePriority; a failure is logged and the daemon runs on. */
+async function applyNodeScheduling(node: { realtimePriority: number; lockMemory: boolean }, log: Logger): Promise<void> {
+  if (node.realtimePriority === 0 && !node.lockMemory) return;
+  const { setRealtimePriority, lockMemory } = await import('./os/realtime.js');
+  if (node.lockMemory) {
+    try {
+      lockMemory();
+      log.info('memory locked: no page of the daemon is swapped out');
+    } catch (error) {
+      log.error(`cannot lock memory; running unlocked: ${(error as Error).message}`);
+    }
+  }
+  if (node.realtimePriority > 0) {
+    try {
+      const threads = setRealtimePriority(node.realtimePriority);
+      log.info(`all ${threads} threads run under SCHED_RR priority ${node.realtimePriority}`);
+    } catch (error) {
+      log.error(`cannot set realtime priority; running with normal scheduling: ${(error as Error).message}`);
+    }
+  }
+}
+
 async function run(explicit: string | undefined): Promise<number> {
   const path = configPathFrom(explicit);
   const loaded = await loadConfigFile(path);
@@ -128,18 +149,12 @@ async function run(explicit: string | undefined): Promise<number> {
   }
   const config = loaded.config;
   const log = createLogger(config.log.level);
-  if (config.node.realtimePriority > 0) {
-    const { setRealtimePriority } = await import('./os/realtime.js');
-    try {
-      setRealtimePriority(config.node.realtimePriority);
-      log.info(`CARP timers run under SCHED_RR priority ${config.node.realtimePriority}`);
-    } catch (error) {
-      log.error(`cannot set realtime priority; running with normal scheduling: ${(error as Error).message}`);
-    }
-  }
+  const { createLinuxClock } = await import('./os/linux-clock.js');
+  const clock = createLinuxClock(log);
+  await applyNodeScheduling(config.node, log);
   const { createLinuxPorts } = await import('./net/linux.js');
   const { Daemon } = await import('./daemon.js');
-  const ports = await createLinuxPorts(systemClock, log);
+  const ports = await createLinuxPorts(clock, log);
   const daemon = new Daemon(config, ports, () => loadConfigFile(path));
   const control = new ControlServer(config.control.socket, (request) => daemon.handle(request));
   await control.listen();

@@ -98,10 +98,19 @@ export const configSchema = s.object({
       s
         .int(0, 99)
         .describe(
-          'Run the CARP timers under SCHED_RR at this priority (like keepalived\'s vrrp_rt_priority); 0 leaves normal scheduling. Sub-second advert intervals on a loaded box need it.',
+          'Run every thread of the daemon under SCHED_RR at this priority (like keepalived\'s vrrp_rt_priority); 0 leaves normal scheduling. Sub-second advert intervals on a loaded box need it.',
           { requiresRestart: true },
         ),
       0,
+    ),
+    lockMemory: optional(
+      s
+        .bool()
+        .describe(
+          'Lock the daemon\'s code, libraries and native heap in memory (like keepalived\'s vrrp_no_swap), so memory pressure never stalls the CARP timers on a read from the card. V8\'s JavaScript heap is left unlocked: V8 aborts on locked pages it discards.',
+          { requiresRestart: true },
+        ),
+      false,
     ),
     })
     .describe('This node.'),

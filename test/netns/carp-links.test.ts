@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { beforeEach, describe, it } from 'node:test';
 import { eventually, netnsUnavailable, type Lab } from './lab.js';
@@ -116,12 +117,20 @@ describe('CARP links and layouts', { skip, timeout: 120_000 }, () => {
     await Promise.all([a.terminate(), b.terminate(), c.terminate()]);
   });
 
-  it('node.realtimePriority puts the daemon\'s main thread under SCHED_RR', async () => {
-    const a = await TandemNode.start(lab, 1, work, [{ advskew: 0 }], 'fw-rt', process.execPath, { realtimePriority: 10 });
-    const { stdout } = await run('chrt', ['-p', String(a.child.pid)]);
-    assert.match(stdout, /scheduling policy: SCHED_RR/);
-    assert.match(stdout, /scheduling priority: 10/);
+  it('node.realtimePriority puts every thread of the daemon under SCHED_RR; node.lockMemory locks its pages', async () => {
+    const a = await TandemNode.start(lab, 1, work, [{ advskew: 0 }], 'fw-rt', process.execPath, { realtimePriority: 10, lockMemory: true });
     await a.waitFor('MASTER');
+    const tasks = await readdir(`/proc/${a.child.pid}/task`);
+    // The JS thread, V8's and libuv's workers, the receive thread and the timer thread.
+    assert.ok(tasks.length >= 7, `${tasks.length} threads`);
+    for (const tid of tasks) {
+      const { stdout } = await run('chrt', ['-p', tid]);
+      assert.match(stdout, /scheduling policy: SCHED_RR/, `thread ${tid}`);
+      assert.match(stdout, /scheduling priority: 10/, `thread ${tid}`);
+    }
+    const status = await readFile(`/proc/${a.child.pid}/status`, 'utf8');
+    const locked = Number(/VmLck:\s+(\d+) kB/.exec(status)?.[1]);
+    assert.ok(locked > 1024, `VmLck ${locked} kB`);
     await a.terminate();
   });
 });

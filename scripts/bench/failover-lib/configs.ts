@@ -26,7 +26,7 @@ export interface BenchConfig {
   formula: string;
   /** Tandem only: false runs it without transition hooks (to measure what the hook costs). */
   hooks?: boolean;
-  /** Tandem only: both daemons with node.realtimePriority 10 (SCHED_RR main thread; chrt for +nohooks). */
+  /** Tandem only: both daemons with node.realtimePriority 10 and node.lockMemory (chrt for +nohooks). */
   realtime?: boolean;
 }
 

@@ -60,8 +60,8 @@ function masterWaitMs(config: BenchConfig): number {
 
 async function startTandem(config: BenchConfig, lab: Lab, work: Workdir): Promise<Pair> {
   const pair = config.hooks === false ? await startBareTandem(config, lab, work) : await startHookedTandem(config, lab, work);
-  // The hooked daemons get the product's own knob (node.realtimePriority: SCHED_RR for the
-  // main thread); the bare ones, which have no config node section, get chrt.
+  // The hooked daemons get the product's own knobs (node.realtimePriority: SCHED_RR for every
+  // thread, node.lockMemory); the bare ones, which have no config node section, get chrt.
   if (config.realtime && config.hooks === false) {
     // Every thread of both daemons; the programs they spawn (ip, hooks) inherit it.
     for (const node of [pair.master, pair.backup] as { child: { pid?: number } }[]) {
@@ -91,7 +91,7 @@ async function settled(config: BenchConfig, master: SettlingNode, backup: Settli
 
 async function startHookedTandem(config: BenchConfig, lab: Lab, work: Workdir): Promise<Pair> {
   const advbase = config.advbase!;
-  const settings = config.realtime ? { realtimePriority: 10 } : {};
+  const settings = config.realtime ? { realtimePriority: 10, lockMemory: true } : {};
   const master = await TandemNode.start(lab, 1, work, [{ advbase, advskew: config.masterSkew! }], 'fw-h1', process.execPath, settings);
   await master.waitFor('MASTER', 42, masterWaitMs(config));
   const backup = await TandemNode.start(lab, 2, work, [{ advbase, advskew: config.backupSkew! }], 'fw-h2', process.execPath, settings);
