@@ -194,7 +194,7 @@ class Vhost {
       if (this.masterDownTimer !== handle) return;
       this.masterDownTimer = undefined;
       this.dispatch({ type: 'masterDownTimerFired', at: clock.monotonic() });
-    });
+    }, { precise: true });
     this.masterDownTimer = handle;
   }
 
@@ -224,14 +224,18 @@ class Vhost {
   }
 
   /**
-   * Encodes the advert and the announcements before they are needed: a BACKUP never ran that
-   * code, and compiling it on first use slowed the takeover by about a millisecond.
+   * Runs the takeover's code once before it is needed: a BACKUP has never encoded an advert,
+   * built an ARP frame, drained a channel or become MASTER, and compiling all that on first use
+   * slowed the takeover by about a millisecond (scripts/bench/failover, advert->GARP).
    */
   prepareTakeover(): void {
     const { advbase, advskew, demote } = this.settings();
     this.advert(advbase, advskew, demote);
     const iface = this.config.interface;
     for (const cidr of this.config.addresses) this.service.ports.announcer.prepare?.(iface, bare(cidr), this.mac);
+    // The machine is pure: asking it what a takeover would do changes nothing.
+    transition({ name: 'BACKUP', since: 0 }, { type: 'masterDownTimerFired', at: 0 }, this.settings());
+    this.service.catchUp(iface);
   }
 
   private sendAdvert(advbase: number, advskew: number, demote: number): void {

@@ -11,7 +11,15 @@ export interface Clock {
   now(): number;
   /** Monotonic milliseconds, for measuring intervals; never jumps with NTP. */
   monotonic(): number;
-  setTimer(delayMs: number, fire: () => void): TimerHandle;
+  setTimer(delayMs: number, fire: () => void, options?: TimerOptions): TimerHandle;
+}
+
+export interface TimerOptions {
+  /**
+   * Fire as close to the due time as the machine allows, at some CPU cost: for a timer that is
+   * usually cancelled and whose firing is what a client waits for (CARP's master-down).
+   */
+  precise?: boolean;
 }
 
 export const systemClock: Clock = {

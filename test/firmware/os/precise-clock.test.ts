@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
-import { PreciseClock, type Alarm } from '../../../firmware/os/precise-clock.js';
+import { PRECISE_LEAD_MS, PreciseClock, type Alarm } from '../../../firmware/os/precise-clock.js';
 
 class FakeAlarm implements Alarm {
   /** The delay of the current setting, or undefined when disarmed. */
@@ -143,6 +143,22 @@ describe('PreciseClock', () => {
     t.fire();
     assert.deepEqual(fired, ['after']);
     assert.equal((await uncaught).message, 'boom');
+  });
+
+  it('a precise timer sets the alarm early and spins the rest, firing at its due time and not before', () => {
+    let now = 0;
+    let ticking = false;
+    let alarm!: FakeAlarm;
+    // While the clock spins, every reading moves time on by 10 µs.
+    const clock = new PreciseClock((onFire) => (alarm = new FakeAlarm(onFire)), () => (ticking ? (now += 0.01) : now));
+    let firedAt: number | undefined;
+    clock.setTimer(35, () => (firedAt = now), { precise: true });
+    near(alarm.armed, 35 - PRECISE_LEAD_MS, 'woken early');
+    now += alarm.armed!;
+    ticking = true;
+    alarm.onFire();
+    ticking = false;
+    assert.ok(firedAt !== undefined && firedAt >= 35 && firedAt < 35.05, `fired at ${firedAt}`);
   });
 
   it('close() cancels everything and closes the alarm', () => {
