@@ -50,10 +50,16 @@ export class LinuxLinkPort implements LinkPort {
     };
   }
 
-  private startMonitor(): void {
-    const child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  private startMonitor(withParentDeathSignal = true): void {
+    // setpriv (util-linux) asks the kernel to kill the monitor when the daemon dies, even by
+    // kill -9; without it the monitor lingered until its next write failed.
+    const child = withParentDeathSignal
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', 'ip', '-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      : spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
     this.monitor = child;
-    child.on('error', () => undefined);
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (withParentDeathSignal && error.code === 'ENOENT' && this.monitor === child) this.startMonitor(false);
+    });
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       const parsed = parseMonitorLine(line);
@@ -64,7 +70,7 @@ export class LinuxLinkPort implements LinkPort {
     });
     child.on('exit', () => {
       // The monitor dying unnoticed would freeze link tracking: restart it while anyone listens.
-      if (this.monitor === child && this.listeners.size > 0) setTimeout(() => this.startMonitor(), 1000).unref();
+      if (this.monitor === child && this.listeners.size > 0) setTimeout(() => this.startMonitor(withParentDeathSignal), 1000).unref();
     });
   }
 

@@ -117,6 +117,23 @@ describe('CARP links and layouts', { skip, timeout: 120_000 }, () => {
     await Promise.all([a.terminate(), b.terminate(), c.terminate()]);
   });
 
+  it('kill -9 of the daemon takes its link monitor with it', async () => {
+    const a = await TandemNode.start(lab, 1, work, [{ advskew: 0 }], 'fw-orphan');
+    await a.waitFor('MASTER');
+    const pid = a.child.pid!;
+    const children = await eventually('the link monitor to run', async () => {
+      const { stdout } = await run('ps', ['-o', 'pid=,args=', '--ppid', String(pid)]);
+      const found = stdout.split('\n').filter((line) => /ip -o monitor link/.test(line)).map((line) => line.trim().split(/\s+/)[0]!);
+      return found.length > 0 ? found : undefined;
+    });
+    a.kill9();
+    await a.exited;
+    await eventually('the monitor to be gone', async () => {
+      const alive = await Promise.all(children.map((child) => readFile(`/proc/${child}/cmdline`, 'utf8').then((c) => c.includes('monitor'), () => false)));
+      return alive.some(Boolean) ? undefined : true;
+    }, 3000);
+  });
+
   it('node.realtimePriority puts every thread of the daemon under SCHED_RR; node.lockMemory locks its pages', async () => {
     const a = await TandemNode.start(lab, 1, work, [{ advskew: 0 }], 'fw-rt', process.execPath, { realtimePriority: 10, lockMemory: true });
     await a.waitFor('MASTER');
