@@ -24,11 +24,12 @@ interface Entry {
 /** Timers due this close to now run in the same firing rather than re-arming for microseconds. */
 const DUE_SLACK_MS = 0.02;
 /**
- * How early the alarm is set for a precise timer, the rest spent spinning: waking an idle
- * thread and then the JS thread took 0.3-0.5 ms here (scripts/bench/failover), the spin only
- * what is left of that.
+ * How early the alarm is set for a precise timer, the rest spent spinning: after a 20-35 ms
+ * idle wait, waking the alarm's thread and then the JS thread took 0.3-0.8 ms here, with a tail
+ * past 1.5 ms (scripts/bench/failover). A master-down timer fires once per failover, so a few
+ * milliseconds of spinning then cost nothing in steady state.
  */
-export const PRECISE_LEAD_MS = 0.6;
+export const PRECISE_LEAD_MS = 3;
 
 export class PreciseClock implements Clock {
   private readonly heap: Entry[] = [];

@@ -170,6 +170,15 @@ void IpSocket::Configure(Napi::Env env, const Napi::Object& options) {
   const int off = 0;
   set(SOL_SOCKET, SO_BINDTODEVICE, iface_.c_str(), static_cast<socklen_t>(iface_.size()),
       "SO_BINDTODEVICE");
+  // The kernel's arrival time: the receive thread, woken from idle, reads 0.3-0.8 ms later
+  // (scripts/bench/failover), and CARP's master-down must count from the arrival.
+  set(SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on, "SO_TIMESTAMPNS", true);
+  // Room for a few seconds of 4 ms adverts while the process is stopped or starved, so the
+  // newest, not the oldest, are what it finds; root may exceed rmem_max, others get the default.
+  const int receive_buffer = 1 << 20;
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) != 0) {
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   if (family_ == 4) {
     set(IPPROTO_IP, IP_TTL, &ttl, sizeof ttl, "IP_TTL");
     set(IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl, "IP_MULTICAST_TTL");
@@ -300,6 +309,22 @@ size_t IpSocket::DeliverQueued(Napi::Env env, size_t limit) {
   return delivered;
 }
 
+namespace {
+
+// The kernel stamps arrivals on CLOCK_REALTIME; moved onto CLOCK_MONOTONIC by how long ago it
+// was. A wall-clock step between arrival and read would make that age absurd: then the read
+// time stands.
+double ArrivalOnMonotonic(const timespec& arrival, double read_at) {
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const double age_ms = static_cast<double>(wall.tv_sec - arrival.tv_sec) * 1e3 +
+                        static_cast<double>(wall.tv_nsec - arrival.tv_nsec) / 1e6;
+  if (age_ms < 0 || age_ms > 60000) return read_at;
+  return MonotonicMs() - age_ms;
+}
+
+}  // namespace
+
 IpSocket::ReadOutcome IpSocket::ReadOne(std::vector<uint8_t>& buffer, Datagram& datagram) {
   alignas(cmsghdr) char control[512];
   iovec iov{buffer.data(), buffer.size()};
@@ -314,7 +339,8 @@ IpSocket::ReadOutcome IpSocket::ReadOne(std::vector<uint8_t>& buffer, Datagram& 
   do {
     length = recvmsg(fd_, &msg, MSG_DONTWAIT);
   } while (length < 0 && errno == EINTR);
-  datagram.received_at = MonotonicMs();
+  const double read_at = MonotonicMs();
+  datagram.received_at = read_at;
   if (length < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadOutcome::kEmpty;
     datagram.error = errno;
@@ -345,6 +371,10 @@ IpSocket::ReadOutcome IpSocket::ReadOne(std::vector<uint8_t>& buffer, Datagram& 
       int hops;
       std::memcpy(&hops, CMSG_DATA(c), sizeof hops);
       datagram.hop_limit = hops;
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec arrival;
+      std::memcpy(&arrival, CMSG_DATA(c), sizeof arrival);
+      datagram.received_at = ArrivalOnMonotonic(arrival, read_at);
     }
   }
   received_.fetch_add(1, std::memory_order_relaxed);
