@@ -28,7 +28,7 @@ export const MAINTENANCE_ADVSKEW = 254;
 export const MAINTENANCE_DEMOTE = 64;
 const MAX_DEMOTE = 255;
 const SEND_ERRORS_BEFORE_DEMOTE = 3;
-/** Encoded adverts kept per vhost; demotion changes are the only source of new ones. */
+/** Encoded adverts kept per vhost: only demotion, maintenance and the bow-out change one. */
 const ADVERT_CACHE_SIZE = 8;
 /** Least time between two re-announcements caused by hearing a slower master. */
 export const REANNOUNCE_SPACING_MS = 100;
