@@ -5,7 +5,6 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "scheduling.h"
+#include "stop_event.h"
 
 namespace tandem {
 
@@ -57,9 +57,7 @@ Alarm::Alarm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Alarm>(info) {
   if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "Alarm(onFire) expected");
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   if (timer_fd_ < 0) throw ErrnoError(env, errno, "create alarm", "timerfd_create");
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) {
-    const int err = errno;
+  if (const int err = stop_.Open()) {
     close(timer_fd_);
     timer_fd_ = -1;
     throw ErrnoError(env, err, "create alarm", "eventfd");
@@ -68,8 +66,8 @@ Alarm::Alarm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Alarm>(info) {
     tsfn_ = Tsfn::New(env, "tandem_raw alarm", 0, 1, this);
   } catch (...) {
     close(timer_fd_);
-    close(wake_fd_);
-    timer_fd_ = wake_fd_ = -1;
+    timer_fd_ = -1;
+    stop_.Close();
     throw;
   }
   tsfn_live_ = true;
@@ -101,21 +99,15 @@ void Alarm::OnEnvCleanup(void* self) {
 void Alarm::Stop() {
   if (!open_) return;
   open_ = false;
-  const uint64_t one = 1;
-  // eventfd writes of 8 bytes cannot be partial; a full counter still leaves it readable.
-  ssize_t ignored = write(wake_fd_, &one, sizeof one);
-  (void)ignored;
-  if (thread_.joinable()) thread_.join();
+  stop_.StopAndJoin(thread_);
   close(timer_fd_);
-  close(wake_fd_);
   timer_fd_ = -1;
-  wake_fd_ = -1;
 }
 
 void Alarm::WatchLoop() {
   pthread_setname_np(pthread_self(), "tandem-alarm");
   ApplyProcessPriority();
-  pollfd fds[2] = {{timer_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{timer_fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
   for (;;) {
     if (poll(fds, 2, -1) < 0) {
       // Only EINTR and ENOMEM are possible with valid descriptors; giving up would leave a

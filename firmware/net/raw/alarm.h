@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "stop_event.h"
+
 namespace tandem {
 
 class Alarm : public Napi::ObjectWrap<Alarm> {
@@ -42,7 +44,7 @@ class Alarm : public Napi::ObjectWrap<Alarm> {
   static void OnEnvCleanup(void* self);
 
   int timer_fd_ = -1;
-  int wake_fd_ = -1;
+  StopEvent stop_;
   bool open_ = false;
   bool armed_ = false;
   bool referenced_ = true;

@@ -9,7 +9,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -108,9 +107,7 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
     NetnsScope scope(env, netns, "open raw socket on " + iface_);
     Configure(env, options);
   }
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) {
-    const int err = errno;
+  if (const int err = stop_.Open()) {
     close(fd_);
     fd_ = -1;
     throw ErrnoError(env, err, "open raw socket on " + iface_ + ": eventfd", "eventfd");
@@ -120,8 +117,8 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
     tsfn_ = Tsfn::New(env, "tandem_raw receive", 0, 1, this);
   } catch (...) {
     close(fd_);
-    close(wake_fd_);
-    fd_ = wake_fd_ = -1;
+    fd_ = -1;
+    stop_.Close();
     throw;
   }
   tsfn_live_ = true;
@@ -242,15 +239,9 @@ void IpSocket::OnEnvCleanup(void* self) {
 void IpSocket::Stop() {
   if (!open_) return;
   open_ = false;
-  const uint64_t one = 1;
-  // eventfd writes of 8 bytes cannot be partial; a full counter still leaves it readable.
-  ssize_t ignored = write(wake_fd_, &one, sizeof one);
-  (void)ignored;
-  if (thread_.joinable()) thread_.join();
+  stop_.StopAndJoin(thread_);
   close(fd_);
-  close(wake_fd_);
   fd_ = -1;
-  wake_fd_ = -1;
   std::lock_guard<std::mutex> guard(queue_lock_);
   queue_.clear();
 }
@@ -393,7 +384,7 @@ void IpSocket::ReceiveLoop() {
   pthread_setname_np(pthread_self(), "tandem-recv");
   ApplyProcessPriority();
   std::vector<uint8_t> buffer(kBufferSize);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
   for (;;) {
     const int ready = poll(fds, 2, -1);
     if (ready < 0) {

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "stop_event.h"
+
 namespace tandem {
 
 // One datagram (or one receive error) travelling from a reader to JavaScript.
@@ -74,7 +76,7 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   std::string iface_;
   unsigned ifindex_ = 0;
   int fd_ = -1;
-  int wake_fd_ = -1;
+  StopEvent stop_;
   bool open_ = false;
   bool tsfn_live_ = false;
   bool cleanup_hook_ = false;
