@@ -58,7 +58,8 @@ struct Fd {
 std::mutex frame_sockets_lock;
 std::map<std::string, int> frame_sockets;
 
-// Must be called inside the NetnsScope of `netns`, so a new socket belongs to that namespace.
+}  // namespace
+
 int FrameSocket(Napi::Env env, const std::string& netns, const std::string& context) {
   std::lock_guard<std::mutex> guard(frame_sockets_lock);
   auto found = frame_sockets.find(netns);
@@ -73,7 +74,16 @@ int FrameSocket(Napi::Env env, const std::string& netns, const std::string& cont
   return fd;
 }
 
-}  // namespace
+int SendFrameOn(int sock, unsigned ifindex, const uint8_t* frame, size_t length) {
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_ifindex = static_cast<int>(ifindex);
+  std::memcpy(&address.sll_protocol, frame + 12, 2);  // EtherType, already network order
+  address.sll_halen = ETH_ALEN;
+  std::memcpy(address.sll_addr, frame, ETH_ALEN);
+  const ssize_t sent = sendto(sock, frame, length, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  return sent < 0 ? errno : 0;
+}
 
 Napi::Value SendFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -94,16 +104,9 @@ Napi::Value SendFrame(const Napi::CallbackInfo& info) {
     throw ErrnoError(env, errno == 0 ? ENODEV : errno, context, "if_nametoindex", "no such interface");
   }
   const int sock = FrameSocket(env, netns, context);
-  const uint8_t* bytes = frame.Data();
-  sockaddr_ll address{};
-  address.sll_family = AF_PACKET;
-  address.sll_ifindex = static_cast<int>(ifindex);
-  std::memcpy(&address.sll_protocol, bytes + 12, 2);  // EtherType, already network order
-  address.sll_halen = ETH_ALEN;
-  std::memcpy(address.sll_addr, bytes, ETH_ALEN);
-  const ssize_t sent = sendto(sock, bytes, frame.ByteLength(), MSG_DONTWAIT,
-                              reinterpret_cast<sockaddr*>(&address), sizeof address);
-  if (sent < 0) throw ErrnoError(env, errno, context, "sendto");
+  if (const int err = SendFrameOn(sock, ifindex, frame.Data(), frame.ByteLength())) {
+    throw ErrnoError(env, err, context, "sendto");
+  }
   return env.Undefined();
 }
 
