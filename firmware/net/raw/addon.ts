@@ -76,6 +76,41 @@ export interface IpSocketHandle {
    * Never blocks. Returns how many were delivered.
    */
   drain(): number;
+  /**
+   * Stores what `vhid`'s takeover sends and adds (null forgets it). An armed order keeps its
+   * deadline and carries out the new plan. Throws a TypeError naming a bad field.
+   */
+  setTakeoverPlan(vhid: number, plan: NativeTakeoverPlan | null): void;
+  /**
+   * Arms (or re-arms) `vhid`'s plan: the receive thread carries it out `delayMs` from now unless
+   * an advert for the vhid (version 2, type 1, TTL 255) arrived within the last `heardWithinMs`
+   * or arrives before then. Either way the socket's onTakeover hears of it. Returns the
+   * arming's generation, which the report carries.
+   */
+  armTakeover(vhid: number, delayMs: number, heardWithinMs: number): number;
+  /** True if an armed order was disarmed; false if there was none or its deadline was already acted on. */
+  disarmTakeover(vhid: number): boolean;
+}
+
+export interface NativeTakeoverPlan {
+  /** Where the advert goes: the CARP group or a unicast peer. */
+  destination: string;
+  advert: Uint8Array;
+  /** Added to the socket's interface; an address already there is not a failure. */
+  addresses: { address: string; prefixLength: number }[];
+  /** Complete Ethernet frames sent on the socket's interface after the addresses. */
+  frames: Uint8Array[];
+}
+
+/** What the receive thread did at a takeover deadline. */
+export interface NativeTakeoverReport {
+  vhid: number;
+  generation: number;
+  /** False: an advert arrived in time and nothing was done. */
+  taken: boolean;
+  /** CLOCK_MONOTONIC milliseconds of the decision. */
+  at: number;
+  failures: { step: 'advert' | 'addresses' | 'announce'; message: string }[];
 }
 
 /**
@@ -110,7 +145,11 @@ export interface InterfaceInfo {
 }
 
 export interface RawAddon {
-  IpSocket: new (options: IpSocketOptions, onReceive: ReceiveCallback) => IpSocketHandle;
+  IpSocket: new (
+    options: IpSocketOptions,
+    onReceive: ReceiveCallback,
+    onTakeover?: (report: NativeTakeoverReport) => void,
+  ) => IpSocketHandle;
   /** Sends one complete Ethernet frame through AF_PACKET; throws a RawError. */
   sendFrame(iface: string, frame: Uint8Array, netns?: string): void;
   interfaceInfo(iface: string, netns?: string): InterfaceInfo;

@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace tandem {
@@ -21,6 +22,15 @@ inline timespec MonotonicTimespec() {
 inline double MonotonicMs() {
   const timespec now = MonotonicTimespec();
   return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+// The instant `ms` (as MonotonicMs counts) as a timespec, for absolute timerfd deadlines.
+inline timespec MonotonicAt(double ms) {
+  const int64_t total = std::llround(ms * 1e6);
+  timespec at{};
+  at.tv_sec = static_cast<time_t>(total / kNanosPerSecond);
+  at.tv_nsec = static_cast<long>(total % kNanosPerSecond);
+  return at;
 }
 
 }  // namespace tandem

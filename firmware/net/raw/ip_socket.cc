@@ -9,13 +9,17 @@
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "clock.h"
 #include "errors.h"
+#include "link.h"
 #include "netns.h"
 #include "scheduling.h"
 
@@ -28,6 +32,29 @@ constexpr int kBurst = 64;                // datagrams read per wake-up before p
 constexpr size_t kBufferSize = 65536;
 // drain() delivers at most this many, so a flood cannot keep it from returning.
 constexpr size_t kDrainLimit = 2 * kQueueLimit;
+// How long before a takeover deadline the receive thread wakes and starts watching the clock:
+// a thread woken from an idle wait by its timer ran 0.1-0.8 ms late here, more under load.
+// Orders come due once per failover, so the spin costs nothing in steady state.
+constexpr double kTakeoverLeadMs = 2;
+constexpr uint8_t kCarpAdvertVersionType = 0x21;  // version 2, type 1 (advertisement)
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+bool ParseDestination(int family, unsigned ifindex, const std::string& text, sockaddr_storage& address,
+                      socklen_t& size) {
+  address = sockaddr_storage{};
+  if (family == 4) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+    v4.sin_family = AF_INET;
+    size = sizeof v4;
+    return inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1;
+  }
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+  v6.sin6_family = AF_INET6;
+  // The kernel uses the scope only for link-local and multicast destinations.
+  v6.sin6_scope_id = ifindex;
+  size = sizeof v6;
+  return inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr) == 1;
+}
 
 std::string FormatAddress(const sockaddr_storage& address) {
   char text[INET6_ADDRSTRLEN] = "";
@@ -85,6 +112,9 @@ Napi::Function IpSocket::Define(Napi::Env env) {
                          InstanceMethod<&IpSocket::Unref>("unref"),
                          InstanceMethod<&IpSocket::Stats>("stats"),
                          InstanceMethod<&IpSocket::Drain>("drain"),
+                         InstanceMethod<&IpSocket::SetTakeoverPlan>("setTakeoverPlan"),
+                         InstanceMethod<&IpSocket::ArmTakeover>("armTakeover"),
+                         InstanceMethod<&IpSocket::DisarmTakeover>("disarmTakeover"),
                          InstanceAccessor<&IpSocket::Ifindex>("ifindex"),
                          InstanceAccessor<&IpSocket::Closed>("closed"),
                      });
@@ -102,15 +132,23 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
   if (iface_.empty() || iface_.size() >= IFNAMSIZ) {
     throw Napi::TypeError::New(env, "option iface must be an interface name (1-15 characters)");
   }
-  const std::string netns = GetString(options, "netns", "");
+  if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsFunction()) {
+    throw Napi::TypeError::New(env, "IpSocket: onTakeover must be a function");
+  }
+  netns_ = GetString(options, "netns", "");
   {
-    NetnsScope scope(env, netns, "open raw socket on " + iface_);
+    NetnsScope scope(env, netns_, "open raw socket on " + iface_);
     Configure(env, options);
   }
-  if (const int err = stop_.Open()) {
+  takeover_timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  const int timer_error = takeover_timer_ < 0 ? errno : 0;
+  if (const int err = timer_error ? timer_error : stop_.Open()) {
     close(fd_);
     fd_ = -1;
-    throw ErrnoError(env, err, "open raw socket on " + iface_ + ": eventfd", "eventfd");
+    if (takeover_timer_ >= 0) close(takeover_timer_);
+    takeover_timer_ = -1;
+    throw ErrnoError(env, err, "open raw socket on " + iface_ + (timer_error ? ": timerfd" : ": eventfd"),
+                     timer_error ? "timerfd_create" : "eventfd");
   }
   try {
     // Unbounded, but it holds at most one wake-up at a time (see SignalLocked).
@@ -118,11 +156,14 @@ IpSocket::IpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpSocket>(
   } catch (...) {
     close(fd_);
     fd_ = -1;
+    close(takeover_timer_);
+    takeover_timer_ = -1;
     stop_.Close();
     throw;
   }
   tsfn_live_ = true;
   on_receive_ = Napi::Persistent(info[1].As<Napi::Function>());
+  if (info.Length() > 2 && info[2].IsFunction()) on_takeover_ = Napi::Persistent(info[2].As<Napi::Function>());
   open_ = true;
   env_ = env;
   thread_ = std::thread(&IpSocket::ReceiveLoop, this);
@@ -242,6 +283,14 @@ void IpSocket::Stop() {
   stop_.StopAndJoin(thread_);
   close(fd_);
   fd_ = -1;
+  close(takeover_timer_);
+  takeover_timer_ = -1;
+  if (route_fd_ >= 0) close(route_fd_);
+  route_fd_ = -1;
+  {
+    std::lock_guard<std::mutex> guard(takeover_lock_);
+    takeovers_.clear();
+  }
   std::lock_guard<std::mutex> guard(queue_lock_);
   queue_.clear();
 }
@@ -254,7 +303,9 @@ void IpSocket::SignalLocked() {
 
 void IpSocket::Enqueue(Datagram&& datagram) {
   std::lock_guard<std::mutex> guard(queue_lock_);
-  if (queue_.size() >= kQueueLimit) {
+  // A takeover report is never dropped: without it JavaScript would not know the addresses
+  // it now holds.
+  if (queue_.size() >= kQueueLimit && !datagram.takeover) {
     queue_drops_.fetch_add(1, std::memory_order_relaxed);
   } else {
     queue_.push_back(std::move(datagram));
@@ -289,7 +340,11 @@ size_t IpSocket::DeliverQueued(Napi::Env env, size_t limit) {
     }
     delivered++;
     try {
-      Deliver(env, on_receive_.Value(), datagram);
+      if (datagram.takeover) {
+        DeliverTakeover(env, *datagram.takeover);
+      } else {
+        Deliver(env, on_receive_.Value(), datagram);
+      }
     } catch (...) {
       // The exception goes to the caller (or becomes uncaught); the rest still get delivered.
       std::lock_guard<std::mutex> guard(queue_lock_);
@@ -369,11 +424,32 @@ IpSocket::ReadOutcome IpSocket::ReadOne(std::vector<uint8_t>& buffer, Datagram& 
     }
   }
   received_.fetch_add(1, std::memory_order_relaxed);
+  NoteAdvert(datagram);
   return ReadOutcome::kDatagram;
+}
+
+void IpSocket::NoteAdvert(const Datagram& datagram) {
+  // Only what could be a CARP advert (version 2, type 1, TTL 255): checking the HMAC is the
+  // CARP service's job. A forged one calls a takeover off; the service, finding it invalid,
+  // then takes over itself.
+  const std::vector<uint8_t>& data = datagram.data;
+  size_t offset = 0;
+  if (family_ == 4) {
+    if (data.size() < 20 || (data[0] >> 4) != 4 || data[8] != 255) return;
+    offset = static_cast<size_t>(data[0] & 0x0f) * 4;
+  } else if (datagram.hop_limit != 255) {
+    return;
+  }
+  if (data.size() < offset + 2 || data[offset] != kCarpAdvertVersionType) return;
+  last_advert_at_[data[offset + 1]] = datagram.received_at;
 }
 
 IpSocket::ReadOutcome IpSocket::ReadAndQueue(std::vector<uint8_t>& buffer) {
   std::lock_guard<std::mutex> reading(read_lock_);
+  return ReadAndQueueLocked(buffer);
+}
+
+IpSocket::ReadOutcome IpSocket::ReadAndQueueLocked(std::vector<uint8_t>& buffer) {
   Datagram datagram;
   const ReadOutcome outcome = ReadOne(buffer, datagram);
   if (outcome != ReadOutcome::kEmpty) Enqueue(std::move(datagram));
@@ -384,9 +460,9 @@ void IpSocket::ReceiveLoop() {
   pthread_setname_np(pthread_self(), "tandem-recv");
   ApplyProcessPriority();
   std::vector<uint8_t> buffer(kBufferSize);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
+  pollfd fds[3] = {{fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}, {takeover_timer_, POLLIN, 0}};
   for (;;) {
-    const int ready = poll(fds, 2, -1);
+    const int ready = poll(fds, 3, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       Datagram failure;
@@ -396,12 +472,223 @@ void IpSocket::ReceiveLoop() {
     }
     if (fds[1].revents != 0) return;  // close(): woken through the eventfd
     if (fds[0].revents & POLLNVAL) return;
-    if ((fds[0].revents & (POLLIN | POLLERR)) == 0) continue;
-    // drain() on the JS thread may have taken what woke us: then the first read is empty.
-    for (int i = 0; i < kBurst; i++) {
-      if (ReadAndQueue(buffer) != ReadOutcome::kDatagram) break;
+    if (fds[0].revents & (POLLIN | POLLERR)) {
+      // drain() on the JS thread may have taken what woke us: then the first read is empty.
+      for (int i = 0; i < kBurst; i++) {
+        if (ReadAndQueue(buffer) != ReadOutcome::kDatagram) break;
+      }
+    }
+    if (fds[2].revents & POLLIN) {
+      uint64_t expirations = 0;
+      // EAGAIN if an arm re-set the timer meanwhile; the orders are looked at either way.
+      ssize_t ignored = read(takeover_timer_, &expirations, sizeof expirations);
+      (void)ignored;
+      if (!RunDueTakeovers(buffer)) return;
     }
   }
+}
+
+double IpSocket::EarliestDeadlineLocked() const {
+  double earliest = kNever;
+  for (const auto& entry : takeovers_) {
+    if (entry.second.armed && entry.second.deadline < earliest) earliest = entry.second.deadline;
+  }
+  return earliest;
+}
+
+void IpSocket::SetTakeoverTimerLocked() {
+  itimerspec spec{};
+  const double earliest = EarliestDeadlineLocked();
+  // An it_value of zero would disarm; a deadline already past fires at once.
+  if (earliest != kNever) spec.it_value = MonotonicAt(std::max(earliest - kTakeoverLeadMs, 1e-6));
+  timerfd_settime(takeover_timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+bool IpSocket::RunDueTakeovers(std::vector<uint8_t>& buffer) {
+  pollfd stop{stop_.fd(), POLLIN, 0};
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> reading(read_lock_);
+      // Everything that arrived before the deadline is read first, as drain() does for the
+      // JS timer, so an advert waiting in the kernel still counts.
+      for (size_t i = 0; i < kDrainLimit; i++) {
+        if (ReadAndQueueLocked(buffer) != ReadOutcome::kDatagram) break;
+      }
+      std::lock_guard<std::mutex> guard(takeover_lock_);
+      const double now = MonotonicMs();
+      for (auto& [vhid, order] : takeovers_) {
+        if (!order.armed || order.deadline > now) continue;
+        order.armed = false;
+        Datagram item;
+        item.takeover = std::make_unique<TakeoverReport>();
+        TakeoverReport& report = *item.takeover;
+        report.vhid = vhid;
+        report.generation = order.generation;
+        report.at = now;
+        report.taken = !(last_advert_at_[static_cast<size_t>(vhid)] > order.heard_after);
+        if (report.taken) CarryOut(*order.plan, report);
+        Enqueue(std::move(item));
+      }
+      const double earliest = EarliestDeadlineLocked();
+      if (earliest == kNever || earliest - MonotonicMs() > kTakeoverLeadMs) {
+        SetTakeoverTimerLocked();
+        return true;
+      }
+    }
+    if (poll(&stop, 1, 0) > 0) return false;
+  }
+}
+
+void IpSocket::CarryOut(TakeoverPlan& plan, TakeoverReport& report) {
+  auto failed = [&](const char* step, const std::string& message) { report.failures.emplace_back(step, message); };
+  // The advert first, as the JS takeover does; then the addresses, so a client that follows
+  // the announcement finds them.
+  if (sendto(fd_, plan.advert.data(), plan.advert.size(), MSG_DONTWAIT,
+             reinterpret_cast<const sockaddr*>(&plan.destination), plan.destination_size) < 0) {
+    failed("advert", "sendto: " + ErrnoName(errno));
+  }
+  for (AddressRequest& request : plan.addresses) {
+    const int err = ExchangeAddressRequest(route_fd_, request, ++route_sequence_);
+    if (err != 0 && err != EEXIST) failed("addresses", "add " + request.label + ": " + ErrnoName(err));
+  }
+  for (const std::vector<uint8_t>& frame : plan.frames) {
+    if (const int err = SendFrameOn(frame_fd_, ifindex_, frame.data(), frame.size())) {
+      failed("announce", "sendto: " + ErrnoName(err));
+    }
+  }
+}
+
+void IpSocket::DeliverTakeover(Napi::Env env, const TakeoverReport& report) {
+  if (on_takeover_.IsEmpty()) return;
+  Napi::Object value = Napi::Object::New(env);
+  value.Set("vhid", report.vhid);
+  value.Set("generation", static_cast<double>(report.generation));
+  value.Set("taken", report.taken);
+  value.Set("at", report.at);
+  Napi::Array failures = Napi::Array::New(env, report.failures.size());
+  for (size_t i = 0; i < report.failures.size(); i++) {
+    Napi::Object failure = Napi::Object::New(env);
+    failure.Set("step", report.failures[i].first);
+    failure.Set("message", report.failures[i].second);
+    failures.Set(static_cast<uint32_t>(i), failure);
+  }
+  value.Set("failures", failures);
+  on_takeover_.Value().Call({value});
+}
+
+namespace {
+
+int GetVhid(const Napi::CallbackInfo& info, const char* usage) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), usage);
+  const int vhid = info[0].As<Napi::Number>().Int32Value();
+  if (vhid < 1 || vhid > 255) throw Napi::RangeError::New(info.Env(), "vhid must be 1..255");
+  return vhid;
+}
+
+std::vector<uint8_t> Bytes(Napi::Env env, const Napi::Value& value, const std::string& what) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, what + " must be a Uint8Array");
+  }
+  Napi::Uint8Array bytes = value.As<Napi::Uint8Array>();
+  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.ByteLength());
+}
+
+}  // namespace
+
+Napi::Value IpSocket::SetTakeoverPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage =
+      "setTakeoverPlan(vhid, { destination, advert, addresses: [{ address, prefixLength }], frames } | null) expected";
+  const int vhid = GetVhid(info, usage);
+  const std::string context = "takeover plan for vhid " + std::to_string(vhid) + " on " + iface_;
+  if (!open_) throw ErrnoError(env, EBADF, context, "setTakeoverPlan", "socket is closed");
+  if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) {
+    std::lock_guard<std::mutex> guard(takeover_lock_);
+    takeovers_.erase(vhid);
+    SetTakeoverTimerLocked();
+    return env.Undefined();
+  }
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, usage);
+  Napi::Object options = info[1].As<Napi::Object>();
+  auto plan = std::make_shared<TakeoverPlan>();
+  const std::string destination = GetString(options, "destination", "");
+  if (!ParseDestination(family_, ifindex_, destination, plan->destination, plan->destination_size)) {
+    throw Napi::TypeError::New(env, context + ": destination is not an IPv" + std::to_string(family_) +
+                                        " address: " + destination);
+  }
+  plan->advert = Bytes(env, options.Get("advert"), context + ": advert");
+  const Napi::Value addresses = options.Get("addresses");
+  const Napi::Value frames = options.Get("frames");
+  if (!addresses.IsArray() || !frames.IsArray()) throw Napi::TypeError::New(env, usage);
+  const Napi::Array address_list = addresses.As<Napi::Array>();
+  for (uint32_t i = 0; i < address_list.Length(); i++) {
+    const Napi::Value entry = address_list.Get(i);
+    if (!entry.IsObject()) throw Napi::TypeError::New(env, usage);
+    const Napi::Object address = entry.As<Napi::Object>();
+    const std::string text = GetString(address, "address", "");
+    const int prefix = GetInt(address, "prefixLength", -1);
+    AddressRequest request;
+    const std::string problem = BuildAddressRequest(true, text, prefix, ifindex_, request);
+    if (!problem.empty()) {
+      throw Napi::TypeError::New(env, context + ": " + problem + ": " + text + "/" + std::to_string(prefix));
+    }
+    plan->addresses.push_back(std::move(request));
+  }
+  const Napi::Array frame_list = frames.As<Napi::Array>();
+  for (uint32_t i = 0; i < frame_list.Length(); i++) {
+    std::vector<uint8_t> frame = Bytes(env, frame_list.Get(i), context + ": frame");
+    if (frame.size() < 14) throw Napi::RangeError::New(env, context + ": frame shorter than an Ethernet header");
+    plan->frames.push_back(std::move(frame));
+  }
+  if (route_fd_ < 0 || frame_fd_ < 0) {
+    NetnsScope scope(env, netns_, context);
+    if (frame_fd_ < 0) frame_fd_ = FrameSocket(env, netns_, context);
+    if (route_fd_ < 0) {
+      const int fd = OpenRouteSocket();
+      if (fd < 0) throw ErrnoError(env, -fd, context, "socket(AF_NETLINK)");
+      route_fd_ = fd;
+    }
+  }
+  std::lock_guard<std::mutex> guard(takeover_lock_);
+  // An armed order keeps its deadline and takes the new plan (the settings changed meanwhile).
+  takeovers_[vhid].plan = std::move(plan);
+  return env.Undefined();
+}
+
+Napi::Value IpSocket::ArmTakeover(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "armTakeover(vhid, delayMs, heardWithinMs) expected";
+  const int vhid = GetVhid(info, usage);
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, usage);
+  const double delay = info[1].As<Napi::Number>().DoubleValue();
+  const double heard_within = info[2].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(delay) || !std::isfinite(heard_within)) {
+    throw Napi::RangeError::New(env, "armTakeover: delayMs and heardWithinMs must be finite");
+  }
+  const std::string context = "arm takeover for vhid " + std::to_string(vhid) + " on " + iface_;
+  if (!open_) throw ErrnoError(env, EBADF, context, "armTakeover", "socket is closed");
+  std::lock_guard<std::mutex> guard(takeover_lock_);
+  auto found = takeovers_.find(vhid);
+  if (found == takeovers_.end()) throw Napi::Error::New(env, context + ": no plan (setTakeoverPlan first)");
+  TakeoverOrder& order = found->second;
+  const double now = MonotonicMs();
+  order.armed = true;
+  order.deadline = now + std::max(0.0, delay);
+  order.heard_after = now - std::max(0.0, heard_within);
+  order.generation = ++takeover_generation_;
+  SetTakeoverTimerLocked();
+  return Napi::Number::New(env, static_cast<double>(order.generation));
+}
+
+Napi::Value IpSocket::DisarmTakeover(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int vhid = GetVhid(info, "disarmTakeover(vhid) expected");
+  std::lock_guard<std::mutex> guard(takeover_lock_);
+  auto found = takeovers_.find(vhid);
+  if (found == takeovers_.end() || !found->second.armed) return Napi::Boolean::New(env, false);
+  found->second.armed = false;
+  SetTakeoverTimerLocked();
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value IpSocket::Send(const Napi::CallbackInfo& info) {
@@ -416,22 +703,8 @@ Napi::Value IpSocket::Send(const Napi::CallbackInfo& info) {
   if (!open_) throw ErrnoError(env, EBADF, context, "sendto", "socket is closed");
   sockaddr_storage address{};
   socklen_t size = 0;
-  if (family_ == 4) {
-    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
-    v4.sin_family = AF_INET;
-    if (inet_pton(AF_INET, destination.c_str(), &v4.sin_addr) != 1) {
-      throw Napi::TypeError::New(env, context + ": not an IPv4 address");
-    }
-    size = sizeof v4;
-  } else {
-    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
-    v6.sin6_family = AF_INET6;
-    // The kernel uses the scope only for link-local and multicast destinations.
-    v6.sin6_scope_id = ifindex_;
-    if (inet_pton(AF_INET6, destination.c_str(), &v6.sin6_addr) != 1) {
-      throw Napi::TypeError::New(env, context + ": not an IPv6 address");
-    }
-    size = sizeof v6;
+  if (!ParseDestination(family_, ifindex_, destination, address, size)) {
+    throw Napi::TypeError::New(env, context + ": not an IPv" + std::to_string(family_) + " address");
   }
   const ssize_t sent = sendto(fd_, payload.Data(), payload.ByteLength(), MSG_DONTWAIT,
                               reinterpret_cast<sockaddr*>(&address), size);

@@ -3,23 +3,66 @@
 // JS thread, so the event loop never blocks on the socket; drain() empties the same queue
 // (and the kernel's buffer) synchronously, for a timer that must not fire while an advert
 // that arrived in time still waits behind a stalled event loop.
+//
+// The receive thread also keeps CARP's standing takeover orders: for a BACKUP vhid, the plan
+// its takeover would carry out (first advert, addresses, announcements), armed with the
+// master-down deadline. If no advert for the vhid has arrived by then, the thread carries the
+// plan out itself and reports it; JavaScript then makes the same transition in its machine.
+// The decision stays with the pure machine, which worked the plan out ahead of time; what
+// moves here is only the timing, which the event loop kept 0.5-1 ms late (scripts/bench/failover).
 #pragma once
 
 #include <napi.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "address.h"
 #include "stop_event.h"
 
 namespace tandem {
+
+// What one vhid does the moment its master-down time runs out, ready to send.
+struct TakeoverPlan {
+  sockaddr_storage destination{};
+  socklen_t destination_size = 0;
+  std::vector<uint8_t> advert;
+  std::vector<AddressRequest> addresses;
+  std::vector<std::vector<uint8_t>> frames;
+};
+
+struct TakeoverOrder {
+  std::shared_ptr<TakeoverPlan> plan;
+  bool armed = false;
+  // CLOCK_MONOTONIC milliseconds.
+  double deadline = 0;
+  // An advert for the vhid that arrived later than this calls the takeover off.
+  double heard_after = 0;
+  uint64_t generation = 0;
+};
+
+// What became of an armed order at its deadline, for JavaScript.
+struct TakeoverReport {
+  int vhid = 0;
+  uint64_t generation = 0;
+  // False: an advert arrived in time, so nothing was done.
+  bool taken = false;
+  // CLOCK_MONOTONIC milliseconds of the decision.
+  double at = 0;
+  // (step, message) for each step of a taken plan that failed: advert, addresses, announce.
+  std::vector<std::pair<std::string, std::string>> failures;
+};
 
 // One datagram (or one receive error) travelling from a reader to JavaScript.
 struct Datagram {
@@ -33,13 +76,15 @@ struct Datagram {
   bool truncated = false;
   // CLOCK_MONOTONIC milliseconds, read right after recvmsg returned.
   double received_at = 0;
+  // Set instead of the above when the item is a takeover report, not a datagram.
+  std::unique_ptr<TakeoverReport> takeover;
 };
 
 class IpSocket : public Napi::ObjectWrap<IpSocket> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new IpSocket(options, (error, datagram) => void)
+  // new IpSocket(options, (error, datagram) => void, onTakeover?: (report) => void)
   explicit IpSocket(const Napi::CallbackInfo& info);
   ~IpSocket() override;
 
@@ -56,6 +101,9 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Ifindex(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value SetTakeoverPlan(const Napi::CallbackInfo& info);
+  Napi::Value ArmTakeover(const Napi::CallbackInfo& info);
+  Napi::Value DisarmTakeover(const Napi::CallbackInfo& info);
 
   void Configure(Napi::Env env, const Napi::Object& options);
   void ReceiveLoop();
@@ -63,6 +111,17 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   ReadOutcome ReadOne(std::vector<uint8_t>& buffer, Datagram& datagram);
   // Reads one datagram (or error) and queues it, as one step against the other reader.
   ReadOutcome ReadAndQueue(std::vector<uint8_t>& buffer);
+  ReadOutcome ReadAndQueueLocked(std::vector<uint8_t>& buffer);
+  // Notes when an advert for a vhid arrived; called with read_lock_ held.
+  void NoteAdvert(const Datagram& datagram);
+  // From the timer's early wake-up to the deadline of every order due by then: keeps reading,
+  // so a late advert still calls a takeover off, and acts on the deadline. False if stopped.
+  bool RunDueTakeovers(std::vector<uint8_t>& buffer);
+  void CarryOut(TakeoverPlan& plan, TakeoverReport& report);
+  // Sets the timer for the earliest armed order, or disarms it; takeover_lock_ held.
+  void SetTakeoverTimerLocked();
+  double EarliestDeadlineLocked() const;
+  void DeliverTakeover(Napi::Env env, const TakeoverReport& report);
   void Enqueue(Datagram&& datagram);
   // Wakes the JS thread unless a wake-up is already on its way.
   void SignalLocked();
@@ -92,6 +151,21 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   bool signal_pending_ = false;  // guarded by queue_lock_
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> queue_drops_{0};
+
+  std::string netns_;
+  // timerfd, set a little before the earliest armed takeover deadline.
+  int takeover_timer_ = -1;
+  // Opened with the first plan, in the socket's namespace; the frame socket is shared.
+  int route_fd_ = -1;
+  int frame_fd_ = -1;
+  uint32_t route_sequence_ = 0;  // receive thread only
+  // Held while an order is armed, checked or carried out; taken after read_lock_.
+  std::mutex takeover_lock_;
+  std::map<int, TakeoverOrder> takeovers_;  // by vhid; guarded by takeover_lock_
+  uint64_t takeover_generation_ = 0;        // guarded by takeover_lock_
+  // When the newest advert for each vhid arrived; guarded by read_lock_.
+  std::array<double, 256> last_advert_at_{};
+  Napi::FunctionReference on_takeover_;
 };
 
 }  // namespace tandem
