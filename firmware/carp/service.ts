@@ -17,6 +17,10 @@ import {
   type PacketChannel,
   type PacketPort,
   type ReceivedPacket,
+  type TakeoverHandle,
+  type TakeoverOutcome,
+  type TakeoverPlan,
+  type TakeoverStep,
   type VirtualMacPort,
 } from '../net/ports.js';
 import { CARP_V4_GROUP, CARP_V6_GROUP, classifyPacket, encodeAdvert, type AuthKey, type Rejection } from './codec.js';
@@ -106,6 +110,13 @@ class Vhost {
   private trailingAnnounce: TimerHandle | undefined;
   private lastReannounceAt: number | undefined;
   private masterDownTimer: TimerHandle | undefined;
+  /** The master-down when the channel runs it as a standing takeover (then also masterDownTimer). */
+  private standing: { handle: TakeoverHandle; deadline: number; heardAfter: number } | undefined;
+  /** What a takeover would do under the current settings, for the channel to carry out. */
+  private plan: TakeoverPlan | undefined;
+  /** Steps of this takeover the channel already carried out; the machine's effects skip them once. */
+  private readonly doneByChannel = new Set<TakeoverStep>();
+  private standingUnavailable = false;
   private addressWork: Promise<void> = Promise.resolve();
   private readonly adverts = new Map<string, Uint8Array>();
   private macvlan: string | undefined;
@@ -133,35 +144,46 @@ class Vhost {
 
   dispatch(event: Event): void {
     if (this.stopped) return;
-    if (event.type === 'settingsChanged') this.adverts.clear();
+    if (event.type === 'settingsChanged') {
+      this.adverts.clear();
+      this.plan = undefined;
+    }
     const { state, effects } = transition(this.state, event, this.settings());
     this.state = state;
     // Timers count from the event: an advert that waited in the receive queue while the event
     // loop was busy has that much less of its master-down left, as in the kernel.
     const late = Math.max(0, this.service.ports.clock.monotonic() - event.at);
     for (const effect of effects) this.apply(effect, late);
+    if (event.type === 'settingsChanged') this.replanStanding();
   }
 
   private apply(effect: Effect, late: number): void {
     const { clock, log } = this.service.ports;
     switch (effect.type) {
-      case 'sendAdvert':
-        this.sendAdvert(effect.advbase, effect.advskew, effect.demote);
+      case 'sendAdvert': {
+        const advert = this.advert(effect.advbase, effect.advskew, effect.demote);
+        if (this.doneByChannel.delete('advert') && advert === this.plan?.advert) {
+          this.counters.sent++;
+          this.service.sendSucceeded(this);
+        } else {
+          this.sendAdvert(advert);
+        }
         return;
+      }
       case 'armTimer':
         if (effect.timer === 'advert') this.armAdvertTimer(Math.max(0, effect.delayMs - late));
-        else this.armMasterDownTimer(Math.max(0, effect.delayMs - late));
+        else this.armMasterDownTimer(Math.max(0, effect.delayMs - late), late);
         return;
       case 'cancelTimer':
         this.cancel(effect.timer);
         return;
       case 'claimAddresses':
-        this.queueAddressWork('claim', () => this.claim());
+        if (!this.doneByChannel.delete('addresses')) this.queueAddressWork('claim', () => this.claim());
         return;
       case 'announceAddresses':
         if (effect.slowerMaster) this.requestReannounce();
         else if (this.config.mac === 'virtual') this.queueAddressWork('announce', () => this.announce());
-        else this.announceNow();
+        else if (!this.doneByChannel.delete('announce')) this.announceNow();
         return;
       case 'releaseAddresses':
         this.queueAddressWork('release', () => this.release());
@@ -184,18 +206,112 @@ class Vhost {
     });
   }
 
-  private armMasterDownTimer(delayMs: number): void {
+  /** `heardWithinMs`: how long ago the event that arms it happened (an advert's arrival). */
+  private armMasterDownTimer(delayMs: number, heardWithinMs: number): void {
     const { clock } = this.service.ports;
     this.cancel('masterDown');
+    if (this.armStanding(delayMs, heardWithinMs)) return;
     const handle = clock.setTimer(delayMs, () => {
-      // libuv runs timers before it polls, so after a stall adverts that arrived in time may
-      // still be waiting in the socket; hear them first. One of them re-arms this timer.
-      this.service.catchUp(this.config.interface);
       if (this.masterDownTimer !== handle) return;
       this.masterDownTimer = undefined;
-      this.dispatch({ type: 'masterDownTimerFired', at: clock.monotonic() });
+      this.masterDownExpired(clock.monotonic());
     }, { precise: true });
     this.masterDownTimer = handle;
+  }
+
+  private masterDownExpired(at: number): void {
+    // libuv runs timers before it polls, so after a stall adverts that arrived in time may
+    // still be waiting in the socket; hear them first. One of them re-arms the master-down.
+    this.service.catchUp(this.config.interface);
+    if (this.masterDownTimer !== undefined) return;
+    this.dispatch({ type: 'masterDownTimerFired', at });
+  }
+
+  /**
+   * Hands the master-down to the channel when it can carry a takeover out itself: the addon's
+   * receive thread acts on the deadline, where a timer on the event loop was 0.5-1.5 ms late
+   * (scripts/bench/failover, "takeover"). What it carries out is what the machine says a
+   * takeover does, asked now; the outcome then goes through the machine like a timer firing.
+   */
+  private armStanding(delayMs: number, heardWithinMs: number): boolean {
+    const [family, ...others] = this.families;
+    if (this.standingUnavailable || this.config.mac === 'virtual' || !family || others.length > 0) return false;
+    const channel = this.service.channel(this.config.interface, family);
+    const plan = channel?.armTakeover ? this.takeoverPlan(family) : undefined;
+    if (!channel?.armTakeover || !plan) return false;
+    const { clock, log } = this.service.ports;
+    const now = clock.monotonic();
+    try {
+      const handle: TakeoverHandle = channel.armTakeover(plan, delayMs, heardWithinMs, (outcome) =>
+        this.takeoverDecided(handle, outcome),
+      );
+      this.masterDownTimer = handle;
+      this.standing = { handle, deadline: now + delayMs, heardAfter: now - heardWithinMs };
+      return true;
+    } catch (error) {
+      this.standingUnavailable = true;
+      log.warn(
+        `vhid ${this.config.vhid}: ${this.config.interface} cannot carry out takeovers ` +
+          `(${(error as Error).message}); the master-down runs on a timer`,
+      );
+      return false;
+    }
+  }
+
+  /** The machine's takeover under the current settings, when it is one a channel can carry out. */
+  private takeoverPlan(family: Family): TakeoverPlan | undefined {
+    if (this.plan) return this.plan;
+    // The machine is pure: asking it what a takeover would do changes nothing.
+    const { effects } = transition({ name: 'BACKUP', since: 0 }, { type: 'masterDownTimerFired', at: 0 }, this.settings());
+    const advert = effects.find((effect) => effect.type === 'sendAdvert');
+    const claims = effects.some((effect) => effect.type === 'claimAddresses');
+    const announces = effects.some((effect) => effect.type === 'announceAddresses' && !effect.slowerMaster);
+    if (advert?.type !== 'sendAdvert' || !claims || !announces) return undefined;
+    this.plan = {
+      vhid: this.config.vhid,
+      destination: this.destination(family),
+      advert: this.advert(advert.advbase, advert.advskew, advert.demote),
+      addresses: [...this.config.addresses],
+    };
+    return this.plan;
+  }
+
+  /** New settings make a new plan; a standing takeover keeps its deadline and takes it. */
+  private replanStanding(): void {
+    const standing = this.standing;
+    if (!standing || this.masterDownTimer !== standing.handle) return;
+    // Too late: the channel acted on the deadline and its outcome, still current, is coming.
+    if (!standing.handle.cancel()) return;
+    const now = this.service.ports.clock.monotonic();
+    this.armMasterDownTimer(Math.max(0, standing.deadline - now), now - standing.heardAfter);
+  }
+
+  private takeoverDecided(handle: TakeoverHandle, outcome: TakeoverOutcome): void {
+    const { clock, log } = this.service.ports;
+    const at = clock.monotonic() - outcome.ageMs;
+    const current = this.masterDownTimer === handle;
+    if (current) {
+      this.masterDownTimer = undefined;
+      this.standing = undefined;
+    }
+    if (!outcome.taken) {
+      // What called it off did not re-arm the master-down, so it was no valid advert (a forged
+      // one, say): the master is still gone.
+      if (current && !this.stopped) this.masterDownExpired(at);
+      return;
+    }
+    for (const failure of outcome.failures) {
+      log.warn(`vhid ${this.config.vhid}: takeover ${failure.step} failed: ${failure.message}; retrying`);
+    }
+    if (!current || this.stopped || this.state.name !== 'BACKUP') {
+      // The machine moved on (link down, shutdown) while the channel was acting: undo it.
+      if (this.state.name !== 'MASTER') this.queueAddressWork('release', () => this.release());
+      return;
+    }
+    const failed = new Set(outcome.failures.map((failure) => failure.step));
+    for (const step of ['advert', 'addresses', 'announce'] as const) if (!failed.has(step)) this.doneByChannel.add(step);
+    this.dispatch({ type: 'masterDownTimerFired', at });
+    this.doneByChannel.clear();
   }
 
   private cancel(timer: 'advert' | 'masterDown'): void {
@@ -205,6 +321,7 @@ class Vhost {
     } else {
       this.masterDownTimer?.cancel();
       this.masterDownTimer = undefined;
+      this.standing = undefined;
     }
   }
 
@@ -238,17 +355,16 @@ class Vhost {
     this.service.catchUp(iface);
   }
 
-  private sendAdvert(advbase: number, advskew: number, demote: number): void {
-    const message = this.advert(advbase, advskew, demote);
+  private destination(family: Family): string {
+    if (this.config.peer && familyOf(this.config.peer) === family) return this.config.peer;
+    return family === 4 ? CARP_V4_GROUP : CARP_V6_GROUP;
+  }
+
+  private sendAdvert(message: Uint8Array): void {
     for (const family of this.families) {
       const channel = this.service.channel(this.config.interface, family);
       if (!channel) continue;
-      const destination =
-        this.config.peer && familyOf(this.config.peer) === family
-          ? this.config.peer
-          : family === 4
-            ? CARP_V4_GROUP
-            : CARP_V6_GROUP;
+      const destination = this.destination(family);
       this.counters.sent++;
       channel.send(destination, message).then(
         () => this.service.sendSucceeded(this),

@@ -17,7 +17,8 @@ interface IpAddrJson {
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
-function splitCidr(cidr: string): { address: string; prefix: number } {
+/** "198.51.100.100/24" -> address and prefix; a bare address is a host route (/32, /128). */
+export function splitCidr(cidr: string): { address: string; prefix: number } {
   const [address = '', prefix = ''] = cidr.split('/');
   return { address, prefix: prefix ? Number(prefix) : address.includes(':') ? 128 : 32 };
 }

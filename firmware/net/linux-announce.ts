@@ -41,6 +41,15 @@ export class LinuxAnnouncer implements NeighborAnnouncer {
     }
   }
 
+  /** The frame that announces `ip` on `iface` (ARP for IPv4, NA for IPv6), built once. */
+  announcement(iface: string, ip: string, mac?: string): Uint8Array {
+    try {
+      return this.frame(ip.includes(':') ? 'na' : 'arp', iface, ip, mac);
+    } catch (error) {
+      throw withContext(error, `announcement for ${ip} on ${iface}`);
+    }
+  }
+
   prepare(iface: string, ip: string, mac?: string): void {
     try {
       this.frame(ip.includes(':') ? 'na' : 'arp', iface, ip, mac);

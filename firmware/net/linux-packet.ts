@@ -4,10 +4,21 @@
 // service; this layer only reports what arrived.
 
 import { decodeIpv4Header } from './frames.js';
-import type { Family, PacketChannel, PacketPort, ReceivedPacket } from './ports.js';
+import { splitCidr } from './linux-address.js';
+import { LinuxAnnouncer } from './linux-announce.js';
+import type {
+  Family,
+  PacketChannel,
+  PacketPort,
+  ReceivedPacket,
+  TakeoverHandle,
+  TakeoverOutcome,
+  TakeoverPlan,
+} from './ports.js';
 import {
   loadRawAddon,
   type IpSocketHandle,
+  type NativeTakeoverReport,
   type RawAddon,
   type RawDatagram,
   type RawError,
@@ -25,6 +36,8 @@ export interface LinuxPacketPortOptions {
   netns?: string;
   /** The addon; loaded from the build directory on first open() when absent. */
   addon?: RawAddon;
+  /** Builds a takeover's announcements; by default one of the channel's own. */
+  announcer?: LinuxAnnouncer;
 }
 
 /** Why a datagram was not passed on; the names are the counter names. */
@@ -40,6 +53,12 @@ export interface ChannelStats {
   /** Dropped by the addon because the event loop fell 1024 datagrams behind. */
   queueDrops: number;
 }
+
+/**
+ * The advert that arms a takeover was stamped by the kernel and aged on the JS clock; this
+ * margin keeps rounding between the two from counting it as one heard after the arming.
+ */
+const ARMING_ADVERT_SLACK_MS = 0.05;
 
 export class LinuxPacketPort implements PacketPort {
   private addon: RawAddon | undefined;
@@ -58,6 +77,13 @@ export class LinuxPacketChannel implements PacketChannel {
   private handle: IpSocketHandle | undefined;
   private readonly packetListeners: Array<(packet: ReceivedPacket) => void> = [];
   private readonly errorListeners: Array<(error: RawError) => void> = [];
+  private readonly announcer: LinuxAnnouncer;
+  /** The plan last handed to the addon, by vhid: a new one is copied over only when it changed. */
+  private readonly storedPlans = new Map<number, TakeoverPlan>();
+  /** The generation armed last, by vhid. */
+  private readonly armedGenerations = new Map<number, number>();
+  /** Who hears each arming's outcome, by generation, until it is reported or disarmed. */
+  private readonly outcomeListeners = new Map<number, (outcome: TakeoverOutcome) => void>();
   private readonly counters = {
     received: 0,
     sent: 0,
@@ -71,8 +97,10 @@ export class LinuxPacketChannel implements PacketChannel {
     addon: RawAddon,
     readonly iface: string,
     readonly family: Family,
-    options: Pick<LinuxPacketPortOptions, 'protocol' | 'netns'> = {},
+    options: Pick<LinuxPacketPortOptions, 'protocol' | 'netns' | 'announcer'> = {},
   ) {
+    this.announcer =
+      options.announcer ?? new LinuxAnnouncer({ addon, ...(options.netns !== undefined ? { netns: options.netns } : {}) });
     this.handle = new addon.IpSocket(
       {
         family,
@@ -85,6 +113,7 @@ export class LinuxPacketChannel implements PacketChannel {
         ...(options.netns !== undefined ? { netns: options.netns } : {}),
       },
       (error, datagram) => this.deliver(error, datagram),
+      (report) => this.takeoverDecided(report),
     );
   }
 
@@ -103,6 +132,61 @@ export class LinuxPacketChannel implements PacketChannel {
     this.handle?.drain();
   }
 
+  armTakeover(
+    plan: TakeoverPlan,
+    delayMs: number,
+    heardWithinMs: number,
+    onOutcome: (outcome: TakeoverOutcome) => void,
+  ): TakeoverHandle {
+    const handle = this.handle;
+    if (!handle) throw new Error(`arm takeover for vhid ${plan.vhid} on ${this.iface}: channel is closed`);
+    // Both times count from this call, not from after the plan was copied over (the first copy
+    // opens sockets and builds frames: ~3 ms).
+    const calledAt = monotonicMs();
+    this.disarm(plan.vhid);
+    if (this.storedPlans.get(plan.vhid) !== plan) {
+      handle.setTakeoverPlan(plan.vhid, {
+        destination: plan.destination,
+        advert: plan.advert,
+        addresses: plan.addresses.map((cidr) => {
+          const { address, prefix } = splitCidr(cidr);
+          return { address, prefixLength: prefix };
+        }),
+        frames: plan.addresses.map((cidr) => this.announcer.announcement(this.iface, splitCidr(cidr).address)),
+      });
+      this.storedPlans.set(plan.vhid, plan);
+    }
+    const spent = monotonicMs() - calledAt;
+    const generation = handle.armTakeover(
+      plan.vhid,
+      delayMs - spent,
+      Math.max(0, heardWithinMs + spent - ARMING_ADVERT_SLACK_MS),
+    );
+    this.armedGenerations.set(plan.vhid, generation);
+    this.outcomeListeners.set(generation, onOutcome);
+    return {
+      cancel: () => (this.armedGenerations.get(plan.vhid) === generation ? this.disarm(plan.vhid) : false),
+    };
+  }
+
+  /** True if the armed order was disarmed before its deadline was acted on. */
+  private disarm(vhid: number): boolean {
+    const generation = this.armedGenerations.get(vhid);
+    if (generation === undefined) return false;
+    this.armedGenerations.delete(vhid);
+    if (!this.handle?.disarmTakeover(vhid)) return false;
+    this.outcomeListeners.delete(generation);
+    return true;
+  }
+
+  private takeoverDecided(report: NativeTakeoverReport): void {
+    const listener = this.outcomeListeners.get(report.generation);
+    if (!listener) return;
+    this.outcomeListeners.delete(report.generation);
+    if (this.armedGenerations.get(report.vhid) === report.generation) this.armedGenerations.delete(report.vhid);
+    listener({ taken: report.taken, ageMs: Math.max(0, monotonicMs() - report.at), failures: report.failures });
+  }
+
   onPacket(listener: (packet: ReceivedPacket) => void): void {
     this.packetListeners.push(listener);
   }
@@ -117,6 +201,9 @@ export class LinuxPacketChannel implements PacketChannel {
     const handle = this.handle;
     this.handle = undefined;
     handle?.close();
+    this.outcomeListeners.clear();
+    this.armedGenerations.clear();
+    this.storedPlans.clear();
   }
 
   /** Lets the process exit while the channel is open (like dgram's unref). */

@@ -13,13 +13,14 @@ import { LinuxPacketPort } from './linux-packet.js';
 
 export async function createLinuxPorts(clock: Clock, log: Logger): Promise<Ports & { close(): Promise<void> }> {
   const processes = new LinuxProcessRunner();
+  const announcer = new LinuxAnnouncer();
   return {
     clock,
     files: new LinuxFileStore(),
     processes,
-    packets: new LinuxPacketPort(),
+    packets: new LinuxPacketPort({ announcer }),
     addresses: new LinuxAddressPort(processes),
-    announcer: new LinuxAnnouncer(),
+    announcer,
     links: new LinuxLinkPort(processes),
     virtualMacs: new LinuxVirtualMacPort(processes),
     log,

@@ -32,7 +32,52 @@ export interface PacketChannel {
    * listeners (a busy event loop holds them back). Channels that deliver at once need not have it.
    */
   drain?(): void;
+  /**
+   * Carries out `plan` by itself `delayMs` from now, unless an advert for `plan.vhid` arrived
+   * within the last `heardWithinMs` (the one that armed it does not count) or arrives before
+   * then; reports either outcome once. Channels that cannot need not have it: the CARP service
+   * then runs its master-down on a timer and carries the takeover out itself.
+   */
+  armTakeover?(
+    plan: TakeoverPlan,
+    delayMs: number,
+    heardWithinMs: number,
+    onOutcome: (outcome: TakeoverOutcome) => void,
+  ): TakeoverHandle;
   close(): Promise<void>;
+}
+
+/**
+ * What a BACKUP does the moment its master-down time runs out, worked out ahead of time by the
+ * pure machine: the first advert as MASTER, then its addresses on the channel's interface,
+ * then their announcements from the interface's MAC (gratuitous ARP for IPv4, unsolicited NA
+ * for IPv6).
+ */
+export interface TakeoverPlan {
+  vhid: number;
+  destination: string;
+  advert: Uint8Array;
+  /** CIDRs. */
+  addresses: string[];
+}
+
+export type TakeoverStep = 'advert' | 'addresses' | 'announce';
+
+export interface TakeoverOutcome {
+  /** False: an advert arrived in time, so nothing was done. */
+  taken: boolean;
+  /** How long before delivery the deadline was acted on. */
+  ageMs: number;
+  /** Steps of a taken plan that failed; whoever armed it redoes them. */
+  failures: { step: TakeoverStep; message: string }[];
+}
+
+export interface TakeoverHandle {
+  /**
+   * Disarms it. False when too late: the deadline was already acted on and the outcome is on
+   * its way (it is still reported).
+   */
+  cancel(): boolean;
 }
 
 export interface PacketPort {

@@ -13,7 +13,13 @@ import type {
   PacketChannel,
   PacketPort,
   ReceivedPacket,
+  TakeoverHandle,
+  TakeoverOutcome,
+  TakeoverPlan,
 } from './ports.js';
+
+/** Version 2, type 1: the first byte of every CARP advertisement. */
+const CARP_ADVERT_VERSION_TYPE = 0x21;
 
 export interface SegmentEvent {
   kind: 'packet' | 'announce';
@@ -41,6 +47,8 @@ interface SimChannel {
   family: Family;
   listeners: ((packet: ReceivedPacket) => void)[];
   open: boolean;
+  /** When an advert for each vhid last arrived, for standing takeovers. */
+  lastAdvertAt: Map<number, number>;
 }
 
 export class Segment {
@@ -63,11 +71,18 @@ export class Segment {
     this.random = seededRandom(options.seed ?? 1);
   }
 
-  attach(name: string, options: { iface?: string; mac?: string; addresses?: string[] } = {}): SimHost {
+  /**
+   * `standingTakeover: false` gives the host channels without armTakeover, so CARP runs its
+   * master-down on a timer, as over a channel that cannot carry a takeover out.
+   */
+  attach(
+    name: string,
+    options: { iface?: string; mac?: string; addresses?: string[]; standingTakeover?: boolean } = {},
+  ): SimHost {
     if (this.hosts.has(name)) throw new Error(`segment: host ${name} is already attached`);
     const index = this.hosts.size + 1;
     const mac = options.mac ?? `02:00:00:00:00:${index.toString(16).padStart(2, '0')}`;
-    const host = new SimHost(this, name, options.iface ?? 'eth0', mac, options.addresses ?? []);
+    const host = new SimHost(this, name, options.iface ?? 'eth0', mac, options.addresses ?? [], options.standingTakeover ?? true);
     this.hosts.set(name, host);
     return host;
   }
@@ -180,6 +195,9 @@ export class Segment {
       this.clock.setTimer(delay, () => {
         // A link that went down while the frame was in flight loses it.
         if (!channel.open || !this.canReach(from.name, channel.host.name)) return;
+        if (ttl === 255 && copy[0] === CARP_ADVERT_VERSION_TYPE && copy.length > 1) {
+          channel.lastAdvertAt.set(copy[1]!, this.clock.monotonic());
+        }
         for (const listener of channel.listeners) listener(packet);
       });
     }
@@ -229,6 +247,7 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
     readonly iface: string,
     readonly mac: string,
     baseAddresses: string[],
+    private readonly standingTakeover = true,
   ) {
     this.addresses = [...baseAddresses];
     this.macs.add(mac);
@@ -286,15 +305,22 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
         },
       };
     }
-    const channel: SimChannel = { host: this, iface, family, listeners: [], open: true };
+    const channel: SimChannel = { host: this, iface, family, listeners: [], open: true, lastAdvertAt: new Map() };
     this.segment.registerChannel(channel);
     const segment = this.segment;
+    const send = (destination: string, payload: Uint8Array): void => {
+      if (!channel.open) throw new Error(`send on ${iface}: channel closed`);
+      if (!this.linkUp) throw new Error(`send on ${iface}: ENETDOWN (link is down)`);
+      segment.deliver(this, family, destination, payload, 255);
+    };
     return {
-      send: async (destination, payload) => {
-        if (!channel.open) throw new Error(`send on ${iface}: channel closed`);
-        if (!this.linkUp) throw new Error(`send on ${iface}: ENETDOWN (link is down)`);
-        segment.deliver(this, family, destination, payload, 255);
-      },
+      send: async (destination, payload) => send(destination, payload),
+      ...(this.standingTakeover
+        ? {
+            armTakeover: (plan: TakeoverPlan, delayMs: number, heardWithinMs: number, onOutcome: (outcome: TakeoverOutcome) => void) =>
+              this.armTakeover(channel, send, plan, delayMs, heardWithinMs, onOutcome),
+          }
+        : {}),
       onPacket: (listener) => {
         channel.listeners.push(listener);
       },
@@ -305,8 +331,54 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
     };
   }
 
+  /** What the addon's receive thread does, on the simulated clock. */
+  private armTakeover(
+    channel: SimChannel,
+    send: (destination: string, payload: Uint8Array) => void,
+    plan: TakeoverPlan,
+    delayMs: number,
+    heardWithinMs: number,
+    onOutcome: (outcome: TakeoverOutcome) => void,
+  ): TakeoverHandle {
+    const { clock } = this.segment;
+    const heardAfter = clock.monotonic() - heardWithinMs;
+    let pending = true;
+    const timer = clock.setTimer(delayMs, () => {
+      pending = false;
+      if (!channel.open) return;
+      const taken = !((channel.lastAdvertAt.get(plan.vhid) ?? -Infinity) > heardAfter);
+      const failures: TakeoverOutcome['failures'] = [];
+      if (taken) {
+        try {
+          send(plan.destination, plan.advert);
+        } catch (error) {
+          failures.push({ step: 'advert', message: (error as Error).message });
+        }
+        for (const cidr of plan.addresses) this.addAddress(channel.iface, cidr);
+        for (const cidr of plan.addresses) this.segment.announce(this, cidr.includes(':') ? 6 : 4, cidr.split('/')[0]!, this.mac);
+      }
+      // Reported the way the receive thread queues it: behind what was delivered before.
+      const decidedAt = clock.monotonic();
+      clock.setTimer(0, () => {
+        if (channel.open) onOutcome({ taken, ageMs: clock.monotonic() - decidedAt, failures });
+      });
+    });
+    return {
+      cancel: () => {
+        if (!pending) return false;
+        pending = false;
+        timer.cancel();
+        return true;
+      },
+    };
+  }
+
   // AddressPort
   async add(iface: string, cidr: string): Promise<void> {
+    this.addAddress(iface, cidr);
+  }
+
+  private addAddress(iface: string, cidr: string): void {
     const addresses = this.addressesOf(iface);
     if (!addresses.includes(cidr)) addresses.push(cidr);
   }

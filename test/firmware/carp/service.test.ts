@@ -13,7 +13,13 @@ import { validate } from '../../../firmware/config/kit.js';
 import { configSchema, type CarpConfig } from '../../../firmware/config/schema.js';
 import { createLogger } from '../../../firmware/log.js';
 import { Segment, type SimHost } from '../../../firmware/net/segment.js';
-import type { Family, PacketChannel, PacketPort, ReceivedPacket } from '../../../firmware/net/ports.js';
+import type {
+  Family,
+  PacketChannel,
+  PacketPort,
+  ReceivedPacket,
+  TakeoverOutcome,
+} from '../../../firmware/net/ports.js';
 import { FakeClock } from '../../../firmware/os/clock.js';
 import { FakeProcessRunner, type RunOptions, type RunResult } from '../../../firmware/os/process.js';
 
@@ -66,9 +72,18 @@ function lab() {
   async function node(
     name: string,
     configs: CarpConfig[],
-    options: { runner?: FakeProcessRunner; interfaces?: string[]; hooks?: HookPaths; packets?: (host: SimHost) => PacketPort } = {},
+    options: {
+      runner?: FakeProcessRunner;
+      interfaces?: string[];
+      hooks?: HookPaths;
+      packets?: (host: SimHost) => PacketPort;
+      standingTakeover?: boolean;
+    } = {},
   ): Promise<Node> {
-    const host = segment.attach(name, { addresses: [`198.51.100.${index++}/24`] });
+    const host = segment.attach(name, {
+      addresses: [`198.51.100.${index++}/24`],
+      ...(options.standingTakeover !== undefined ? { standingTakeover: options.standingTakeover } : {}),
+    });
     for (const iface of options.interfaces ?? []) host.addInterface(iface);
     const runner = options.runner ?? new FakeProcessRunner();
     const logs: { level: string; msg: string }[] = [];
@@ -819,5 +834,129 @@ describe('adverts held up by a busy event loop', () => {
     const after = heard.at(-1)!.payload;
     assert.deepEqual([during[2], during[4]], [7, 3]);
     assert.deepEqual([after[2], after[4]], [7, 0]);
+  });
+});
+
+/** Holds back the outcomes of standing takeovers, as a busy event loop would, until released. */
+class HeldOutcomePort implements PacketPort {
+  private readonly held: (() => void)[] = [];
+
+  constructor(private readonly inner: PacketPort) {}
+
+  async open(iface: string, family: Family): Promise<PacketChannel> {
+    const channel = await this.inner.open(iface, family);
+    const armTakeover = channel.armTakeover?.bind(channel);
+    assert.ok(armTakeover, 'the simulated channel carries takeovers out');
+    return {
+      send: (destination, payload) => channel.send(destination, payload),
+      onPacket: (listener) => channel.onPacket(listener),
+      close: () => channel.close(),
+      armTakeover: (plan, delayMs, heardWithinMs, onOutcome) =>
+        armTakeover(plan, delayMs, heardWithinMs, (outcome: TakeoverOutcome) => this.held.push(() => onOutcome(outcome))),
+    };
+  }
+
+  release(): void {
+    for (const deliver of this.held.splice(0)) deliver();
+  }
+}
+
+describe('takeover carried out by the channel', () => {
+  /** b's adverts and announcements, and its transitions, when a dies at 3.5 s. */
+  async function failover(standingTakeover: boolean) {
+    const l = lab();
+    const announces: { at: number; from: string }[] = [];
+    l.segment.observe((e) => {
+      if (e.kind === 'announce') announces.push({ at: e.at, from: e.from });
+    });
+    const a = await l.node('a', carpConfigs({ advskew: 0 }), { standingTakeover });
+    const b = await l.node('b', carpConfigs({ advskew: 100 }), { standingTakeover });
+    await l.clock.advance(3500);
+    const lastAdvert = l.sends.filter((x) => x.from === 'a').at(-1)!.at;
+    await a.service.abandon();
+    await l.clock.advance(5000);
+    await b.service.idle();
+    return {
+      ...l,
+      a,
+      b,
+      lastAdvert,
+      bSends: l.sends.filter((x) => x.from === 'b').map((x) => x.at),
+      bAnnounces: announces.filter((x) => x.from === 'b').map((x) => x.at),
+    };
+  }
+
+  it('takes over at arrival + master-down, sending one advert and one announcement, and the machine follows', async () => {
+    const l = await failover(true);
+    const deadline = l.lastAdvert + masterDownMs(1, 100);
+    const takeover = l.transitions.find((t) => t.node === 'b' && t.to === 'MASTER');
+    assert.ok(takeover);
+    assert.equal(takeover.reason, 'masterDown');
+    assert.ok(Math.abs(takeover.at - deadline) < 0.01, `MASTER at ${takeover.at}, deadline ${deadline}`);
+    assert.deepEqual(l.bSends.filter((at) => at < deadline + 1), [deadline], 'exactly one advert at the deadline');
+    assert.deepEqual(l.bAnnounces.filter((at) => at < deadline + 1), [deadline], 'exactly one announcement');
+    assert.ok(l.b.host.holds('198.51.100.100'));
+    assert.equal(l.vhost(l.b).counters.sent, l.bSends.length, 'adverts the channel sent are counted');
+    assert.deepEqual(l.hookArgs(l.b).at(-1), '42 MASTER eth0');
+  });
+
+  it('is indistinguishable on the segment from the service doing it on a timer', async () => {
+    const standing = await failover(true);
+    const timer = await failover(false);
+    const strip = (t: Transition[]) => t.map(({ at, node, from, to, reason }) => ({ at: Math.round(at * 1000), node, from, to, reason }));
+    assert.deepEqual(strip(standing.transitions), strip(timer.transitions));
+    assert.deepEqual(standing.bSends, timer.bSends);
+    assert.deepEqual(standing.bAnnounces, timer.bAnnounces);
+    assert.deepEqual(standing.vhost(standing.b).counters, timer.vhost(timer.b).counters);
+  });
+
+  it('a forged advert calls the channel off at the deadline; the service, finding it invalid, takes over itself', async () => {
+    const l = await pair();
+    const lastAdvert = l.sends.filter((x) => x.from === 'a').at(-1)!.at;
+    await l.a.service.abandon();
+    const deadline = lastAdvert + masterDownMs(1, 100);
+    await l.clock.advance(deadline - 1 - l.clock.monotonic());
+    l.segment.inject('mallory', 4, GROUP, better('not-the-secret'));
+    await l.clock.advance(100);
+    const takeover = l.transitions.find((t) => t.node === 'b' && t.to === 'MASTER');
+    assert.ok(takeover, 'b took over');
+    assert.ok(Math.abs(takeover.at - deadline) < 0.01, `MASTER at ${takeover.at}, deadline ${deadline}`);
+    assert.equal(l.vhost(l.b).counters.badAuth, 1);
+    assert.equal(l.sends.filter((x) => x.from === 'b' && x.at < deadline + 1).length, 1, 'one advert, from the service');
+    await l.b.service.idle();
+    assert.ok(l.b.host.holds('198.51.100.100'));
+  });
+
+  it('a change of demotion while armed: the takeover advertises the new demote count', async () => {
+    const l = await pair();
+    const heard = await l.sniff();
+    const lastAdvert = l.sends.filter((x) => x.from === 'a').at(-1)!.at;
+    await l.a.service.abandon();
+    await l.clock.advance(1000);
+    l.b.service.demoteBy(2);
+    const deadline = lastAdvert + masterDownMs(1, 100);
+    await l.clock.advance(deadline + 1 - l.clock.monotonic());
+    assert.equal(l.state(l.b), 'MASTER');
+    const first = heard.find((p) => p.source === l.b.host.primaryAddress(4));
+    assert.ok(first, 'b advertised');
+    assert.deepEqual([first.payload[2], first.payload[4]], [100, 2]);
+  });
+
+  it('a link lost after the channel acted but before its outcome arrived: the addresses are removed again', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({ advskew: 0 }));
+    let port: HeldOutcomePort | undefined;
+    const b = await l.node('b', carpConfigs({ advskew: 100 }), { packets: (host) => (port = new HeldOutcomePort(host)) });
+    await l.clock.advance(3500);
+    await a.service.abandon();
+    await l.clock.advance(masterDownMs(1, 100) + 10);
+    assert.ok(b.host.holds('198.51.100.100'), 'the channel added the address');
+    assert.equal(l.state(b), 'BACKUP', 'the outcome has not been delivered yet');
+    b.host.setLink(false);
+    assert.equal(l.state(b), 'INIT');
+    port!.release();
+    await b.service.idle();
+    assert.equal(l.state(b), 'INIT');
+    assert.ok(!b.host.holds('198.51.100.100'), 'released');
   });
 });
