@@ -145,17 +145,18 @@ export function report(input: ReportInput): string {
     out.push(
       [
         'Each relative to the instant the formula says the backup takes over (old master\'s last advert on the wire +',
-        'master-down). timer late: the backup\'s own log of its takeover (Tandem: JSON log, 1 ms resolution; ucarp: µs;',
-        'keepalived logs whole seconds, so —). →advert: that log line to its first advert on the wire. detect late: the',
-        'first advert itself. advert→GARP: first advert to first gratuitous ARP for the VIP (Tandem runs its master hook',
-        'and `ip addr add` in between, then sends the ARP). GARP→reply: the client\'s next probe (every 5 ms) answered',
-        'by the new master. GARPs: gratuitous ARPs in its first second.',
+        'master-down). timer late: the backup\'s own log of its takeover (Tandem: JSON log, 1 ms resolution, written',
+        'after its receive thread has carried the takeover out, so →advert is negative; ucarp: µs; keepalived logs whole',
+        'seconds, so —). →advert: that log line to its first advert on the wire. detect late: the first advert itself.',
+        'advert→GARP: first advert to first gratuitous ARP for the VIP (Tandem adds the address over rtnetlink in',
+        'between; keepalived too; ucarp sends the ARP while its up script runs). GARP→reply: the client\'s next probe',
+        '(every 5 ms) answered by the new master. GARPs: gratuitous ARPs in its first second.',
       ].join('\n'),
     );
   }
   if (costs) {
     out.push('');
-    out.push('  Tandem\'s takeover path piece by piece, no load:');
+    out.push('  What each way of taking over costs, no load (Tandem spawns nothing on the takeover path: these are why):');
     out.push(...costLines(costs));
   }
 
