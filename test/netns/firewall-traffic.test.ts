@@ -24,7 +24,7 @@ import { systemClock } from '../../firmware/os/clock.js';
 import { LinuxProcessRunner } from '../../firmware/os/process.js';
 import { FirewallLab, TOOLS } from './firewall-lab.js';
 import { eventually, netnsUnavailable } from './lab.js';
-import { BUNDLE } from './peers.js';
+import { BUNDLE, bundleCommand } from './peers.js';
 
 const skip = netnsUnavailable();
 
@@ -87,7 +87,7 @@ describe('firewall on a router, with traffic', { skip }, () => {
   const nftList = async () => (await lab.exec('rt', 'nft', ['list', 'table', 'inet', 'tandem'])).stdout;
 
   async function startTandem(node: 'rt' | 'peer', path: string, sock: string): Promise<void> {
-    const child = lab.spawn(node, process.execPath, [BUNDLE, 'run', '--config', path]);
+    const child = lab.spawn(node, process.execPath, [...bundleCommand(), 'run', '--config', path]);
     const collect = (chunk: Buffer) => {
       if (node === 'rt') daemonOutput += chunk.toString();
     };

@@ -2,6 +2,7 @@
 // Each gets its own files under a temp directory; the lab ends the processes it spawned.
 
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,17 @@ import { afterEach, beforeEach } from 'node:test';
 import { Lab, eventually, type HostRef } from './lab.js';
 
 export const BUNDLE = fileURLToPath(new URL('../../dist/tandem.mjs', import.meta.url));
+
+/**
+ * How the bundle's shebang runs it (`#!/usr/bin/env -S node FLAGS`): node's arguments, then the
+ * bundle. A daemon started with an explicit runtime gets the same flags as `tandem run`.
+ */
+export function bundleCommand(): string[] {
+  const shebang = readFileSync(BUNDLE, 'utf8').slice(0, 200).split('\n', 1)[0]!;
+  const words = shebang.replace(/^#!\s*/, '').split(/\s+/).filter(Boolean);
+  const node = words.findIndex((word) => word === 'node' || word.endsWith('/node'));
+  return [...words.slice(node + 1), BUNDLE];
+}
 
 export class Workdir {
   private constructor(readonly path: string) {}
@@ -66,7 +78,7 @@ export class DaemonProcess {
   ): Promise<T> {
     const path = join(dir, 'tandem.json');
     await writeFile(path, JSON.stringify(config, null, 2));
-    const child = lab.spawn(host, runtime, [BUNDLE, 'run', '--config', path]);
+    const child = lab.spawn(host, runtime, [...bundleCommand(), 'run', '--config', path]);
     const daemon = make(child, path);
     await eventually(`${daemon.name} to answer on its control socket`, async () => {
       if (child.exitCode !== null) throw new Error(`${daemon.name} exited: ${daemon.output}`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { sendControl } from '../../../firmware/control/client.js';
 import type { Status } from '../../../firmware/daemon.js';
 import { eventually, type HostRef, type Lab } from '../../../test/netns/lab.js';
-import { BUNDLE, type Workdir } from '../../../test/netns/peers.js';
+import { bundleCommand, type Workdir } from '../../../test/netns/peers.js';
 
 export class BareTandem {
   output = '';
@@ -32,7 +32,7 @@ export class BareTandem {
     };
     const path = join(dir, 'tandem.json');
     await writeFile(path, JSON.stringify(config, null, 2));
-    const node = new BareTandem(name, lab.spawn(host, process.execPath, [BUNDLE, 'run', '--config', path]), config.control.socket);
+    const node = new BareTandem(name, lab.spawn(host, process.execPath, [...bundleCommand(), 'run', '--config', path]), config.control.socket);
     await eventually(`${name} to answer on its control socket`, async () => {
       if (node.child.exitCode !== null) throw new Error(`${name} exited: ${node.output}`);
       return (await node.status()).node;
