@@ -233,6 +233,7 @@ function soakLines(soak: SoakResult): string[] {
   out.push(`═══ Soak: ${soak.config}, ${soak.seconds} s, ${soak.loadWorkers} busy-loop processes on ${cpus().length} cores ═══`);
   if (soak.error) out.push(`  ERROR: ${soak.error}`);
   out.push(`  false failovers (backup → MASTER): ${soak.falseFailovers}; adverts the backup sent: ${soak.backupAdverts}`);
+  if (soak.loadStartedAt !== undefined) out.push(`    load processes spawned at ${clock(soak.loadStartedAt)}`);
   if (soak.falseFailoverTimes?.length) {
     out.push(`    at ${soak.falseFailoverTimes.slice(0, 12).map(clock).join(', ')}${soak.falseFailoverTimes.length > 12 ? ', …' : ''}`);
   }

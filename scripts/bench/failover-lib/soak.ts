@@ -43,6 +43,8 @@ export interface SoakResult {
   config: string;
   seconds: number;
   loadWorkers: number;
+  /** Wall-clock ms when the load processes were spawned: their start-up is the soak's roughest moment. */
+  loadStartedAt?: number;
   /** Backup transitions to MASTER during the soak: false failovers. */
   falseFailovers: number;
   /** Wall-clock ms of each, from the backup's log (Tandem). */
@@ -92,6 +94,7 @@ export async function runSoak(config: BenchConfig, seconds: number, log: (line: 
     pair = await startPair(config, lab, work);
     const capture = await Capture.start(lab, 3, work.file('soak.pcap'), 'ip proto 112', 64);
     // The load outlives the soak by the failover at its end, and stops by itself after that.
+    result.loadStartedAt = Date.now();
     load = CpuLoad.start(lab, 3, seconds + 120);
     result.loadWorkers = load.count;
     probe = TimerProbe.start(lab, 3, config.intervalMs, seconds);
