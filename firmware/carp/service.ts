@@ -21,11 +21,20 @@ import {
   type TakeoverOutcome,
   type TakeoverPlan,
   type TakeoverStep,
+  type AdvertCadence,
   type VirtualMacPort,
 } from '../net/ports.js';
 import { CARP_V4_GROUP, CARP_V6_GROUP, classifyPacket, encodeAdvert, type AuthKey, type Rejection } from './codec.js';
 import type { HookRunner } from './hooks.js';
-import { transition, type CarpState, type Effect, type Event, type Settings, type StateName } from './machine.js';
+import {
+  advertIntervalMs,
+  transition,
+  type CarpState,
+  type Effect,
+  type Event,
+  type Settings,
+  type StateName,
+} from './machine.js';
 
 export const MAINTENANCE_ADVSKEW = 254;
 /** Large enough that a node in maintenance yields even to a peer with a failed link or two. */
@@ -34,6 +43,12 @@ const MAX_DEMOTE = 255;
 const SEND_ERRORS_BEFORE_DEMOTE = 3;
 /** Encoded adverts kept per vhost: only demotion, maintenance and the bow-out change one. */
 const ADVERT_CACHE_SIZE = 8;
+/**
+ * How long a channel keeps a MASTER's adverts going after the event loop's last one (at least
+ * three intervals): long enough for a GC pause or a busy loop, short enough that a daemon that
+ * stopped running stops advertising and its backups take over.
+ */
+export const ADVERT_FILL_LEASE_MS = 1000;
 /** Least time between two re-announcements caused by hearing a slower master. */
 export const REANNOUNCE_SPACING_MS = 100;
 
@@ -117,6 +132,8 @@ class Vhost {
   /** Steps of this takeover the channel already carried out; the machine's effects skip them once. */
   private readonly doneByChannel = new Set<TakeoverStep>();
   private standingUnavailable = false;
+  /** The channels keep this MASTER's adverts going (advertise); stopped on leaving MASTER. */
+  private filling = false;
   private addressWork: Promise<void> = Promise.resolve();
   private readonly adverts = new Map<string, Uint8Array>();
   private macvlan: string | undefined;
@@ -149,6 +166,9 @@ class Vhost {
       this.plan = undefined;
     }
     const { state, effects } = transition(this.state, event, this.settings());
+    // Before any effect: a fill sent after a bow-out advert would pull the backup that just
+    // took over back to BACKUP. New settings make a new advert, so the old one stops too.
+    if (state.name !== 'MASTER' || event.type === 'settingsChanged') this.stopFills();
     this.state = state;
     // Timers count from the event: an advert that waited in the receive queue while the event
     // loop was busy has that much less of its master-down left, as in the kernel.
@@ -166,7 +186,7 @@ class Vhost {
           this.counters.sent++;
           this.service.sendSucceeded(this);
         } else {
-          this.sendAdvert(advert);
+          this.sendAdvert(advert, advertIntervalMs(effect.advbase, effect.advskew));
         }
         return;
       }
@@ -360,12 +380,23 @@ class Vhost {
     return family === 4 ? CARP_V4_GROUP : CARP_V6_GROUP;
   }
 
-  private sendAdvert(message: Uint8Array): void {
+  private sendAdvert(message: Uint8Array, intervalMs: number): void {
     for (const family of this.families) {
       const channel = this.service.channel(this.config.interface, family);
       if (!channel) continue;
       const destination = this.destination(family);
       this.counters.sent++;
+      if (this.state.name === 'MASTER' && channel.advertise) {
+        const cadence: AdvertCadence = { intervalMs, leaseMs: Math.max(ADVERT_FILL_LEASE_MS, 3 * intervalMs) };
+        try {
+          this.counters.sent += channel.advertise(this.config.vhid, destination, message, cadence);
+          this.filling = true;
+          this.service.sendSucceeded(this);
+        } catch (error) {
+          this.service.sendFailed(this, error as Error);
+        }
+        continue;
+      }
       channel.send(destination, message).then(
         () => this.service.sendSucceeded(this),
         (error: Error) => this.service.sendFailed(this, error),
@@ -455,7 +486,16 @@ class Vhost {
     for (const cidr of this.config.addresses) await addresses.remove(this.config.interface, cidr);
   }
 
+  private stopFills(): void {
+    if (!this.filling) return;
+    this.filling = false;
+    for (const family of this.families) {
+      this.counters.sent += this.service.channel(this.config.interface, family)?.stopAdvertising?.(this.config.vhid) ?? 0;
+    }
+  }
+
   stop(): void {
+    this.stopFills();
     this.cancel('advert');
     this.cancel('masterDown');
     this.trailingAnnounce?.cancel();

@@ -7,6 +7,7 @@ import { decodeIpv4Header } from './frames.js';
 import { splitCidr } from './linux-address.js';
 import { LinuxAnnouncer } from './linux-announce.js';
 import type {
+  AdvertCadence,
   Family,
   PacketChannel,
   PacketPort,
@@ -130,6 +131,24 @@ export class LinuxPacketChannel implements PacketChannel {
 
   drain(): void {
     this.handle?.drain();
+  }
+
+  advertise(vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence): number {
+    if (!this.handle) throw new Error(`advertise vhid ${vhid} to ${destination} on ${this.iface}: channel is closed`);
+    try {
+      const filled = this.handle.advertise(vhid, destination, payload, cadence.intervalMs, cadence.leaseMs);
+      this.counters.sent += 1 + filled;
+      return filled;
+    } catch (error) {
+      this.counters.sendErrors++;
+      throw error;
+    }
+  }
+
+  stopAdvertising(vhid: number): number {
+    const filled = this.handle?.stopAdvertising(vhid) ?? 0;
+    this.counters.sent += filled;
+    return filled;
   }
 
   armTakeover(

@@ -44,7 +44,22 @@ export interface PacketChannel {
     heardWithinMs: number,
     onOutcome: (outcome: TakeoverOutcome) => void,
   ): TakeoverHandle;
+  /**
+   * A MASTER's advert: sent now, like send(), and kept going by the channel itself while the
+   * next call is late (a paused event loop): repeated every `intervalMs` from one interval after
+   * the next was due, for at most `leaseMs` after this call, so only a stall is bridged and a
+   * dead daemon still falls silent. Returns how many adverts the channel sent on its own since
+   * the previous call. Channels that cannot need not have it.
+   */
+  advertise?(vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence): number;
+  /** Ends what advertise() keeps going for `vhid`; returns how many it sent since the last call. */
+  stopAdvertising?(vhid: number): number;
   close(): Promise<void>;
+}
+
+export interface AdvertCadence {
+  intervalMs: number;
+  leaseMs: number;
 }
 
 /**

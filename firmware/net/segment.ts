@@ -3,8 +3,9 @@
 // CARP depends on — multicast and unicast delivery, per-host links, partitions, loss, delay,
 // and which MAC the segment's ARP caches hold for an address — and nothing else.
 
-import type { Clock } from '../os/clock.js';
+import type { Clock, TimerHandle } from '../os/clock.js';
 import type {
+  AdvertCadence,
   AddressPort,
   Family,
   LinkInfo,
@@ -313,8 +314,26 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
       if (!this.linkUp) throw new Error(`send on ${iface}: ENETDOWN (link is down)`);
       segment.deliver(this, family, destination, payload, 255);
     };
+    const fills = new Map<number, { sent: number; timer: TimerHandle | undefined }>();
+    const stopFill = (vhid: number): number => {
+      const fill = fills.get(vhid);
+      fills.delete(vhid);
+      fill?.timer?.cancel();
+      return fill?.sent ?? 0;
+    };
     return {
       send: async (destination, payload) => send(destination, payload),
+      ...(this.standingTakeover
+        ? {
+            advertise: (vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence) => {
+              const filled = stopFill(vhid);
+              send(destination, payload);
+              fills.set(vhid, this.keepAdvertising(send, destination, payload, cadence));
+              return filled;
+            },
+            stopAdvertising: stopFill,
+          }
+        : {}),
       ...(this.standingTakeover
         ? {
             armTakeover: (plan: TakeoverPlan, delayMs: number, heardWithinMs: number, onOutcome: (outcome: TakeoverOutcome) => void) =>
@@ -329,6 +348,32 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
         segment.unregisterChannel(channel);
       },
     };
+  }
+
+  /** The addon's advert fills, on the simulated clock: from one interval after the next was due. */
+  private keepAdvertising(
+    send: (destination: string, payload: Uint8Array) => void,
+    destination: string,
+    payload: Uint8Array,
+    { intervalMs, leaseMs }: AdvertCadence,
+  ): { sent: number; timer: TimerHandle | undefined } {
+    const { clock } = this.segment;
+    const leaseUntil = clock.monotonic() + leaseMs;
+    const fill: { sent: number; timer: TimerHandle | undefined } = { sent: 0, timer: undefined };
+    const next = (delayMs: number): void => {
+      fill.timer = clock.setTimer(delayMs, () => {
+        if (clock.monotonic() >= leaseUntil) return;
+        try {
+          send(destination, payload);
+          fill.sent++;
+        } catch {
+          // A link down: the next fill tries again, as the thread's sendto would.
+        }
+        next(intervalMs);
+      });
+    };
+    next(2 * intervalMs);
+    return fill;
   }
 
   /** What the addon's receive thread does, on the simulated clock. */

@@ -1,6 +1,7 @@
 // Standing takeovers against real kernels: the addon's receive thread carries a CARP takeover
 // out at its deadline (advert on the wire, address added over rtnetlink, gratuitous ARP that
-// moves a client's neighbour entry), or leaves it when an advert for the vhid arrived in time.
+// moves a client's neighbour entry), or leaves it when an advert for the vhid arrived in time;
+// and it keeps a MASTER's adverts going while the event loop is paused, within a lease.
 // Tier "netns": run as root, `node --import tsx --test test/netns/raw-takeover.test.ts`.
 
 import assert from 'node:assert/strict';
@@ -156,5 +157,73 @@ describe('standing takeover (IpSocket.armTakeover)', () => {
       () => backup.armTakeover({ ...plan(81, '198.51.100.181'), addresses: ['198.51.100.181/40'] }, 10, 0, () => {}),
       /takeover plan for vhid 81 on eth0: bad prefix length: 198\.51\.100\.181\/40/,
     );
+  });
+});
+
+describe('advert fills (IpSocket.advertise)', () => {
+  let lab: Lab | undefined;
+  const channels: LinuxPacketChannel[] = [];
+  const open = async (host: number) => {
+    const channel = await new LinuxPacketPort({ netns: lab!.host(host).netns }).open('eth0', 4);
+    channels.push(channel);
+    return channel;
+  };
+  /** Keeps the JS thread busy, as a GC pause or a stalled event loop would. */
+  const pauseEventLoop = (ms: number) => {
+    const until = hrtimeMs() + ms;
+    while (hrtimeMs() < until);
+  };
+
+  before(async () => {
+    if (!netnsUnavailable()) lab = await Lab.create({ hosts: 2 });
+  });
+  after(async () => {
+    await Promise.all(channels.map((c) => c.close()));
+    await lab?.dispose();
+  });
+
+  test('while the event loop is paused the thread keeps advertising, and says how many it sent', async (t) => {
+    if (!requireRoot(t)) return;
+    const [peer, master] = [await open(1), await open(2)];
+    const heard: ReceivedPacket[] = [];
+    peer.onPacket((packet) => packet.payload[1] === 90 && heard.push(packet));
+    const cadence = { intervalMs: 4, leaseMs: 1000 };
+    assert.equal(master.advertise(90, GROUP, advert(90, 1), cadence), 0);
+    pauseEventLoop(60);
+    const filled = master.advertise(90, GROUP, advert(90, 1), cadence);
+    master.stopAdvertising(90);
+    // Due from 8 ms, then every 4 ms: about 13 in 60 ms; a loaded machine may manage fewer.
+    assert.ok(filled >= 5, `${filled} fills during a 60 ms pause`);
+    // The first, the fills, and the one that ended the pause: none lost, none extra.
+    await eventually('every advert at h1', () => (heard.length === filled + 2 ? true : undefined));
+    await sleep(30);
+    assert.equal(heard.length, filled + 2);
+  });
+
+  test('the lease ends the fills: a daemon that stopped running falls silent', async (t) => {
+    if (!requireRoot(t)) return;
+    const [peer, master] = [await open(1), await open(2)];
+    const heard: number[] = [];
+    peer.onPacket((packet) => packet.payload[1] === 91 && heard.push(hrtimeMs() - (packet.ageMs ?? 0)));
+    const advertisedAt = hrtimeMs();
+    master.advertise(91, GROUP, advert(91, 1), { intervalMs: 4, leaseMs: 40 });
+    pauseEventLoop(150);
+    await sleep(50);
+    assert.ok(heard.length >= 3, `${heard.length} adverts`);
+    const last = heard.at(-1)! - advertisedAt;
+    assert.ok(last < 40 + 5, `last advert ${last.toFixed(1)} ms after the last advertise(); lease 40 ms`);
+    assert.equal(master.stopAdvertising(91), heard.length - 1);
+  });
+
+  test('stopAdvertising ends them at once', async (t) => {
+    if (!requireRoot(t)) return;
+    const [peer, master] = [await open(1), await open(2)];
+    const heard: ReceivedPacket[] = [];
+    peer.onPacket((packet) => packet.payload[1] === 92 && heard.push(packet));
+    master.advertise(92, GROUP, advert(92, 1), { intervalMs: 4, leaseMs: 1000 });
+    assert.equal(master.stopAdvertising(92), 0);
+    pauseEventLoop(50);
+    await sleep(50);
+    assert.equal(heard.length, 1);
   });
 });

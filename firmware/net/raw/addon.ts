@@ -90,6 +90,15 @@ export interface IpSocketHandle {
   armTakeover(vhid: number, delayMs: number, heardWithinMs: number): number;
   /** True if an armed order was disarmed; false if there was none or its deadline was already acted on. */
   disarmTakeover(vhid: number): boolean;
+  /**
+   * Sends `advert` now, like send(), and keeps `vhid`'s adverts going while JavaScript is late:
+   * if the next call has not come one interval after it was due, the receive thread sends the
+   * same bytes every `intervalMs` until `leaseMs` after this call. Returns how many it sent
+   * since the previous call. Throws a RawError if this send fails (no fill is then kept).
+   */
+  advertise(vhid: number, destination: string, advert: Uint8Array, intervalMs: number, leaseMs: number): number;
+  /** Ends `vhid`'s fills; returns how many were sent since the last advertise(). */
+  stopAdvertising(vhid: number): number;
 }
 
 export interface NativeTakeoverPlan {

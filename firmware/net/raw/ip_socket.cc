@@ -115,6 +115,8 @@ Napi::Function IpSocket::Define(Napi::Env env) {
                          InstanceMethod<&IpSocket::SetTakeoverPlan>("setTakeoverPlan"),
                          InstanceMethod<&IpSocket::ArmTakeover>("armTakeover"),
                          InstanceMethod<&IpSocket::DisarmTakeover>("disarmTakeover"),
+                         InstanceMethod<&IpSocket::Advertise>("advertise"),
+                         InstanceMethod<&IpSocket::StopAdvertising>("stopAdvertising"),
                          InstanceAccessor<&IpSocket::Ifindex>("ifindex"),
                          InstanceAccessor<&IpSocket::Closed>("closed"),
                      });
@@ -290,6 +292,7 @@ void IpSocket::Stop() {
   {
     std::lock_guard<std::mutex> guard(takeover_lock_);
     takeovers_.clear();
+    fills_.clear();
   }
   std::lock_guard<std::mutex> guard(queue_lock_);
   queue_.clear();
@@ -483,7 +486,7 @@ void IpSocket::ReceiveLoop() {
       // EAGAIN if an arm re-set the timer meanwhile; the orders are looked at either way.
       ssize_t ignored = read(takeover_timer_, &expirations, sizeof expirations);
       (void)ignored;
-      if (!RunDueTakeovers(buffer)) return;
+      if (!RunDueOrders(buffer)) return;
     }
   }
 }
@@ -496,15 +499,40 @@ double IpSocket::EarliestDeadlineLocked() const {
   return earliest;
 }
 
-void IpSocket::SetTakeoverTimerLocked() {
+double IpSocket::EarliestFillLocked() const {
+  double earliest = kNever;
+  for (const auto& entry : fills_) earliest = std::min(earliest, entry.second.next);
+  return earliest;
+}
+
+void IpSocket::SetOrderTimerLocked() {
   itimerspec spec{};
-  const double earliest = EarliestDeadlineLocked();
+  // Takeovers wake early and spin to the deadline; a fill only has to beat a master-down.
+  const double wake = std::min(EarliestDeadlineLocked() - kTakeoverLeadMs, EarliestFillLocked());
   // An it_value of zero would disarm; a deadline already past fires at once.
-  if (earliest != kNever) spec.it_value = MonotonicAt(std::max(earliest - kTakeoverLeadMs, 1e-6));
+  if (wake != kNever) spec.it_value = MonotonicAt(std::max(wake, 1e-6));
   timerfd_settime(takeover_timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
-bool IpSocket::RunDueTakeovers(std::vector<uint8_t>& buffer) {
+void IpSocket::SendDueFillsLocked(double now) {
+  for (auto& entry : fills_) {
+    AdvertFill& fill = entry.second;
+    if (fill.next > now) continue;
+    if (now >= fill.lease_until) {
+      fill.next = kNever;
+      continue;
+    }
+    if (sendto(fd_, fill.advert.data(), fill.advert.size(), MSG_DONTWAIT,
+               reinterpret_cast<const sockaddr*>(&fill.destination), fill.destination_size) >= 0) {
+      fill.sent++;
+    }
+    // Keeps the cadence; after a stall of the thread itself, one advert now and on from here.
+    fill.next += fill.interval;
+    if (fill.next <= now) fill.next = now + fill.interval;
+  }
+}
+
+bool IpSocket::RunDueOrders(std::vector<uint8_t>& buffer) {
   pollfd stop{stop_.fd(), POLLIN, 0};
   for (;;) {
     {
@@ -529,9 +557,10 @@ bool IpSocket::RunDueTakeovers(std::vector<uint8_t>& buffer) {
         if (report.taken) CarryOut(*order.plan, report);
         Enqueue(std::move(item));
       }
+      SendDueFillsLocked(now);
       const double earliest = EarliestDeadlineLocked();
       if (earliest == kNever || earliest - MonotonicMs() > kTakeoverLeadMs) {
-        SetTakeoverTimerLocked();
+        SetOrderTimerLocked();
         return true;
       }
     }
@@ -605,7 +634,7 @@ Napi::Value IpSocket::SetTakeoverPlan(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) {
     std::lock_guard<std::mutex> guard(takeover_lock_);
     takeovers_.erase(vhid);
-    SetTakeoverTimerLocked();
+    SetOrderTimerLocked();
     return env.Undefined();
   }
   if (!info[1].IsObject()) throw Napi::TypeError::New(env, usage);
@@ -676,8 +705,61 @@ Napi::Value IpSocket::ArmTakeover(const Napi::CallbackInfo& info) {
   order.deadline = now + std::max(0.0, delay);
   order.heard_after = now - std::max(0.0, heard_within);
   order.generation = ++takeover_generation_;
-  SetTakeoverTimerLocked();
+  SetOrderTimerLocked();
   return Napi::Number::New(env, static_cast<double>(order.generation));
+}
+
+Napi::Value IpSocket::Advertise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "advertise(vhid, destination, advert: Uint8Array, intervalMs, leaseMs) expected";
+  const int vhid = GetVhid(info, usage);
+  if (info.Length() < 5 || !info[1].IsString() || !info[3].IsNumber() || !info[4].IsNumber()) {
+    throw Napi::TypeError::New(env, usage);
+  }
+  const std::string destination = info[1].As<Napi::String>().Utf8Value();
+  const std::string context = "advertise vhid " + std::to_string(vhid) + " to " + destination + " on " + iface_;
+  AdvertFill fill;
+  fill.advert = Bytes(env, info[2], context + ": advert");
+  fill.interval = info[3].As<Napi::Number>().DoubleValue();
+  const double lease = info[4].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(fill.interval) || fill.interval <= 0 || !std::isfinite(lease) || lease < 0) {
+    throw Napi::RangeError::New(env, context + ": intervalMs must be positive and leaseMs at least 0");
+  }
+  if (!ParseDestination(family_, ifindex_, destination, fill.destination, fill.destination_size)) {
+    throw Napi::TypeError::New(env, context + ": not an IPv" + std::to_string(family_) + " address");
+  }
+  if (!open_) throw ErrnoError(env, EBADF, context, "sendto", "socket is closed");
+  std::lock_guard<std::mutex> guard(takeover_lock_);
+  uint64_t filled = 0;
+  auto found = fills_.find(vhid);
+  if (found != fills_.end()) filled = found->second.sent;
+  if (sendto(fd_, fill.advert.data(), fill.advert.size(), MSG_DONTWAIT,
+             reinterpret_cast<const sockaddr*>(&fill.destination), fill.destination_size) < 0) {
+    const int err = errno;
+    // A failed advert does not start a fill: the next one tries again.
+    fills_.erase(vhid);
+    SetOrderTimerLocked();
+    throw ErrnoError(env, err, context, "sendto");
+  }
+  const double now = MonotonicMs();
+  // JavaScript's next advert is due one interval from now; the thread steps in one interval later.
+  fill.next = now + 2 * fill.interval;
+  fill.lease_until = now + lease;
+  fills_[vhid] = std::move(fill);
+  SetOrderTimerLocked();
+  return Napi::Number::New(env, static_cast<double>(filled));
+}
+
+Napi::Value IpSocket::StopAdvertising(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int vhid = GetVhid(info, "stopAdvertising(vhid) expected");
+  std::lock_guard<std::mutex> guard(takeover_lock_);
+  auto found = fills_.find(vhid);
+  if (found == fills_.end()) return Napi::Number::New(env, 0);
+  const uint64_t filled = found->second.sent;
+  fills_.erase(found);
+  SetOrderTimerLocked();
+  return Napi::Number::New(env, static_cast<double>(filled));
 }
 
 Napi::Value IpSocket::DisarmTakeover(const Napi::CallbackInfo& info) {
@@ -687,7 +769,7 @@ Napi::Value IpSocket::DisarmTakeover(const Napi::CallbackInfo& info) {
   auto found = takeovers_.find(vhid);
   if (found == takeovers_.end() || !found->second.armed) return Napi::Boolean::New(env, false);
   found->second.armed = false;
-  SetTakeoverTimerLocked();
+  SetOrderTimerLocked();
   return Napi::Boolean::New(env, true);
 }
 

@@ -52,6 +52,23 @@ struct TakeoverOrder {
   uint64_t generation = 0;
 };
 
+// A MASTER's adverts, kept going by the receive thread while JavaScript is late (a GC pause,
+// a busy event loop): each advert JavaScript sends moves the next fill one interval past its
+// due time; only if that passes does the thread send the same bytes, every interval, until
+// the lease from JavaScript's last advert runs out. A stalled event loop is bridged; a dead one
+// stops advertising, so backups still take over from a daemon that no longer runs.
+struct AdvertFill {
+  sockaddr_storage destination{};
+  socklen_t destination_size = 0;
+  std::vector<uint8_t> advert;
+  double interval = 0;
+  // CLOCK_MONOTONIC milliseconds.
+  double next = 0;
+  double lease_until = 0;
+  // Fills sent since JavaScript last asked.
+  uint64_t sent = 0;
+};
+
 // What became of an armed order at its deadline, for JavaScript.
 struct TakeoverReport {
   int vhid = 0;
@@ -104,6 +121,8 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   Napi::Value SetTakeoverPlan(const Napi::CallbackInfo& info);
   Napi::Value ArmTakeover(const Napi::CallbackInfo& info);
   Napi::Value DisarmTakeover(const Napi::CallbackInfo& info);
+  Napi::Value Advertise(const Napi::CallbackInfo& info);
+  Napi::Value StopAdvertising(const Napi::CallbackInfo& info);
 
   void Configure(Napi::Env env, const Napi::Object& options);
   void ReceiveLoop();
@@ -115,12 +134,15 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   // Notes when an advert for a vhid arrived; called with read_lock_ held.
   void NoteAdvert(const Datagram& datagram);
   // From the timer's early wake-up to the deadline of every order due by then: keeps reading,
-  // so a late advert still calls a takeover off, and acts on the deadline. False if stopped.
-  bool RunDueTakeovers(std::vector<uint8_t>& buffer);
+  // so a late advert still calls a takeover off, and acts on the deadline; sends the fills
+  // that are due. False if stopped.
+  bool RunDueOrders(std::vector<uint8_t>& buffer);
+  void SendDueFillsLocked(double now);
   void CarryOut(TakeoverPlan& plan, TakeoverReport& report);
-  // Sets the timer for the earliest armed order, or disarms it; takeover_lock_ held.
-  void SetTakeoverTimerLocked();
+  // Sets the timer for the earliest armed order or fill, or disarms it; takeover_lock_ held.
+  void SetOrderTimerLocked();
   double EarliestDeadlineLocked() const;
+  double EarliestFillLocked() const;
   void DeliverTakeover(Napi::Env env, const TakeoverReport& report);
   void Enqueue(Datagram&& datagram);
   // Wakes the JS thread unless a wake-up is already on its way.
@@ -153,7 +175,7 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   std::atomic<uint64_t> queue_drops_{0};
 
   std::string netns_;
-  // timerfd, set a little before the earliest armed takeover deadline.
+  // timerfd, set a little before the earliest armed takeover deadline, or at the next fill.
   int takeover_timer_ = -1;
   // Opened with the first plan, in the socket's namespace; the frame socket is shared.
   int route_fd_ = -1;
@@ -162,6 +184,7 @@ class IpSocket : public Napi::ObjectWrap<IpSocket> {
   // Held while an order is armed, checked or carried out; taken after read_lock_.
   std::mutex takeover_lock_;
   std::map<int, TakeoverOrder> takeovers_;  // by vhid; guarded by takeover_lock_
+  std::map<int, AdvertFill> fills_;         // by vhid; guarded by takeover_lock_
   uint64_t takeover_generation_ = 0;        // guarded by takeover_lock_
   // When the newest advert for each vhid arrived; guarded by read_lock_.
   std::array<double, 256> last_advert_at_{};

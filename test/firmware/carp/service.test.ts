@@ -8,7 +8,13 @@ import { describe, it } from 'node:test';
 import { encodeAdvert, internetChecksum } from '../../../firmware/carp/codec.js';
 import { HookRunner, type HookPaths } from '../../../firmware/carp/hooks.js';
 import { advertIntervalMs, masterDownMs } from '../../../firmware/carp/machine.js';
-import { CarpService, MAINTENANCE_ADVSKEW, MAINTENANCE_DEMOTE, REANNOUNCE_SPACING_MS } from '../../../firmware/carp/service.js';
+import {
+  ADVERT_FILL_LEASE_MS,
+  CarpService,
+  MAINTENANCE_ADVSKEW,
+  MAINTENANCE_DEMOTE,
+  REANNOUNCE_SPACING_MS,
+} from '../../../firmware/carp/service.js';
 import { validate } from '../../../firmware/config/kit.js';
 import { configSchema, type CarpConfig } from '../../../firmware/config/schema.js';
 import { createLogger } from '../../../firmware/log.js';
@@ -20,7 +26,7 @@ import type {
   ReceivedPacket,
   TakeoverOutcome,
 } from '../../../firmware/net/ports.js';
-import { FakeClock } from '../../../firmware/os/clock.js';
+import { FakeClock, type Clock, type TimerHandle } from '../../../firmware/os/clock.js';
 import { FakeProcessRunner, type RunOptions, type RunResult } from '../../../firmware/os/process.js';
 
 const VIP = '198.51.100.100/24';
@@ -78,6 +84,8 @@ function lab() {
       hooks?: HookPaths;
       packets?: (host: SimHost) => PacketPort;
       standingTakeover?: boolean;
+      /** The service's own clock (the segment and its channels keep the lab's). */
+      serviceClock?: Clock;
     } = {},
   ): Promise<Node> {
     const host = segment.attach(name, {
@@ -93,7 +101,7 @@ function lab() {
     });
     const hooks = new HookRunner(options.hooks ?? HOOKS, runner, log);
     const service = new CarpService(configs, {
-      clock,
+      clock: options.serviceClock ?? clock,
       packets: options.packets?.(host) ?? host,
       addresses: host,
       announcer: host,
@@ -425,6 +433,12 @@ describe('demotion', () => {
       channel.send = async (destination, payload) => {
         if (failing) throw new Error('ENOBUFS');
         await send(destination, payload);
+      };
+      const advertise = channel.advertise?.bind(channel);
+      assert.ok(advertise, 'a MASTER advertises through advertise()');
+      channel.advertise = (vhid, destination, payload, cadence) => {
+        if (failing) throw new Error('ENOBUFS');
+        return advertise(vhid, destination, payload, cadence);
       };
       return channel;
     };
@@ -958,5 +972,105 @@ describe('takeover carried out by the channel', () => {
     await b.service.idle();
     assert.equal(l.state(b), 'INIT');
     assert.ok(!b.host.holds('198.51.100.100'), 'released');
+  });
+});
+
+/**
+ * A service's clock whose event loop can be paused: its timers that come due meanwhile fire
+ * when it resumes. The segment, and so the channels' own fills, keep the lab's clock, as the
+ * addon's thread keeps running through a GC pause.
+ */
+class PausableClock implements Clock {
+  private pausedUntil = -Infinity;
+
+  constructor(private readonly inner: FakeClock) {}
+
+  now(): number {
+    return this.inner.now();
+  }
+
+  monotonic(): number {
+    return this.inner.monotonic();
+  }
+
+  pause(ms: number): void {
+    this.pausedUntil = this.inner.monotonic() + ms;
+  }
+
+  setTimer(delayMs: number, fire: () => void): TimerHandle {
+    let current: TimerHandle | undefined;
+    const schedule = (delay: number): void => {
+      current = this.inner.setTimer(delay, () => {
+        const wait = this.pausedUntil - this.inner.monotonic();
+        if (wait > 0) schedule(wait);
+        else fire();
+      });
+    };
+    schedule(delayMs);
+    return { cancel: () => current?.cancel() };
+  }
+}
+
+describe('adverts kept going by the channel while the event loop is paused', () => {
+  const INTERVAL = 1000 / 256;
+
+  /** a (0/1) MASTER and b (0/2) BACKUP at 3.9 ms adverts; a's event loop can be paused. */
+  async function fast(standingTakeover = true) {
+    const l = lab();
+    const aClock = new PausableClock(l.clock);
+    const a = await l.node('a', carpConfigs({ advbase: 0, advskew: 1 }), { serviceClock: aClock, standingTakeover });
+    const b = await l.node('b', carpConfigs({ advbase: 0, advskew: 2 }));
+    await l.clock.advance(1000);
+    assert.equal(l.state(a), 'MASTER');
+    assert.equal(l.state(b), 'BACKUP');
+    const aSends = (from: number) => l.sends.filter((x) => x.from === 'a' && x.at >= from).map((x) => x.at);
+    return { ...l, a, b, aClock, aSends };
+  }
+
+  it('a 60 ms pause (longer than the 23 ms master-down): the channel advertises every interval and the backup stays', async () => {
+    const l = await fast();
+    const start = l.clock.monotonic();
+    l.aClock.pause(60);
+    await l.clock.advance(200);
+    assert.equal(l.state(l.b), 'BACKUP');
+    assert.deepEqual(l.transitions.filter((t) => t.at > 1000), []);
+    const during = l.aSends(start).filter((at) => at < start + 60);
+    assert.ok(during.length >= 13, `${during.length} adverts during the pause`);
+    for (let i = 1; i < during.length; i++) assert.ok(during[i]! - during[i - 1]! <= 2 * INTERVAL + 0.01);
+    assert.equal(l.vhost(l.a).counters.sent, l.sends.filter((x) => x.from === 'a').length, 'filled adverts are counted');
+  });
+
+  it('without it, the same pause is a false failover (what the fills prevent)', async () => {
+    const l = await fast(false);
+    l.aClock.pause(60);
+    await l.clock.advance(200);
+    assert.ok(l.transitions.some((t) => t.node === 'b' && t.to === 'MASTER'));
+  });
+
+  it('a pause beyond the lease: the channel falls silent and the backup takes over', async () => {
+    const l = await fast();
+    const start = l.clock.monotonic();
+    l.aClock.pause(5000);
+    await l.clock.advance(2000);
+    const takeover = l.transitions.find((t) => t.node === 'b' && t.to === 'MASTER');
+    assert.ok(takeover, 'b took over');
+    const lastFill = l.aSends(start).filter((at) => at < takeover.at).at(-1)!;
+    assert.ok(lastFill < start + ADVERT_FILL_LEASE_MS && lastFill > start + ADVERT_FILL_LEASE_MS - 2 * INTERVAL, `last fill ${lastFill - start} ms into the pause`);
+    assert.ok(Math.abs(takeover.at - (lastFill + masterDownMs(0, 2))) < 0.01);
+  });
+
+  it('a bow-out is the last advert: no fill follows it, and the backup keeps the role', async () => {
+    const l = await pair();
+    const heard = await l.sniff();
+    // a's adverts after its first (which the takeover sent) go through advertise().
+    await l.clock.advance(2000);
+    const start = l.clock.monotonic();
+    assert.equal(l.a.service.bowOut(), 1);
+    // A fill would come two intervals after a's last advert: within these 3 s.
+    await l.clock.advance(3000);
+    const fromA = heard.filter((p) => p.source === l.a.host.primaryAddress(4));
+    assert.equal(l.sends.filter((x) => x.from === 'a' && x.at >= start).length, 1);
+    assert.deepEqual([fromA.at(-1)!.payload[2], fromA.at(-1)!.payload[5]], [255, 255], 'the bow-out advert');
+    assert.deepEqual(l.transitions.filter((t) => t.at >= start).map((t) => `${t.node} ${t.to}`), ['a BACKUP', 'b MASTER']);
   });
 });
