@@ -185,6 +185,7 @@ class Vhost {
         if (this.doneByChannel.delete('advert') && advert === this.plan?.advert) {
           this.counters.sent++;
           this.service.sendSucceeded(this);
+          this.keepAdvertising(advert, advertIntervalMs(effect.advbase, effect.advskew));
         } else {
           this.sendAdvert(advert, advertIntervalMs(effect.advbase, effect.advskew));
         }
@@ -387,9 +388,8 @@ class Vhost {
       const destination = this.destination(family);
       this.counters.sent++;
       if (this.state.name === 'MASTER' && channel.advertise) {
-        const cadence: AdvertCadence = { intervalMs, leaseMs: Math.max(ADVERT_FILL_LEASE_MS, 3 * intervalMs) };
         try {
-          this.counters.sent += channel.advertise(this.config.vhid, destination, message, cadence);
+          this.counters.sent += channel.advertise(this.config.vhid, destination, message, this.cadence(intervalMs));
           this.filling = true;
           this.service.sendSucceeded(this);
         } catch (error) {
@@ -484,6 +484,23 @@ class Vhost {
       return;
     }
     for (const cidr of this.config.addresses) await addresses.remove(this.config.interface, cidr);
+  }
+
+  private cadence(intervalMs: number): AdvertCadence {
+    return { intervalMs, leaseMs: Math.max(ADVERT_FILL_LEASE_MS, 3 * intervalMs) };
+  }
+
+  /** After the channel's takeover sent the first advert: the fills start from it. */
+  private keepAdvertising(message: Uint8Array, intervalMs: number): void {
+    const [family] = this.families;
+    const channel = family ? this.service.channel(this.config.interface, family) : undefined;
+    if (!channel?.advertise) return;
+    try {
+      this.counters.sent += channel.advertise(this.config.vhid, this.destination(family!), message, this.cadence(intervalMs), true);
+      this.filling = true;
+    } catch (error) {
+      this.service.ports.log.warn(`vhid ${this.config.vhid}: cannot keep adverts going: ${(error as Error).message}`);
+    }
   }
 
   private stopFills(): void {

@@ -133,11 +133,11 @@ export class LinuxPacketChannel implements PacketChannel {
     this.handle?.drain();
   }
 
-  advertise(vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence): number {
+  advertise(vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence, alreadySent = false): number {
     if (!this.handle) throw new Error(`advertise vhid ${vhid} to ${destination} on ${this.iface}: channel is closed`);
     try {
-      const filled = this.handle.advertise(vhid, destination, payload, cadence.intervalMs, cadence.leaseMs);
-      this.counters.sent += 1 + filled;
+      const filled = this.handle.advertise(vhid, destination, payload, cadence.intervalMs, cadence.leaseMs, !alreadySent);
+      this.counters.sent += (alreadySent ? 0 : 1) + filled;
       return filled;
     } catch (error) {
       this.counters.sendErrors++;

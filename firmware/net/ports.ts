@@ -49,9 +49,10 @@ export interface PacketChannel {
    * next call is late (a paused event loop): repeated every `intervalMs` from one interval after
    * the next was due, for at most `leaseMs` after this call, so only a stall is bridged and a
    * dead daemon still falls silent. Returns how many adverts the channel sent on its own since
-   * the previous call. Channels that cannot need not have it.
+   * the previous call. `alreadySent`: the channel's takeover sent this advert; only keep it
+   * going. Channels that cannot need not have it.
    */
-  advertise?(vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence): number;
+  advertise?(vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence, alreadySent?: boolean): number;
   /** Ends what advertise() keeps going for `vhid`; returns how many it sent since the last call. */
   stopAdvertising?(vhid: number): number;
   close(): Promise<void>;

@@ -325,9 +325,9 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
       send: async (destination, payload) => send(destination, payload),
       ...(this.standingTakeover
         ? {
-            advertise: (vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence) => {
+            advertise: (vhid: number, destination: string, payload: Uint8Array, cadence: AdvertCadence, alreadySent = false) => {
               const filled = stopFill(vhid);
-              send(destination, payload);
+              if (!alreadySent) send(destination, payload);
               fills.set(vhid, this.keepAdvertising(send, destination, payload, cadence));
               return filled;
             },

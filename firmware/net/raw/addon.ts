@@ -95,8 +95,16 @@ export interface IpSocketHandle {
    * if the next call has not come one interval after it was due, the receive thread sends the
    * same bytes every `intervalMs` until `leaseMs` after this call. Returns how many it sent
    * since the previous call. Throws a RawError if this send fails (no fill is then kept).
+   * `send` false: the advert already left another way (a takeover); only the fills start.
    */
-  advertise(vhid: number, destination: string, advert: Uint8Array, intervalMs: number, leaseMs: number): number;
+  advertise(
+    vhid: number,
+    destination: string,
+    advert: Uint8Array,
+    intervalMs: number,
+    leaseMs: number,
+    send?: boolean,
+  ): number;
   /** Ends `vhid`'s fills; returns how many were sent since the last advertise(). */
   stopAdvertising(vhid: number): number;
 }

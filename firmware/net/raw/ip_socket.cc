@@ -711,7 +711,7 @@ Napi::Value IpSocket::ArmTakeover(const Napi::CallbackInfo& info) {
 
 Napi::Value IpSocket::Advertise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "advertise(vhid, destination, advert: Uint8Array, intervalMs, leaseMs) expected";
+  const char* usage = "advertise(vhid, destination, advert: Uint8Array, intervalMs, leaseMs, send = true) expected";
   const int vhid = GetVhid(info, usage);
   if (info.Length() < 5 || !info[1].IsString() || !info[3].IsNumber() || !info[4].IsNumber()) {
     throw Napi::TypeError::New(env, usage);
@@ -722,6 +722,8 @@ Napi::Value IpSocket::Advertise(const Napi::CallbackInfo& info) {
   fill.advert = Bytes(env, info[2], context + ": advert");
   fill.interval = info[3].As<Napi::Number>().DoubleValue();
   const double lease = info[4].As<Napi::Number>().DoubleValue();
+  // False: the advert has just left another way (the takeover); only the fills start.
+  const bool send_now = info.Length() < 6 || info[5].ToBoolean().Value();
   if (!std::isfinite(fill.interval) || fill.interval <= 0 || !std::isfinite(lease) || lease < 0) {
     throw Napi::RangeError::New(env, context + ": intervalMs must be positive and leaseMs at least 0");
   }
@@ -733,8 +735,8 @@ Napi::Value IpSocket::Advertise(const Napi::CallbackInfo& info) {
   uint64_t filled = 0;
   auto found = fills_.find(vhid);
   if (found != fills_.end()) filled = found->second.sent;
-  if (sendto(fd_, fill.advert.data(), fill.advert.size(), MSG_DONTWAIT,
-             reinterpret_cast<const sockaddr*>(&fill.destination), fill.destination_size) < 0) {
+  if (send_now && sendto(fd_, fill.advert.data(), fill.advert.size(), MSG_DONTWAIT,
+                         reinterpret_cast<const sockaddr*>(&fill.destination), fill.destination_size) < 0) {
     const int err = errno;
     // A failed advert does not start a fill: the next one tries again.
     fills_.erase(vhid);

@@ -1059,6 +1059,20 @@ describe('adverts kept going by the channel while the event loop is paused', () 
     assert.ok(Math.abs(takeover.at - (lastFill + masterDownMs(0, 2))) < 0.01);
   });
 
+  it('covers the first interval after a takeover too, when the channel sent the first advert', async () => {
+    const l = lab();
+    const a = await l.node('a', carpConfigs({ advbase: 0, advskew: 1 }));
+    const bClock = new PausableClock(l.clock);
+    const b = await l.node('b', carpConfigs({ advbase: 0, advskew: 2 }), { serviceClock: bClock });
+    await l.node('c', carpConfigs({ advbase: 0, advskew: 3 }));
+    await l.clock.advance(1000);
+    // The new master's event loop stalls right after its takeover (its hook spawning, say).
+    b.service.onStateChange((_vhid, _iface, _from, to) => to === 'MASTER' && bClock.pause(60));
+    await a.service.abandon();
+    await l.clock.advance(300);
+    assert.deepEqual(l.transitions.filter((t) => t.at > 1000).map((t) => `${t.node} ${t.to}`), ['b MASTER']);
+  });
+
   it('a bow-out is the last advert: no fill follows it, and the backup keeps the role', async () => {
     const l = await pair();
     const heard = await l.sniff();
