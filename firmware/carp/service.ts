@@ -258,8 +258,9 @@ class Vhost {
     const [family, ...others] = this.families;
     if (this.standingUnavailable || this.config.mac === 'virtual' || !family || others.length > 0) return false;
     const channel = this.service.channel(this.config.interface, family);
-    const plan = channel?.armTakeover ? this.takeoverPlan(family) : undefined;
-    if (!channel?.armTakeover || !plan) return false;
+    if (!channel?.armTakeover) return false;
+    const plan = this.takeoverPlan(family);
+    if (!plan) return false;
     const { clock, log } = this.service.ports;
     const now = clock.monotonic();
     try {
@@ -367,12 +368,10 @@ class Vhost {
    * slowed the takeover by about a millisecond (scripts/bench/failover, advert->GARP).
    */
   prepareTakeover(): void {
-    const { advbase, advskew, demote } = this.settings();
-    this.advert(advbase, advskew, demote);
     const iface = this.config.interface;
+    // Encodes the first advert and asks the machine what a takeover does.
+    this.takeoverPlan(this.families[0] ?? 4);
     for (const cidr of this.config.addresses) this.service.ports.announcer.prepare?.(iface, bare(cidr), this.mac);
-    // The machine is pure: asking it what a takeover would do changes nothing.
-    transition({ name: 'BACKUP', since: 0 }, { type: 'masterDownTimerFired', at: 0 }, this.settings());
     this.service.catchUp(iface);
   }
 

@@ -42,15 +42,27 @@ function armed(channel: LinuxPacketChannel, takeover: TakeoverPlan, delayMs: num
   return { outcome, cancel: () => cancel() };
 }
 
+let lab: Lab | undefined;
+const channels: LinuxPacketChannel[] = [];
+const sockets: IpSocketHandle[] = [];
+
+/** A CARP channel on eth0 of lab host `host`; closed after the file's tests. */
+async function open(host: number): Promise<LinuxPacketChannel> {
+  const channel = await new LinuxPacketPort({ netns: lab!.host(host).netns }).open('eth0', 4);
+  channels.push(channel);
+  return channel;
+}
+
+before(async () => {
+  if (!netnsUnavailable()) lab = await Lab.create({ hosts: 3 });
+});
+after(async () => {
+  await Promise.all(channels.map((c) => c.close()));
+  for (const socket of sockets) socket.close();
+  await lab?.dispose();
+});
+
 describe('standing takeover (IpSocket.armTakeover)', () => {
-  let lab: Lab | undefined;
-  const channels: LinuxPacketChannel[] = [];
-  const sockets: IpSocketHandle[] = [];
-  const open = async (host: number) => {
-    const channel = await new LinuxPacketPort({ netns: lab!.host(host).netns }).open('eth0', 4);
-    channels.push(channel);
-    return channel;
-  };
   const heardBy = (channel: LinuxPacketChannel) => {
     const packets: ReceivedPacket[] = [];
     channel.onPacket((packet) => packets.push(packet));
@@ -64,15 +76,6 @@ describe('standing takeover (IpSocket.armTakeover)', () => {
     const { stdout } = await lab!.exec(host, 'ip', ['-j', 'neigh', 'show', ip, 'dev', 'eth0']);
     return (JSON.parse(stdout || '[]') as { lladdr?: string }[])[0]?.lladdr;
   };
-
-  before(async () => {
-    if (!netnsUnavailable()) lab = await Lab.create({ hosts: 3 });
-  });
-  after(async () => {
-    await Promise.all(channels.map((c) => c.close()));
-    for (const socket of sockets) socket.close();
-    await lab?.dispose();
-  });
 
   test('at the deadline: the advert leaves, the address is added, the client follows the gratuitous ARP', async (t) => {
     if (!requireRoot(t)) return;
@@ -161,26 +164,11 @@ describe('standing takeover (IpSocket.armTakeover)', () => {
 });
 
 describe('advert fills (IpSocket.advertise)', () => {
-  let lab: Lab | undefined;
-  const channels: LinuxPacketChannel[] = [];
-  const open = async (host: number) => {
-    const channel = await new LinuxPacketPort({ netns: lab!.host(host).netns }).open('eth0', 4);
-    channels.push(channel);
-    return channel;
-  };
   /** Keeps the JS thread busy, as a GC pause or a stalled event loop would. */
   const pauseEventLoop = (ms: number) => {
     const until = hrtimeMs() + ms;
     while (hrtimeMs() < until);
   };
-
-  before(async () => {
-    if (!netnsUnavailable()) lab = await Lab.create({ hosts: 2 });
-  });
-  after(async () => {
-    await Promise.all(channels.map((c) => c.close()));
-    await lab?.dispose();
-  });
 
   test('while the event loop is paused the thread keeps advertising, and says how many it sent', async (t) => {
     if (!requireRoot(t)) return;
