@@ -182,13 +182,8 @@ class Vhost {
     switch (effect.type) {
       case 'sendAdvert': {
         const advert = this.advert(effect.advbase, effect.advskew, effect.demote);
-        if (this.doneByChannel.delete('advert') && advert === this.plan?.advert) {
-          this.counters.sent++;
-          this.service.sendSucceeded(this);
-          this.keepAdvertising(advert, advertIntervalMs(effect.advbase, effect.advskew));
-        } else {
-          this.sendAdvert(advert, advertIntervalMs(effect.advbase, effect.advskew));
-        }
+        const sentByChannel = this.doneByChannel.delete('advert') && advert === this.plan?.advert;
+        this.sendAdvert(advert, advertIntervalMs(effect.advbase, effect.advskew), sentByChannel);
         return;
       }
       case 'armTimer':
@@ -380,7 +375,8 @@ class Vhost {
     return family === 4 ? CARP_V4_GROUP : CARP_V6_GROUP;
   }
 
-  private sendAdvert(message: Uint8Array, intervalMs: number): void {
+  /** `alreadySent`: the channel's takeover sent it; it is counted and its fills start. */
+  private sendAdvert(message: Uint8Array, intervalMs: number, alreadySent = false): void {
     for (const family of this.families) {
       const channel = this.service.channel(this.config.interface, family);
       if (!channel) continue;
@@ -388,12 +384,16 @@ class Vhost {
       this.counters.sent++;
       if (this.state.name === 'MASTER' && channel.advertise) {
         try {
-          this.counters.sent += channel.advertise(this.config.vhid, destination, message, this.cadence(intervalMs));
+          this.counters.sent += channel.advertise(this.config.vhid, destination, message, this.cadence(intervalMs), alreadySent);
           this.filling = true;
           this.service.sendSucceeded(this);
         } catch (error) {
           this.service.sendFailed(this, error as Error);
         }
+        continue;
+      }
+      if (alreadySent) {
+        this.service.sendSucceeded(this);
         continue;
       }
       channel.send(destination, message).then(
@@ -487,19 +487,6 @@ class Vhost {
 
   private cadence(intervalMs: number): AdvertCadence {
     return { intervalMs, leaseMs: Math.max(ADVERT_FILL_LEASE_MS, 3 * intervalMs) };
-  }
-
-  /** After the channel's takeover sent the first advert: the fills start from it. */
-  private keepAdvertising(message: Uint8Array, intervalMs: number): void {
-    const [family] = this.families;
-    const channel = family ? this.service.channel(this.config.interface, family) : undefined;
-    if (!channel?.advertise) return;
-    try {
-      this.counters.sent += channel.advertise(this.config.vhid, this.destination(family!), message, this.cadence(intervalMs), true);
-      this.filling = true;
-    } catch (error) {
-      this.service.ports.log.warn(`vhid ${this.config.vhid}: cannot keep adverts going: ${(error as Error).message}`);
-    }
   }
 
   private stopFills(): void {

@@ -332,10 +332,6 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
               return filled;
             },
             stopAdvertising: stopFill,
-          }
-        : {}),
-      ...(this.standingTakeover
-        ? {
             armTakeover: (plan: TakeoverPlan, delayMs: number, heardWithinMs: number, onOutcome: (outcome: TakeoverOutcome) => void) =>
               this.armTakeover(channel, send, plan, delayMs, heardWithinMs, onOutcome),
           }
@@ -400,7 +396,11 @@ export class SimHost implements PacketPort, AddressPort, NeighborAnnouncer, Link
           failures.push({ step: 'advert', message: (error as Error).message });
         }
         for (const cidr of plan.addresses) this.addAddress(channel.iface, cidr);
-        for (const cidr of plan.addresses) this.segment.announce(this, cidr.includes(':') ? 6 : 4, cidr.split('/')[0]!, this.mac);
+        for (const cidr of plan.addresses) {
+          const ip = cidr.split('/')[0]!;
+          // Synchronous despite the signature: the announcement is made before they return.
+          void (cidr.includes(':') ? this.unsolicitedNa(channel.iface, ip) : this.gratuitousArp(channel.iface, ip));
+        }
       }
       // Reported the way the receive thread queues it: behind what was delivered before.
       const decidedAt = clock.monotonic();
