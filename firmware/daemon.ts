@@ -24,6 +24,7 @@ import { handleFirewallRequest, loadFirewall } from './firewall/control.js';
 import { LinuxNftPort } from './firewall/linux.js';
 import type { NftPort } from './firewall/ports.js';
 import { Firewall } from './firewall/service.js';
+import { EventBus } from './events.js';
 
 export interface Ports {
   clock: Clock;
@@ -68,6 +69,8 @@ export class Daemon {
   readonly carp: CarpService;
   readonly balancer: Balancer;
   readonly firewall: Firewall;
+  /** What happened, for telemetry, the web UI's live stream and the power manager. */
+  readonly events: EventBus;
   private running = false;
 
   constructor(
@@ -77,6 +80,7 @@ export class Daemon {
   ) {
     this.startedAt = ports.clock.monotonic();
     const log = ports.log;
+    this.events = new EventBus(() => ports.clock.now(), log.child({ part: 'events' }));
     this.hooks = new HookRunner(config.hooks, ports.processes, log.child({ part: 'hooks' }));
     this.carp = new CarpService(config.carp, {
       clock: ports.clock,
@@ -100,6 +104,16 @@ export class Daemon {
     // A relay listening on a VIP can bind once this node holds the address: after the
     // transition's queued address work (queued within the same dispatch) is done.
     this.carp.onStateChange(() => queueMicrotask(() => void this.carp.idle().then(() => this.balancer.addressesChanged())));
+    this.carp.onStateChange((vhid, iface, from, to, reason) =>
+      this.events.emit({ type: 'carpTransition', vhid, interface: iface, from, to, reason }),
+    );
+    this.balancer.onEvent((event) => {
+      if (event.type === 'hostChanged') {
+        this.events.emit({ type: 'hostHealth', pool: event.pool, host: event.host, from: event.from, to: event.to, ...(event.result ? { outcome: event.result.outcome } : {}) });
+      } else {
+        this.events.emit({ type: 'poolHealth', pool: event.pool, from: event.from, to: event.to });
+      }
+    });
   }
 
   get name(): string {
@@ -152,10 +166,12 @@ export class Daemon {
       this.ports.log.error('reload refused: the new config is invalid; the running config stays in force', {
         issues: result.issues.map((i) => `${i.line ? `line ${i.line}: ` : ''}${i.path}: ${i.message}`),
       });
+      this.events.emit({ type: 'configReload', ok: false, issues: result.issues.map((i) => `${i.path}: ${i.message}`) });
       return { ok: false, issues: result.issues };
     }
     await this.applyConfig(result.config);
     this.ports.log.info('config reloaded', { vhosts: result.config.carp.length });
+    this.events.emit({ type: 'configReload', ok: true });
     return { ok: true };
   }
 
@@ -185,6 +201,7 @@ export class Daemon {
     await this.writeState({ maintenance: on });
     this.carp.setMaintenance(on);
     this.ports.log.info(`maintenance ${on ? 'on' : 'off'}`);
+    this.events.emit({ type: 'maintenance', on });
   }
 
   async handle(request: ControlRequest): Promise<ControlReply> {
