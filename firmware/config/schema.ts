@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { optional, s, type Infer, type StringRule } from './kit.js';
 import { firewallSchema } from '../firewall/schema.js';
 import { balancerSchema, DEFAULT_BALANCER } from '../balancer/schema.js';
+import { telemetrySchema } from '../telemetry/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
 
@@ -137,6 +138,7 @@ export const configSchema = s.object({
   hooks: optional(hooks, { timeoutSeconds: 30 }),
   firewall: optional(firewallSchema),
   balancer: optional(balancerSchema, DEFAULT_BALANCER),
+  telemetry: optional(telemetrySchema),
 });
 
 export type TandemConfig = Infer<typeof configSchema>;
