@@ -188,7 +188,7 @@ class ListSchema<T> extends Base<T[]> {
   }
 }
 
-type Shape = Record<string, Schema<unknown>>;
+export type Shape = Record<string, Schema<unknown>>;
 type RequiredKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S[K]> ? never : K }[keyof S];
 type OptionalKeys<S extends Shape> = Exclude<keyof S, RequiredKeys<S>>;
 export type ObjectOf<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } & {
@@ -235,6 +235,69 @@ export class ObjectSchema<S extends Shape> extends Base<ObjectOf<S>> {
   }
 }
 
+/** One member per tag: the discriminator holds the tag, then the common keys and the tag's own keys. */
+export type VariantOf<D extends string, C extends Shape, V extends Record<string, Shape>> = {
+  [K in keyof V & string]: { [P in D]: K } & ObjectOf<C> & ObjectOf<V[K]>;
+}[keyof V & string];
+
+/**
+ * A tagged union of mappings (`{ method: snmp, seconds: 5, outlet: 3 }`): the discriminator key
+ * picks which keys are allowed beside the common ones, so a key of another tag is an error
+ * that says which tag it was checked against.
+ */
+export class VariantSchema<D extends string, C extends Shape, V extends Record<string, Shape>> extends Base<VariantOf<D, C, V>> {
+  readonly kind = 'variant';
+  /** When set, the reference lists this variant's keys once, under that path, and points there. */
+  referenceAs: string | undefined = undefined;
+  constructor(
+    readonly discriminator: D,
+    readonly common: C,
+    readonly variants: V,
+  ) {
+    super();
+  }
+  get tags(): string[] {
+    return Object.keys(this.variants);
+  }
+  get summary(): string {
+    return `a mapping with ${this.discriminator}: one of ${this.tags.join(', ')}`;
+  }
+  /** Lists the variant's keys in the reference under `path` instead of in place. */
+  referencedAt(path: string): this {
+    this.referenceAs = path;
+    return this;
+  }
+  checkPresent(value: unknown, path: string, issues: ConfigIssue[]): VariantOf<D, C, V> | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      issues.push({ path, message: `must be ${this.summary}, got ${show(value)}` });
+      return undefined;
+    }
+    const input = value as Record<string, unknown>;
+    const tag = input[this.discriminator];
+    const tagPath = joinPath(path, this.discriminator);
+    if (tag === undefined) {
+      issues.push({ path: tagPath, message: `is required (one of ${this.tags.join(', ')})` });
+      return undefined;
+    }
+    if (typeof tag !== 'string' || !Object.prototype.hasOwnProperty.call(this.variants, tag)) {
+      issues.push({ path: tagPath, message: `must be one of ${this.tags.join(', ')}, got ${show(tag)}` });
+      return undefined;
+    }
+    const own = this.variants[tag]!;
+    for (const key of Object.keys(input)) {
+      if (key === this.discriminator || key in this.common || key in own) continue;
+      const known = [...Object.keys(this.common), ...Object.keys(own)].join(', ');
+      issues.push({ path: joinPath(path, key), message: `unknown key for ${this.discriminator} ${tag} (expected one of: ${this.discriminator}, ${known})` });
+    }
+    const out: Record<string, unknown> = { [this.discriminator]: tag };
+    for (const [key, schema] of [...Object.entries(this.common), ...Object.entries(own)]) {
+      const checked = schema.check(input[key], joinPath(path, key), issues);
+      if (checked !== undefined) out[key] = checked;
+    }
+    return out as VariantOf<D, C, V>;
+  }
+}
+
 export const s = {
   int: (min: number, max: number) => new IntSchema(min, max),
   number: (min: number, max: number) => new NumberSchema(min, max),
@@ -243,6 +306,8 @@ export const s = {
   enumOf: <V extends string>(...values: V[]) => new EnumSchema<V>(values),
   list: <T>(item: Schema<T>, minItems = 0) => new ListSchema<T>(item, minItems),
   object: <S extends Shape>(shape: S) => new ObjectSchema<S>(shape),
+  variant: <D extends string, C extends Shape, V extends Record<string, Shape>>(discriminator: D, common: C, variants: V) =>
+    new VariantSchema<D, C, V>(discriminator, common, variants),
 };
 
 /** Runs `schema` over raw parsed input and returns the typed, defaulted value plus every issue. */
@@ -268,6 +333,10 @@ export function referenceRows(schema: Schema<unknown>, path = ''): ReferenceRow[
       for (const [key, child] of Object.entries(node.shape as Shape)) walk(child, joinPath(at, key));
       return;
     }
+    if (node instanceof VariantSchema) {
+      walkVariant(node, at, rows);
+      return;
+    }
     if (node instanceof ListSchema && node.item instanceof ObjectSchema) {
       rows.push(row(node, at));
       walk(node.item, `${at}[]`);
@@ -279,10 +348,28 @@ export function referenceRows(schema: Schema<unknown>, path = ''): ReferenceRow[
   return rows;
 }
 
+// A variant lists its tag, its common keys, then each tag's own keys marked with the tag; a
+// variant referenced elsewhere (park beside wake) points there for the tags' own keys.
+function walkVariant(node: VariantSchema<string, Shape, Record<string, Shape>>, at: string, rows: ReferenceRow[]): void {
+  const own = row(node, at);
+  const pointer = node.referenceAs === undefined ? '' : ` Each ${node.discriminator}'s own keys as under \`${node.referenceAs}\`.`;
+  rows.push({ ...own, description: `${own.description}${pointer}`.trim() });
+  rows.push({ path: joinPath(at, node.discriminator), accepts: `one of ${node.tags.join(', ')}`, defaultValue: 'required', description: 'Which kind of mapping this is; it decides the other keys allowed.' });
+  for (const [key, child] of Object.entries(node.common)) rows.push(...referenceRows(child, joinPath(at, key)));
+  if (node.referenceAs !== undefined) return;
+  for (const [tag, shape] of Object.entries(node.variants)) {
+    for (const [key, child] of Object.entries(shape)) {
+      for (const sub of referenceRows(child, joinPath(at, key))) {
+        rows.push({ ...sub, description: `(${node.discriminator} ${tag}) ${sub.description}` });
+      }
+    }
+  }
+}
+
 function row(node: Schema<unknown>, path: string): ReferenceRow {
   const accepts = node instanceof ListSchema && node.item instanceof ObjectSchema ? 'list of mappings' : node.summary;
   let defaultValue = '';
-  if (node instanceof ObjectSchema) defaultValue = node.optional ? '' : 'required';
+  if (node instanceof ObjectSchema || node instanceof VariantSchema) defaultValue = node.optional ? '' : 'required';
   else if (node.defaultValue !== undefined) defaultValue = `\`${JSON.stringify(node.defaultValue)}\``;
   else if (!node.optional) defaultValue = 'required';
   const restart = node.doc.requiresRestart ? ' Takes effect on restart.' : '';

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { optional, s, type Infer, type StringRule } from './kit.js';
 import { firewallSchema } from '../firewall/schema.js';
 import { balancerSchema, DEFAULT_BALANCER } from '../balancer/schema.js';
+import { powerSchema } from '../power/schema.js';
 import { telemetrySchema } from '../telemetry/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
@@ -138,6 +139,7 @@ export const configSchema = s.object({
   hooks: optional(hooks, { timeoutSeconds: 30 }),
   firewall: optional(firewallSchema),
   balancer: optional(balancerSchema, DEFAULT_BALANCER),
+  power: optional(powerSchema),
   telemetry: optional(telemetrySchema),
 });
 

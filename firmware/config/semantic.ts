@@ -6,6 +6,7 @@ import type { ConfigIssue } from './kit.js';
 import { parseCidr, type TandemConfig } from './schema.js';
 import { balancerIssues } from '../balancer/semantic.js';
 import { firewallIssues } from '../firewall/semantic.js';
+import { powerIssues } from '../power/semantic.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -68,6 +69,7 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   });
   issues.push(...balancerIssues(config.balancer));
   issues.push(...firewallIssues(config));
+  issues.push(...powerIssues(config));
   return issues;
 }
 

@@ -2,6 +2,10 @@
 // tasmota.ts, shelly.ts, ssh.ts, webhook.ts, local.ts), each with an in-memory fake. A driver
 // only acts and reads back; the executor (executor.ts) decides, verifies and escalates.
 
+import type { Clock } from '../os/clock.js';
+import type { ProcessRunner } from '../os/process.js';
+import type { Logger } from '../log.js';
+
 /** What a host's power looks like from its controller (PDU outlet, BMC, plug). */
 export type PowerReading = 'on' | 'off' | 'unknown';
 
@@ -14,6 +18,18 @@ export type DriverFailure =
   | 'misconfigured'; // the settings make no sense at run time (no interface for WoL, ...)
 
 export type DriverResult = { ok: true; detail?: string } | { ok: false; failure: DriverFailure; detail: string };
+
+/**
+ * What every driver factory gets injected (methods.ts passes it): time, processes, the log and
+ * the state directory (the SSH key lives under `<stateDir>/power/`). A driver that needs another
+ * port (a UDP sender, an HTTP client) adds it here as an optional field with a Linux default.
+ */
+export interface DriverDeps {
+  clock: Clock;
+  processes: ProcessRunner;
+  log: Logger;
+  stateDir: string;
+}
 
 /** Host facts a driver may need beyond its own method settings. */
 export interface DriverHost {
