@@ -23,7 +23,7 @@ import { Balancer, type PoolStatus } from './balancer/service.js';
 import { handleFirewallRequest, loadFirewall } from './firewall/control.js';
 import { LinuxNftPort } from './firewall/linux.js';
 import type { NftPort } from './firewall/ports.js';
-import { Firewall } from './firewall/service.js';
+import { ConfirmLedger, Firewall } from './firewall/service.js';
 import { EventBus } from './events.js';
 
 export interface Ports {
@@ -92,7 +92,13 @@ export class Daemon {
       hooks: this.hooks,
       log: log.child({ part: 'carp' }),
     });
-    this.firewall = new Firewall({ nft: ports.nft ?? new LinuxNftPort(ports.processes), clock: ports.clock, log: log.child({ part: 'firewall' }) });
+    this.firewall = new Firewall({
+      nft: ports.nft ?? new LinuxNftPort(ports.processes),
+      clock: ports.clock,
+      log: log.child({ part: 'firewall' }),
+      ledger: new ConfirmLedger(ports.files, join(config.node.stateDir, 'firewall.json')),
+      onRevert: (detail) => this.events.emit({ type: 'firewallApply', outcome: 'reverted', detail }),
+    });
     this.balancer = new Balancer(config.balancer, {
       clock: ports.clock,
       checks: ports.healthChecks ?? new NetworkChecks(ports.clock, ports.processes),
@@ -132,7 +138,7 @@ export class Daemon {
     const persisted = await this.readState();
     // Maintenance survives a restart: the node comes back already yielding.
     if (persisted.maintenance) this.carp.setMaintenance(true);
-    await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }));
+    await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }), 'start');
     await this.carp.start();
     this.balancer.start();
     this.running = true;

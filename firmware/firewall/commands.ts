@@ -53,13 +53,14 @@ export async function firewallRender(explicit: string | undefined, format: 'pf' 
 
 export function formatFirewallStatus(s: FirewallStatus): string {
   if (s.phase === 'unmanaged') {
-    return `firewall: no ruleset loaded by this daemon${s.lastRevert ? `\n  last revert: ${s.lastRevert}` : ''}${s.lastError ? `\n  last error: ${s.lastError}` : ''}`;
+    return `firewall: no ruleset loaded by this daemon${s.unconfirmed ? `\n  ${s.unconfirmed}` : ''}${s.lastRevert ? `\n  last revert: ${s.lastRevert}` : ''}${s.lastError ? `\n  last error: ${s.lastError}` : ''}`;
   }
   const lines = [
     `firewall: ${s.phase === 'pending' ? 'PENDING' : 'active'} since ${s.appliedAt}: ${s.rules} rule(s), ${s.forwards} forward(s), ${s.nat} NAT rule(s)`,
   ];
   if (s.phase === 'pending') lines.push(`  reverts in ${s.revertsInSeconds} s (${s.revertsAt}) unless confirmed: tandem firewall confirm`);
   for (const [name, count] of Object.entries(s.tables ?? {})) lines.push(`  table ${name}: ${count} member(s)`);
+  if (s.unconfirmed) lines.push(`  ${s.unconfirmed}`);
   if (s.lastRevert) lines.push(`  last revert: ${s.lastRevert}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   return lines.join('\n');

@@ -7,11 +7,15 @@ import type { ParseResult } from '../config/load.js';
 import type { TandemConfig } from '../config/schema.js';
 import type { ControlReply } from '../control/protocol.js';
 import type { Logger } from '../log.js';
+import { firewallSource } from './confirm-ledger.js';
 import { compile } from './model.js';
 import type { ApplyResult, Firewall } from './service.js';
 
-/** Loads the config's firewall policy, if it has one; never throws (CARP must start regardless). */
-export async function loadFirewall(firewall: Firewall, config: TandemConfig, log: Logger, confirmWithinMs?: number): Promise<ApplyResult | undefined> {
+/**
+ * Loads the config's firewall policy, if it has one; never throws (CARP must start regardless).
+ * `'start'` lets the firewall's ledger refuse a policy that was applied and never confirmed.
+ */
+export async function loadFirewall(firewall: Firewall, config: TandemConfig, log: Logger, confirmWithinMs?: number | 'start'): Promise<ApplyResult | undefined> {
   if (!config.firewall) return undefined;
   const compiled = compile(config);
   if (!compiled.policy) {
@@ -20,7 +24,9 @@ export async function loadFirewall(firewall: Firewall, config: TandemConfig, log
     return { ok: false, stage: 'check', error };
   }
   try {
-    return await firewall.apply(compiled.policy, confirmWithinMs !== undefined ? { confirmWithinMs } : {});
+    const source = firewallSource(config);
+    if (confirmWithinMs === 'start') return await firewall.start(compiled.policy, source);
+    return await firewall.apply(compiled.policy, confirmWithinMs !== undefined ? { confirmWithinMs, source } : { source });
   } catch (error) {
     log.error('firewall: apply failed', { error: (error as Error).message });
     return { ok: false, stage: 'load', error: (error as Error).message };

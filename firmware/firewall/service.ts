@@ -4,26 +4,36 @@
 // the time given (the pfSense/iptables-apply guard against locking oneself out of a remote
 // router). Table updates (TableUpdater) change set elements in place, never the ruleset.
 // Every nft call goes through one queue, so an apply, a revert and a table update never
-// interleave. Time enters only through the Clock.
+// interleave. Time enters only through the Clock. With a ConfirmLedger the pending apply and
+// the last confirmed ruleset survive a crash: a restart after the window has passed loads the
+// confirmed ruleset, not the config's unconfirmed one (confirm-ledger.ts).
 
 import type { Logger } from '../log.js';
 import type { Clock, TimerHandle } from '../os/clock.js';
 import { canonical, parsePrefix } from './addresses.js';
-import type { Policy, Table } from './model.js';
+import { ConfirmLedger, policyHash, type ConfirmedRuleset, type ConfirmRecord } from './confirm-ledger.js';
+import { compile, type FirewallSource, type Policy, type Table } from './model.js';
 import type { NftPort } from './ports.js';
 import { renderNft, renderRemoval, renderTableUpdate } from './render-nft.js';
+export { ConfirmLedger } from './confirm-ledger.js';
 import type { TableUpdater } from './tables.js';
 
 export interface FirewallDeps {
   nft: NftPort;
   clock: Clock;
   log: Logger;
+  /** Where apply-with-confirm keeps what must survive a crash; without it a crash forgets. */
+  ledger?: ConfirmLedger;
+  /** A ruleset went back by itself (timer, shutdown, or found unconfirmed at start). */
+  onRevert?: (why: string) => void;
 }
 
 interface Loaded {
   policy: Policy;
   /** Wall-clock ms when it was loaded. */
   at: number;
+  /** The config it was compiled from, so the ledger can load it again after a restart. */
+  source?: FirewallSource;
 }
 
 /** What a revert goes back to. */
@@ -55,6 +65,8 @@ export interface FirewallStatus {
   tables?: Record<string, number>;
   lastError?: string;
   lastRevert?: string;
+  /** Set when the config's policy was reverted unconfirmed and the last confirmed one is in force instead. */
+  unconfirmed?: string;
 }
 
 export type ApplyResult =
@@ -64,6 +76,10 @@ export type ApplyResult =
 export interface ApplyOptions {
   /** Revert by itself unless confirmed within this many ms. */
   confirmWithinMs?: number;
+  /** The config `policy` was compiled from; the ledger records it once confirmed. */
+  source?: FirewallSource;
+  /** What a revert goes back to, when the kernel's current table is not it (a resumed window). */
+  baseline?: ConfirmedRuleset;
 }
 
 export class Firewall implements TableUpdater {
@@ -76,6 +92,8 @@ export class Firewall implements TableUpdater {
   private readonly canonical = new Map<string, string>();
   private lastError: string | undefined;
   private lastRevert: string | undefined;
+  private unconfirmed: string | undefined;
+  private record: ConfirmRecord = {};
 
   constructor(private readonly deps: FirewallDeps) {}
 
@@ -118,22 +136,36 @@ export class Firewall implements TableUpdater {
         log.error('firewall: nft -c refused the new ruleset; the running one stays in force', { error: checked.error });
         return { ok: false, stage: 'check', error: checked.error };
       }
-      const baseline: Baseline =
-        this.state.phase === 'pending'
+      const recorded = options.baseline && this.fromRecord(options.baseline);
+      const baseline: Baseline = recorded
+        ? recorded
+        : this.state.phase === 'pending'
           ? this.state.baseline
           : this.state.phase === 'active'
             ? { kind: 'policy', loaded: this.state.current }
             : await this.snapshot();
+      const before = this.record;
+      const hash = policyHash(policy);
+      if (options.confirmWithinMs !== undefined) {
+        // Written before the load: a crash between the two must still find the window.
+        const pending = { hash, deadline: clock.now() + options.confirmWithinMs, appliedAt: new Date(clock.now()).toISOString() };
+        const confirmed = this.toRecord(baseline);
+        if (!(await this.persist({ ...(confirmed ? { confirmed } : {}), pending }))) {
+          return { ok: false, stage: 'load', error: `cannot record the pending apply in ${this.deps.ledger?.path}; nothing loaded` };
+        }
+      }
       const loaded = await nft.run(script);
       if (!loaded.ok) {
         this.lastError = `nft -f failed: ${loaded.error}`;
         log.error('firewall: loading the new ruleset failed; the running one stays in force', { error: loaded.error });
+        if (this.record !== before) await this.persist(before);
         return { ok: false, stage: 'load', error: loaded.error };
       }
       if (this.state.phase === 'pending') this.state.timer.cancel();
       for (const name of [...this.live.keys()]) if (!policy.tables.some((t) => t.name === name)) this.live.delete(name);
-      const current: Loaded = { policy, at: clock.now() };
+      const current: Loaded = { policy, at: clock.now(), ...(options.source ? { source: options.source } : {}) };
       this.lastError = undefined;
+      this.unconfirmed = undefined;
       if (options.confirmWithinMs !== undefined) {
         const token = ++this.tokens;
         const timer = clock.setTimer(options.confirmWithinMs, () => void this.expire(token));
@@ -144,6 +176,7 @@ export class Firewall implements TableUpdater {
         return { ok: true, phase: 'pending', revertsAt };
       }
       this.state = { phase: 'active', current };
+      await this.persistConfirmed(current);
       log.info('firewall: ruleset loaded', { rules: policy.rules.length, forwards: policy.forwards.length, nat: policy.nat.length });
       return { ok: true, phase: 'active' };
     });
@@ -155,6 +188,7 @@ export class Firewall implements TableUpdater {
       if (this.state.phase !== 'pending') return { ok: false as const, error: 'no firewall ruleset is waiting for confirmation' };
       this.state.timer.cancel();
       this.state = { phase: 'active', current: this.state.current };
+      await this.persistConfirmed(this.state.current);
       this.deps.log.info('firewall: ruleset confirmed');
       return { ok: true as const };
     });
@@ -196,6 +230,105 @@ export class Firewall implements TableUpdater {
     this.lastRevert = `${new Date(this.deps.clock.now()).toISOString()}: ${why}; back to ${back}`;
     this.deps.log.warn(`firewall: ${why}: reverted to ${back}`);
     this.state = baseline.kind === 'policy' ? { phase: 'active', current: baseline.loaded } : { phase: 'unmanaged' };
+    await this.persistUnconfirmed(policyHash(current.policy), why);
+    this.deps.onRevert?.(`${why}; back to ${back}`);
+  }
+
+  /**
+   * Loads the config's policy when the daemon starts, unless the ledger says it was applied
+   * and never confirmed: inside its window the window resumes; past it (or once reverted) the
+   * last confirmed ruleset is loaded instead, so a crash cannot make an unconfirmed ruleset
+   * stick. A policy different from the unconfirmed one is the admin's new choice and loads.
+   */
+  async start(policy: Policy, source: FirewallSource): Promise<ApplyResult> {
+    const { ledger, clock, log } = this.deps;
+    if (!ledger) return this.apply(policy, { source });
+    const { record, problem } = await ledger.read();
+    if (problem) log.warn(`firewall: ${problem}`);
+    this.record = record;
+    const hash = policyHash(policy);
+    const { pending, unconfirmed } = record;
+    if (pending?.hash === hash) {
+      const left = pending.deadline - clock.now();
+      if (left > 0) {
+        log.warn(`firewall: resuming the confirm window of the ruleset applied at ${pending.appliedAt}`);
+        return this.apply(policy, { source, confirmWithinMs: left, ...(record.confirmed ? { baseline: record.confirmed } : {}) });
+      }
+      const why = `applied at ${pending.appliedAt}, not confirmed by ${new Date(pending.deadline).toISOString()} (the daemon was not running then)`;
+      return this.loadConfirmedInstead(record.confirmed, hash, why);
+    }
+    if (!pending && unconfirmed?.hash === hash) return this.loadConfirmedInstead(record.confirmed, hash, unconfirmed.why);
+    return this.apply(policy, { source });
+  }
+
+  private loadConfirmedInstead(confirmed: ConfirmedRuleset | undefined, hash: string, why: string): Promise<ApplyResult> {
+    return this.serial(async () => {
+      const { nft, log, clock } = this.deps;
+      const baseline = this.fromRecord(confirmed ?? { kind: 'none' });
+      if (!baseline) {
+        this.lastError = 'the last confirmed ruleset no longer compiles; the ruleset in the kernel stays';
+        return { ok: false as const, stage: 'check' as const, error: this.lastError };
+      }
+      const script =
+        baseline.kind === 'policy' ? this.render(baseline.loaded.policy) : baseline.kind === 'snapshot' ? renderRemoval() + baseline.text : renderRemoval();
+      const outcome = await nft.run(script);
+      if (!outcome.ok) {
+        this.lastError = `loading the last confirmed ruleset failed: ${outcome.error}`;
+        log.error(`firewall: ${this.lastError}`);
+        return { ok: false as const, stage: 'load' as const, error: outcome.error };
+      }
+      this.state = baseline.kind === 'policy' ? { phase: 'active', current: baseline.loaded } : { phase: 'unmanaged' };
+      this.unconfirmed = `the config's firewall policy was ${why}: the last confirmed ruleset is in force; \`tandem firewall apply\` loads the config's again`;
+      this.lastRevert = `${new Date(clock.now()).toISOString()}: ${why}; back to the last confirmed ruleset`;
+      log.warn(`firewall: ${this.unconfirmed}`);
+      if (this.record.pending || this.record.unconfirmed?.hash !== hash) await this.persistUnconfirmed(hash, why);
+      this.deps.onRevert?.(`${why}; back to the last confirmed ruleset`);
+      return { ok: true as const, phase: 'active' as const };
+    });
+  }
+
+  /** The recorded ruleset as a revert target; undefined when its config no longer compiles. */
+  private fromRecord(confirmed: ConfirmedRuleset): Baseline | undefined {
+    if (confirmed.kind !== 'policy') return confirmed;
+    const compiled = compile(confirmed.source);
+    if (!compiled.policy) {
+      this.deps.log.error('firewall: the last confirmed ruleset no longer compiles', { issues: compiled.issues.map((i) => `${i.path}: ${i.message}`) });
+      return undefined;
+    }
+    return { kind: 'policy', loaded: { policy: compiled.policy, at: Date.parse(confirmed.at), source: confirmed.source } };
+  }
+
+  private toRecord(baseline: Baseline): ConfirmedRuleset | undefined {
+    if (baseline.kind !== 'policy') return baseline;
+    const { source, policy, at } = baseline.loaded;
+    return source ? { kind: 'policy', source, hash: policyHash(policy), at: new Date(at).toISOString() } : undefined;
+  }
+
+  private persistConfirmed(current: Loaded): Promise<boolean> {
+    const confirmed = this.toRecord({ kind: 'policy', loaded: current });
+    const known = this.record.confirmed;
+    // The same ruleset started again: nothing new to write to the card.
+    const unchanged = known?.kind === 'policy' && confirmed?.kind === 'policy' && known.hash === confirmed.hash && !this.record.pending && !this.record.unconfirmed;
+    return confirmed && !unchanged ? this.persist({ confirmed }) : Promise.resolve(true);
+  }
+
+  private persistUnconfirmed(hash: string, why: string): Promise<boolean> {
+    const { confirmed } = this.record;
+    return this.persist({ ...(confirmed ? { confirmed } : {}), unconfirmed: { hash, revertedAt: new Date(this.deps.clock.now()).toISOString(), why } });
+  }
+
+  /** Writes the ledger; false (logged) when the card refused. */
+  private async persist(record: ConfirmRecord): Promise<boolean> {
+    const { ledger, log } = this.deps;
+    if (!ledger) return true;
+    try {
+      await ledger.write(record);
+      this.record = record;
+      return true;
+    } catch (error) {
+      log.error(`firewall: cannot write ${ledger.path}: ${(error as Error).message}`);
+      return false;
+    }
   }
 
   private async snapshot(): Promise<Baseline> {
@@ -259,6 +392,7 @@ export class Firewall implements TableUpdater {
     }
     if (this.lastError) out.lastError = this.lastError;
     if (this.lastRevert) out.lastRevert = this.lastRevert;
+    if (this.unconfirmed) out.unconfirmed = this.unconfirmed;
     return out;
   }
 }
