@@ -76,6 +76,24 @@ const homeAssistant = s
   })
   .describe('Home Assistant MQTT discovery.');
 
+// Remote commands (firmware/telemetry/commands.ts). The key is a file, not an inline secret, so
+// it stays out of the config that status, the UI and config sync show and copy.
+const commands = s
+  .object({
+    enabled: optional(s.bool().describe('Accept signed commands on `<prefix>/<node>/cmd/<action>` (README "Remote commands").'), false),
+    key: optional(
+      s
+        .string('an absolute path', isAbsolutePath)
+        .describe('File holding the shared HMAC-SHA256 key (at least 16 bytes; surrounding whitespace ignored); required when enabled. Keep it mode 0600.'),
+    ),
+    maxAgeSeconds: optional(
+      s.int(1, 3600).describe('A command older than this, or this far in the future, is refused as stale; its nonce is remembered this long.'),
+      30,
+    ),
+  })
+  .describe('Signed remote commands from the monitor. Off by default.');
+
+export const DEFAULT_COMMANDS = { enabled: false, maxAgeSeconds: 30 };
 export const DEFAULT_QUEUE = { maxEvents: 1000, flushSeconds: 60 };
 export const DEFAULT_HOME_ASSISTANT = { enabled: false, discoveryPrefix: 'homeassistant' };
 
@@ -88,6 +106,7 @@ export const telemetrySchema = s
     ),
     queue: optional(queue, DEFAULT_QUEUE),
     homeAssistant: optional(homeAssistant, DEFAULT_HOME_ASSISTANT),
+    commands: optional(commands, DEFAULT_COMMANDS),
   })
   .describe('Telemetry: state, events and metrics to a central MQTT broker.');
 
