@@ -7,6 +7,7 @@ import { parseCidr, type TandemConfig } from './schema.js';
 import { balancerIssues } from '../balancer/semantic.js';
 import { firewallIssues } from '../firewall/semantic.js';
 import { powerIssues } from '../power/semantic.js';
+import { commandConfigIssues } from '../telemetry/commands.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -70,6 +71,7 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   issues.push(...balancerIssues(config.balancer));
   issues.push(...firewallIssues(config));
   issues.push(...powerIssues(config));
+  issues.push(...commandConfigIssues(config.telemetry));
   return issues;
 }
 

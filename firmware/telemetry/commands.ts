@@ -3,6 +3,7 @@
 // does exactly what the CLI does, and answers on the MQTT 5 response topic with its correlation
 // data, or on 3.1.1 on the payload's `replyTo`. A refused command changes nothing.
 
+import type { ConfigIssue } from '../config/kit.js';
 import type { ControlReply, ControlRequest } from '../control/protocol.js';
 import { parseRequest } from '../control/protocol.js';
 import type { TandemEvent } from '../events.js';
@@ -16,6 +17,7 @@ import {
   type CommandRefusal,
   type JsonValue,
 } from './command-auth.js';
+import type { TelemetryConfig } from './schema.js';
 
 /**
  * Each action: the arguments it accepts and the control request it becomes. Unknown argument
@@ -174,6 +176,15 @@ export class CommandHandler {
       this.options.log.warn(`reply to ${topic} failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** Checks of meaning for `telemetry.commands`: commands need a key and a broker to arrive from. */
+export function commandConfigIssues(telemetry: TelemetryConfig | undefined): ConfigIssue[] {
+  if (!telemetry?.commands.enabled) return [];
+  const issues: ConfigIssue[] = [];
+  if (telemetry.commands.key === undefined) issues.push({ path: 'telemetry.commands.key', message: 'is required when telemetry.commands.enabled is true (a file with the shared key)' });
+  if (telemetry.mqtt === undefined) issues.push({ path: 'telemetry.commands.enabled', message: 'commands arrive over MQTT: telemetry.mqtt must be set' });
+  return issues;
 }
 
 /** A reply never goes to a wildcard, an empty topic, or back into the command space (a loop). */

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import { validate } from '../../../firmware/config/kit.js';
+import { parseConfig } from '../../../firmware/config/load.js';
 import { configSchema } from '../../../firmware/config/schema.js';
 import { parseRequest } from '../../../firmware/control/protocol.js';
 import { Daemon } from '../../../firmware/daemon.js';
@@ -73,6 +74,12 @@ async function setup() {
 
 const stateFile = `${STATE_DIR}/state.json`;
 
+/** The maintenance flag the daemon wrote to its state file. */
+async function persistedMaintenance(files: MemoryFileStore): Promise<boolean | undefined> {
+  const text = await files.read(stateFile);
+  return text === undefined ? undefined : (JSON.parse(text) as { maintenance?: boolean }).maintenance;
+}
+
 describe('remote commands: accepted', () => {
   it('maintenance on acts as the CLI does and replies on the MQTT 5 response topic with the correlation data', async () => {
     const t = await setup();
@@ -80,7 +87,7 @@ describe('remote commands: accepted', () => {
     const result = await t.send('maintenance', t.command('maintenance', { on: true }));
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(t.daemon.status().maintenance, true);
-    assert.equal(await t.files.read(stateFile), '{"maintenance":true}\n');
+    assert.equal(await persistedMaintenance(t.files), true);
     assert.equal(t.sent.length, 1);
     assert.equal(t.sent[0]!.topic, 'monitor/replies');
     assert.equal(Buffer.from(t.sent[0]!.correlationData!).toString(), 'corr-1');
@@ -116,7 +123,7 @@ describe('remote commands: accepted', () => {
     const second = t.send('maintenance', t.command('maintenance', { on: false }));
     await Promise.all([first, second]);
     assert.equal(t.daemon.status().maintenance, false);
-    assert.equal(await t.files.read(stateFile), '{"maintenance":false}\n');
+    assert.equal(await persistedMaintenance(t.files), false);
     assert.deepEqual(t.events.filter((e) => e.type === 'maintenance').map((e) => e.type === 'maintenance' && e.on), [true, false]);
   });
 });
@@ -200,4 +207,38 @@ describe('remote commands: refused, and nothing changes', () => {
     assert.equal(t.daemon.status().maintenance, true);
     assert.equal(t.daemon.status().demotion.admin, 1);
   });
+});
+
+describe('telemetry.commands config', () => {
+  const yaml = (commands: string, mqtt = '  mqtt: { url: "mqtt://127.0.0.1:1883" }\n') =>
+    `node: { name: fw-a }\ntelemetry:\n${mqtt}  commands: ${commands}\n`;
+
+  it('is off by default, with a 30 s window', () => {
+    const result = parseConfig('node: { name: fw-a }\ntelemetry:\n  mqtt: { url: "mqtt://127.0.0.1:1883" }\n');
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.config.telemetry?.commands, { enabled: false, maxAgeSeconds: 30 });
+  });
+
+  it('accepts enabled with a key file', () => {
+    const result = parseConfig(yaml('{ enabled: true, key: /cfg/command.key, maxAgeSeconds: 10 }'));
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.config.telemetry?.commands, { enabled: true, key: '/cfg/command.key', maxAgeSeconds: 10 });
+  });
+
+  const bad: [string, string, string, RegExp][] = [
+    ['enabled without a key', yaml('{ enabled: true }'), 'telemetry.commands.key', /required when telemetry.commands.enabled/],
+    ['enabled without mqtt', yaml('{ enabled: true, key: /cfg/k }', ''), 'telemetry.commands.enabled', /telemetry.mqtt must be set/],
+    ['a relative key path', yaml('{ enabled: true, key: command.key }'), 'telemetry.commands.key', /absolute path/],
+    ['maxAgeSeconds 0', yaml('{ maxAgeSeconds: 0 }'), 'telemetry.commands.maxAgeSeconds', /1-3600/],
+    ['an unknown key', yaml('{ secret: abc }'), 'telemetry.commands.secret', /unknown key/],
+  ];
+  for (const [name, text, path, message] of bad) {
+    it(`refuses ${name}, naming ${path}`, () => {
+      const result = parseConfig(text);
+      assert.equal(result.ok, false);
+      const issue = !result.ok ? result.issues.find((i) => i.path === path) : undefined;
+      assert.ok(issue, JSON.stringify(result));
+      assert.match(issue.message, message);
+    });
+  }
 });
