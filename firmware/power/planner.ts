@@ -118,7 +118,7 @@ export interface PlanOutput {
 const DAY = 86_400;
 
 /** Watts per unit of capacity at peak: lower is more efficient. */
-export function efficiency(host: Pick<PlannerHost, 'capacity' | 'watts'>): number {
+export function efficiency(host: { capacity: number; watts: { peak: number } }): number {
   return host.capacity > 0 ? host.watts.peak / host.capacity : Infinity;
 }
 
@@ -262,7 +262,8 @@ function planPool(
     .filter((h) => h.state === 'awake' && h.healthy && !h.pinned)
     .filter((h) => now - h.since >= policy.minAwakeSeconds)
     .filter((h) => h.parkTimes.filter((t) => t > now - DAY).length < policy.maxCyclesPerDay)
-    .sort((a, b) => efficiency(b) - efficiency(a) || b.capacity - a.capacity || a.name.localeCompare(b.name));
+    // The exact reverse of the wake order, so parking and waking walk the same ranking.
+    .sort((a, b) => efficiency(b) - efficiency(a) || b.wakeSeconds - a.wakeSeconds || b.name.localeCompare(a.name));
   const healthyAwake = hosts.filter((h) => h.state === 'awake' && h.healthy).length;
   for (const h of candidates) {
     if (healthyAwake <= 1) break;

@@ -1,0 +1,188 @@
+// The clairvoyant optimum for `power simulate` (issue 10): an offline schedule that knows the
+// whole trace, under the same round grid, latencies, awake dwell, cycle cap and spares/minAwake/
+// targetUtilisation policy as the planner. Method: hosts are ranked by efficiency (as the
+// planner ranks them); at each round the smallest prefix that meets the policy against the
+// round's true peak demand must serve, which fixes for each host the rounds it must serve;
+// the gaps between are where it may park. Each host then picks the set of gaps to park through
+// that saves the most energy, exactly, by dynamic programming over its gaps (state: its parks of
+// the last 24 h and the last wake, for the dwell and the cycle cap). See README "Power".
+
+import { drawNow, accrue, emptyAccount, summarise, type HostPhase } from './energy.js';
+import { efficiency, netCapacity } from './planner.js';
+import type { SimSetup, Transition } from './simulate.js';
+import { demandAt, type Trace } from './trace.js';
+
+const DAY = 86_400;
+/** States kept per gap; beyond it the lowest-valued are dropped and the result is marked inexact. */
+const STATE_BUDGET = 5_000;
+
+interface Gap {
+  /** Park order time (the gap's first round). */
+  park: number;
+  /** Wake order time, and when the host serves again; Infinity for a gap running to the end. */
+  wakeAt: number;
+  serveAt: number;
+  /** Seconds spent at parked watts: what parking through this gap saves, per watt of idle − parked. */
+  weight: number;
+}
+
+export interface Optimum {
+  transitions: Transition[];
+  /** False when the DP's state budget cut states (then it is a good schedule, not proven best). */
+  exact: boolean;
+  /** Energy with every host parked at once whenever the policy allows (no latency, dwell or cap): a bound no schedule beats. */
+  boundKWh: number;
+}
+
+/** Rank order shared with the planner: most efficient first. */
+export function rankHosts<T extends { name: string; capacity: number; watts: { peak: number }; wakeSeconds: number }>(hosts: readonly T[]): T[] {
+  return [...hosts].sort((a, b) => efficiency(a) - efficiency(b) || a.wakeSeconds - b.wakeSeconds || a.name.localeCompare(b.name));
+}
+
+/** For each round, which hosts the policy needs serving (by name), given the round's peak demand. */
+export function requiredSets(setup: SimSetup, trace: Trace): { step: number; rounds: number; required: Set<string>[] } {
+  const step = setup.intervalSeconds;
+  const rounds = Math.ceil(trace.end / step);
+  const { spares, minAwake, targetUtilisation } = setup.policy;
+  const pinned = setup.hosts.filter((h) => h.pinned);
+  const ranked = rankHosts(setup.hosts.filter((h) => !h.pinned));
+  const required: Set<string>[] = [];
+  let p = 0;
+  for (let k = 0; k < rounds; k++) {
+    const from = k * step;
+    const to = Math.min((k + 1) * step, trace.end);
+    while (p + 1 < trace.points.length && trace.points[p + 1]!.t <= from) p++;
+    let peak = trace.points[p]!.demand;
+    for (let q = p + 1; q < trace.points.length && trace.points[q]!.t < to; q++) peak = Math.max(peak, trace.points[q]!.demand);
+    const set = [...pinned];
+    let n = 0;
+    const ok = () => {
+      const need = Math.max(minAwake, 1, peak > 0 ? spares + 1 : 0);
+      return set.length >= need && peak <= targetUtilisation * netCapacity(set.map((h) => h.capacity), spares);
+    };
+    while (!ok() && n < ranked.length) set.push(ranked[n++]!);
+    required.push(new Set(set.map((h) => h.name)));
+  }
+  return { step, rounds, required };
+}
+
+function gapsOf(required: readonly Set<string>[], name: string, step: number, end: number, wakeSeconds: number, parkSeconds: number): Gap[] {
+  const gaps: Gap[] = [];
+  const w = Math.ceil(wakeSeconds / step - 1e-9);
+  for (let k = 0; k < required.length; ) {
+    if (required[k]!.has(name)) {
+      k++;
+      continue;
+    }
+    const a = k;
+    while (k < required.length && !required[k]!.has(name)) k++;
+    const b = k;
+    const park = a * step;
+    if (b === required.length) {
+      const weight = end - park - parkSeconds;
+      if (weight > 0) gaps.push({ park, wakeAt: Infinity, serveAt: Infinity, weight });
+    } else {
+      const wakeAt = (b - w) * step;
+      const weight = wakeAt - park - parkSeconds;
+      // The wake is ordered only once the host is parked (the planner wakes parked hosts only).
+      if (weight > 0) gaps.push({ park, wakeAt, serveAt: wakeAt + wakeSeconds, weight });
+    }
+  }
+  return gaps;
+}
+
+interface Chain {
+  gap: number;
+  prev: Chain | null;
+}
+
+interface State {
+  value: number;
+  recent: number[];
+  last: number;
+  chain: Chain | null;
+}
+
+/** The best set of gaps: at most `cap` parks in any 24 h, and `minAwake` s served between a wake and the next park. */
+export function chooseGaps(gaps: readonly Gap[], cap: number, minAwakeSeconds: number): { chosen: number[]; exact: boolean } {
+  let states = new Map<string, State>([['|-1', { value: 0, recent: [], last: -1, chain: null }]]);
+  let exact = true;
+  const put = (map: Map<string, State>, s: State) => {
+    const key = `${s.recent.join(',')}|${s.last}`;
+    const old = map.get(key);
+    if (old === undefined || old.value < s.value) map.set(key, s);
+  };
+  for (let i = 0; i < gaps.length; i++) {
+    const g = gaps[i]!;
+    const next = new Map<string, State>();
+    for (const s of states.values()) {
+      // Forget what no longer constrains: parks older than 24 h, a wake longer ago than the dwell.
+      const recent = s.recent.filter((j) => gaps[j]!.park > g.park - DAY);
+      const last = s.last >= 0 && g.park - gaps[s.last]!.serveAt < minAwakeSeconds ? s.last : -1;
+      put(next, { value: s.value, recent, last, chain: s.chain });
+      if (recent.length < cap && last < 0) {
+        put(next, { value: s.value + g.weight, recent: [...recent, i], last: i, chain: { gap: i, prev: s.chain } });
+      }
+    }
+    // Pareto pruning, which keeps the DP exact: a state is dropped when another is worth at least
+    // as much and constrains the future no more (each of its recent parks no later, its dwell
+    // ending no later), as every choice open to the dropped one is then open to the other.
+    const profile = (st: State) => {
+      const times = st.recent.map((j) => gaps[j]!.park);
+      while (times.length < cap) times.unshift(-Infinity);
+      times.push(st.last >= 0 ? gaps[st.last]!.serveAt + minAwakeSeconds : -Infinity);
+      return times;
+    };
+    const kept: { state: State; profile: number[] }[] = [];
+    for (const st of [...next.values()].sort((a, b) => b.value - a.value)) {
+      const mine = profile(st);
+      const dominated = kept.some((k) => k.profile.every((x, i) => x <= mine[i]!));
+      if (!dominated) kept.push({ state: st, profile: mine });
+      if (kept.length >= STATE_BUDGET) {
+        exact = false;
+        break;
+      }
+    }
+    states = new Map(kept.map((k) => [`${k.state.recent.join(',')}|${k.state.last}`, k.state]));
+  }
+  let best: State | undefined;
+  for (const s of states.values()) if (best === undefined || s.value > best.value) best = s;
+  const chosen: number[] = [];
+  for (let c = best?.chain ?? null; c !== null; c = c.prev) chosen.push(c.gap);
+  return { chosen: chosen.reverse(), exact };
+}
+
+export function clairvoyant(setup: SimSetup, trace: Trace): Optimum {
+  const { step, required } = requiredSets(setup, trace);
+  const transitions: Transition[] = [];
+  let exact = true;
+  for (const h of setup.hosts) {
+    if (h.pinned || h.watts.idle <= h.watts.parked) continue;
+    const gaps = gapsOf(required, h.name, step, trace.end, h.wakeSeconds, h.parkSeconds);
+    const result = chooseGaps(gaps, setup.policy.maxCyclesPerDay, setup.policy.minAwakeSeconds);
+    exact &&= result.exact;
+    for (const i of result.chosen) {
+      const g = gaps[i]!;
+      transitions.push({ t: g.park, host: h.name, action: 'park', reason: 'clairvoyant: not needed until the next wake' });
+      if (Number.isFinite(g.wakeAt)) transitions.push({ t: g.wakeAt, host: h.name, action: 'wake', reason: 'clairvoyant: needed from the next rounds' });
+    }
+  }
+  transitions.sort((a, b) => a.t - b.t || (a.action === b.action ? a.host.localeCompare(b.host) : a.action === 'wake' ? -1 : 1));
+  return { transitions, exact, boundKWh: boundEnergy(setup, trace, step, required) };
+}
+
+/** Energy if each host served exactly in its required rounds and was parked otherwise, for free. */
+function boundEnergy(setup: SimSetup, trace: Trace, step: number, required: readonly Set<string>[]): number {
+  let account = emptyAccount();
+  const cuts = new Set<number>(trace.points.map((p) => p.t));
+  for (let t = 0; t < trace.end; t += step) cuts.add(t);
+  const times = [...cuts].filter((t) => t < trace.end).sort((a, b) => a - b);
+  times.push(trace.end);
+  for (let i = 0; i + 1 < times.length; i++) {
+    const a = times[i]!;
+    const set = required[Math.floor(a / step + 1e-9)]!;
+    const metered = setup.hosts.map((h) => ({ name: h.name, capacity: h.capacity, watts: h.watts, phase: (set.has(h.name) ? 'serving' : 'parked') as HostPhase }));
+    account = accrue(account, times[i + 1]! - a, drawNow(metered, demandAt(trace, a)));
+  }
+  return summarise(account).kWh;
+}
