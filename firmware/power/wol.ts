@@ -117,7 +117,7 @@ function longestMatch(candidates: readonly InterfaceAddress[], address: string):
  * the host's segment: from the configured interface, else from the one whose subnet holds the
  * host's address (the address in the pool is the host's address on that segment).
  */
-export function chooseTarget(settings: Pick<WolSettings, 'interface' | 'broadcast' | 'port'>, host: DriverHost, interfaces: readonly InterfaceAddress[]):
+export function chooseTarget(settings: Partial<Pick<WolSettings, 'interface' | 'broadcast' | 'port'>>, host: DriverHost, interfaces: readonly InterfaceAddress[]):
   | { ok: true; target: WolTarget }
   | { ok: false; detail: string } {
   const port = settings.port ?? 9;

@@ -18,6 +18,7 @@ import {
   parseSecureOn,
   wolSettings,
   type InterfaceAddress,
+  type WolSettings,
 } from '../../../firmware/power/wol.js';
 
 const HOST = { name: 'web-1', address: '198.51.100.21', mac: '02:00:5e:10:00:21' };
@@ -103,7 +104,7 @@ describe('wolSettings', () => {
   });
 });
 
-function driver(settings: Parameters<typeof createWol>[0] = {}) {
+function driver(settings: Partial<WolSettings> = {}) {
   const clock = new FakeClock();
   const udp = new FakeUdpSender();
   const interfaces = () => [{ name: 'eth1', address: '198.51.100.1', prefixLength: 24 }];

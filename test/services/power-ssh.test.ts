@@ -1,0 +1,133 @@
+// Sleep over SSH against a real OpenSSH sshd (issue 10 "done when"): sshd runs in the host's
+// lab namespace with a forced command that records what was asked; the driver runs the real
+// ssh client in the router's namespace. Recipe: ../shared/reference/power-counterparts.md §3.
+
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { systemClock } from '../../firmware/os/clock.js';
+import { silentLogger } from '../../firmware/log.js';
+import { createSsh, type SshSettings } from '../../firmware/power/ssh.js';
+import type { DriverResult } from '../../firmware/power/driver.js';
+import { netnsUnavailable } from '../netns/lab.js';
+import { createPowerLab, type PowerLab } from './power-lab.js';
+
+const run = promisify(execFile);
+const SSHD = '/usr/sbin/sshd'; // sshd re-execs itself, so it must be started by absolute path
+
+async function keygen(path: string, comment: string): Promise<string> {
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
+  return (await readFile(`${path}.pub`, 'utf8')).trim();
+}
+
+describe('ssh park against sshd in a lab namespace', { skip: netnsUnavailable() }, () => {
+  let power: PowerLab;
+  let state: string; // node.stateDir of the router: its key is <state>/power/id_ed25519
+  let marker: string;
+  let otherKey: string;
+  let otherHostKeyPub: string;
+  let sshdLog = '';
+  const address = () => power.lab.host('h2').ipv4;
+
+  before(async () => {
+    power = await createPowerLab(2);
+    const d = join(power.dir, 'sshd');
+    state = join(power.dir, 'state');
+    marker = join(power.dir, 'parked');
+    await mkdir(d);
+    await mkdir(join(state, 'power'), { recursive: true, mode: 0o700 });
+    await mkdir('/run/sshd', { recursive: true }); // privilege separation dir; systemd makes it at boot
+    await keygen(join(d, 'host_key'), 'lab-host');
+    otherHostKeyPub = await keygen(join(d, 'other_host_key'), 'lab-other-host');
+    const clientPub = await keygen(join(state, 'power', 'id_ed25519'), 'tandem-router');
+    otherKey = join(power.dir, 'other_key');
+    await keygen(otherKey, 'not-authorised');
+    // The host decides: whatever is requested, only this runs (and records the request).
+    const forced = `echo "$SSH_ORIGINAL_COMMAND" >> ${marker}; echo parking`;
+    await writeFile(join(d, 'authorized_keys'), `restrict,command="${forced.replaceAll('"', '\\"')}" ${clientPub}\n`);
+    await writeFile(
+      join(d, 'sshd_config'),
+      [
+        `ListenAddress ${address()}:22`,
+        `HostKey ${join(d, 'host_key')}`,
+        `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
+        'PidFile none',
+        'UsePAM no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin forced-commands-only',
+        'StrictModes no', // the lab's files live under /tmp
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n'),
+    );
+    const sshd = power.lab.spawn('h2', SSHD, ['-D', '-e', '-f', join(d, 'sshd_config')]);
+    sshd.stderr?.setEncoding('utf8').on('data', (chunk: string) => (sshdLog += chunk));
+    await power.listening('h2', 'tcp', address(), 22);
+  });
+  after(async () => {
+    await power?.dispose();
+  });
+
+  function park(settings: Partial<SshSettings> = {}, stateDir = state): Promise<DriverResult> {
+    const ssh = createSsh(
+      { user: 'root', port: 22, command: 'suspend', connectTimeoutSeconds: 3, ...settings },
+      { clock: systemClock, processes: power.runnerIn('h1'), log: silentLogger, stateDir },
+    );
+    return ssh.park!({ name: 'web-2', address: address(), mac: power.lab.host('h2').mac }, new AbortController().signal);
+  }
+
+  const requests = async () => (await readFile(marker, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+
+  it('runs the forced command, pins the host key under the state dir', async () => {
+    assert.deepEqual(await park(), { ok: true, detail: `ssh root@${address()}:22 ran systemctl suspend: parking` });
+    assert.deepEqual(await requests(), ['systemctl suspend']);
+    const knownHosts = await readFile(join(state, 'power', 'known_hosts'), 'utf8');
+    assert.match(knownHosts, new RegExp(`^${address().replaceAll('.', '\\.')} ssh-ed25519 `));
+    assert.match(sshdLog, /Root login accepted for forced command/);
+  });
+
+  it('asks for the configured command and trusts the pinned key the next time', async () => {
+    assert.deepEqual(await park({ command: 'poweroff' }), { ok: true, detail: `ssh root@${address()}:22 ran systemctl poweroff: parking` });
+    assert.deepEqual(await requests(), ['systemctl suspend', 'systemctl poweroff']);
+  });
+
+  it('fails with auth for a key the host does not list, and nothing runs', async () => {
+    const result = await park({ key: otherKey });
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.failure, 'auth');
+    assert.match(!result.ok ? result.detail : '', /key refused \(root@198\.51\.100\.12: Permission denied \(publickey\)\.\)/);
+    assert.equal((await requests()).length, 2);
+  });
+
+  it('fails with auth when the host key changed since it was pinned', async () => {
+    const other = join(power.dir, 'state-pinned-elsewhere');
+    await mkdir(join(other, 'power'), { recursive: true, mode: 0o700 });
+    await copyFile(join(state, 'power', 'id_ed25519'), join(other, 'power', 'id_ed25519'));
+    await writeFile(join(other, 'power', 'known_hosts'), `${address()} ${otherHostKeyPub}\n`);
+    const result = await park({}, other);
+    assert.deepEqual(result, {
+      ok: false,
+      failure: 'auth',
+      detail: `ssh root@${address()}:22: host key changed (not the one in ${join(other, 'power', 'known_hosts')}); if the host was reinstalled, remove its line there`,
+    });
+    assert.equal((await requests()).length, 2);
+  });
+
+  it('fails with unreachable on a closed port, misconfigured without a key', async () => {
+    const closed = await park({ port: 2222 });
+    assert.deepEqual(closed, {
+      ok: false,
+      failure: 'unreachable',
+      detail: `ssh root@${address()}:2222: ssh: connect to host ${address()} port 2222: Connection refused`,
+    });
+    const fresh = join(power.dir, 'fresh-state');
+    const missing = await park({ key: join(power.dir, 'no-such-key') }, fresh);
+    assert.equal(!missing.ok && missing.failure, 'misconfigured');
+    assert.match(!missing.ok ? missing.detail : '', /no key at .*no-such-key/);
+    assert.equal((await stat(join(fresh, 'power'))).mode & 0o777, 0o700, 'the driver makes its state dir private');
+  });
+});
