@@ -18,6 +18,9 @@ usage:
                                       check and load it; with S, revert unless confirmed in S s
   tandem firewall confirm             keep a ruleset applied with --confirm-within
   tandem firewall status [--json]     the ruleset in force and any pending revert
+  tandem balancer drain|undrain HOST [--pool NAME]
+                                      no new connections to HOST (open ones finish), or back
+                                      in service; persisted across restarts
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -37,6 +40,7 @@ interface Options {
   reset: boolean;
   format?: 'pf' | 'nft';
   confirmWithin?: number;
+  pool?: string;
   positional: string[];
 }
 
@@ -61,6 +65,9 @@ function parseOptions(args: string[]): Options {
         break;
       case '--reset':
         options.reset = true;
+        break;
+      case '--pool':
+        options.pool = value();
         break;
       case '--format': {
         const text = value();
@@ -131,6 +138,13 @@ export function parseArgs(argv: string[]): Command {
       if (sub === 'confirm') return { kind: 'firewall-confirm', ...client };
       if (sub === 'status') return { kind: 'firewall-status', json: options.json, ...client };
       throw new UsageError('firewall needs render, apply, confirm or status');
+    }
+    case 'balancer': {
+      const [sub, host, extra] = options.positional;
+      if ((sub !== 'drain' && sub !== 'undrain') || host === undefined || extra !== undefined) {
+        throw new UsageError('balancer needs drain HOST or undrain HOST (and optionally --pool NAME)');
+      }
+      return { kind: 'balancer-drain', host, on: sub === 'drain', ...(options.pool !== undefined ? { pool: options.pool } : {}), ...client };
     }
     case 'demo':
       noPositional();

@@ -28,6 +28,7 @@ export type Command =
   | ({ kind: 'firewall-apply'; confirmWithin?: number | undefined } & ClientOptions)
   | ({ kind: 'firewall-confirm' } & ClientOptions)
   | ({ kind: 'firewall-status'; json: boolean } & ClientOptions)
+  | ({ kind: 'balancer-drain'; host: string; on: boolean; pool?: string } & ClientOptions)
   | { kind: 'demo' };
 
 const DEFAULT_CONTROL = '/run/tandem/control.sock';
@@ -57,6 +58,12 @@ export async function execute(command: Command): Promise<number> {
         const n = (r as { bowedOut: number }).bowedOut;
         return n > 0 ? `bowed out of ${n} vhost(s)` : 'not master of any vhost: nothing to do';
       });
+    case 'balancer-drain':
+      return client(
+        command,
+        { cmd: 'drain', host: command.host, on: command.on, ...(command.pool !== undefined ? { pool: command.pool } : {}) },
+        (r) => `${command.on ? 'draining' : 'back in service'}: ${(r as { hosts: string[] }).hosts.join(', ')}`,
+      );
     case 'firewall-render':
     case 'firewall-apply':
     case 'firewall-confirm':

@@ -59,6 +59,8 @@ export interface Status {
 
 interface PersistentState {
   maintenance: boolean;
+  /** Hosts drained at run time (`tandem balancer drain`). */
+  drained: { pool: string; host: string }[];
 }
 
 export type ConfigSource = () => Promise<ParseResult>;
@@ -141,6 +143,9 @@ export class Daemon {
     await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }), 'start');
     await this.carp.start();
     this.balancer.start();
+    for (const { pool, host } of persisted.drained) {
+      await this.balancer.setDrained(host, true, pool).catch((error: Error) => this.ports.log.warn(`not draining ${pool}/${host} again: ${error.message}`));
+    }
     this.running = true;
     this.ports.log.info('tandem started', { node: this.name, version: VERSION, vhosts: this.config.carp.length });
   }
@@ -204,10 +209,22 @@ export class Daemon {
 
   async setMaintenance(on: boolean): Promise<void> {
     // Persist first: if power fails right after, the node must still come back in maintenance.
-    await this.writeState({ maintenance: on });
+    await this.writeState({ maintenance: on, drained: this.balancer.drained() });
     this.carp.setMaintenance(on);
     this.ports.log.info(`maintenance ${on ? 'on' : 'off'}`);
     this.events.emit({ type: 'maintenance', on });
+  }
+
+  /** Drains or undrains a host at run time; persisted first, like maintenance. */
+  async setDrained(host: string, on: boolean, pool?: string): Promise<ControlReply> {
+    let changed: string[];
+    try {
+      changed = await this.balancer.setDrained(host, on, pool);
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+    await this.writeState({ maintenance: this.carp.maintenance, drained: this.balancer.drained() });
+    return { ok: true, result: { hosts: changed, drained: on } };
   }
 
   async handle(request: ControlRequest): Promise<ControlReply> {
@@ -223,6 +240,8 @@ export class Daemon {
         return { ok: true, result: { maintenance: request.on } };
       case 'failover':
         return { ok: true, result: { bowedOut: this.carp.bowOut() } };
+      case 'drain':
+        return this.setDrained(request.host, request.on, request.pool);
       case 'reload': {
         const outcome = await this.reload();
         return outcome.ok
@@ -238,13 +257,16 @@ export class Daemon {
 
   private async readState(): Promise<PersistentState> {
     const text = await this.ports.files.read(this.statePath).catch(() => undefined);
-    if (!text) return { maintenance: false };
+    if (!text) return { maintenance: false, drained: [] };
     try {
       const parsed = JSON.parse(text) as Partial<PersistentState>;
-      return { maintenance: parsed.maintenance === true };
+      const drained = Array.isArray(parsed.drained)
+        ? parsed.drained.filter((d): d is { pool: string; host: string } => typeof d?.pool === 'string' && typeof d?.host === 'string')
+        : [];
+      return { maintenance: parsed.maintenance === true, drained };
     } catch {
       this.ports.log.warn(`ignoring unreadable state file ${this.statePath}`);
-      return { maintenance: false };
+      return { maintenance: false, drained: [] };
     }
   }
 

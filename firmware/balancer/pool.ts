@@ -35,6 +35,8 @@ export class PoolHost {
   weight: number;
   maxConnections: number | undefined;
   mode: HostMode;
+  /** `tandem balancer drain`: draining at run time, whatever the config says (maintenance still wins). */
+  drained = false;
   power: PowerState = 'awake';
   health: HealthState;
   /** Relay connections (tcp) or requests in flight (http) to this host. */
@@ -59,11 +61,17 @@ export class PoolHost {
     this.mode = config.mode;
   }
 
+  /** The operator's mode in force: the config's, or draining while drained at run time. */
+  get effectiveMode(): HostMode {
+    return this.drained && this.mode === 'active' ? 'draining' : this.mode;
+  }
+
   /** What status shows: the operator's mode first, then the power manager's, then health. */
   get state(): HostState {
-    if (this.mode === 'maintenance') return 'maintenance';
+    const mode = this.effectiveMode;
+    if (mode === 'maintenance') return 'maintenance';
     if (this.power === 'parked') return 'parked';
-    if (this.mode === 'draining' || this.power === 'draining') return 'draining';
+    if (mode === 'draining' || this.power === 'draining') return 'draining';
     return this.health.health;
   }
 
@@ -74,7 +82,7 @@ export class PoolHost {
 
   /** Whether the host should be serving: then a failed check counts toward the pool being down. */
   get expected(): boolean {
-    return this.mode === 'active' && this.power === 'awake';
+    return this.effectiveMode === 'active' && this.power === 'awake';
   }
 
   /** A parked host is asleep: checking it would only fail. */

@@ -35,6 +35,8 @@ export interface HostStatus {
   state: HostState;
   health: Health;
   mode: HostMode;
+  /** Drained at run time (`tandem balancer drain`), persisted across restarts. */
+  drained?: true;
   power: PowerState;
   since: string;
   checks: number;
@@ -240,7 +242,8 @@ function hostStatus(h: PoolHost, requestsPerSecond: number, toIso: (monotonic: n
     weight: h.weight,
     state: h.state,
     health: health.health,
-    mode: h.mode,
+    mode: h.effectiveMode,
+    ...(h.drained ? { drained: true as const } : {}),
     power: h.power,
     since: toIso(health.since),
     checks: health.checks,
@@ -335,6 +338,38 @@ export class Balancer {
   /** A CARP transition may have added a relay's listen address. */
   addressesChanged(): void {
     for (const runtime of this.pools.values()) runtime.relay?.retryListen();
+  }
+
+  /**
+   * `tandem balancer drain|undrain HOST [--pool NAME]`: the host (by id or address) in that pool,
+   * or in every pool that has it, takes no new connections while open ones finish. Throws when
+   * no pool has it. Returns the hosts changed as `pool/host`.
+   */
+  async setDrained(host: string, drained: boolean, poolName?: string): Promise<string[]> {
+    const matches: [PoolRuntime, PoolHost][] = [];
+    for (const runtime of this.pools.values()) {
+      if (poolName !== undefined && runtime.name !== poolName) continue;
+      for (const h of runtime.pool.hosts) if (h.id === host || h.address === host) matches.push([runtime, h]);
+    }
+    if (matches.length === 0) {
+      if (poolName !== undefined && !this.pools.has(poolName)) throw new Error(`no pool ${poolName} (pools: ${[...this.pools.keys()].join(', ') || 'none'})`);
+      throw new Error(`no host ${host} in ${poolName !== undefined ? `pool ${poolName}` : 'any pool'}`);
+    }
+    for (const [runtime, h] of matches) {
+      const from = h.state;
+      h.drained = drained;
+      if (h.state !== from) {
+        this.log.info(`pool ${runtime.name}: host ${h.id} ${from} -> ${h.state} (${drained ? 'drained' : 'undrained'} by the operator)`);
+        this.emit({ type: 'hostChanged', pool: runtime.name, host: h.id, from, to: h.state });
+      }
+      await runtime.settle();
+    }
+    return matches.map(([runtime, h]) => `${runtime.name}/${h.id}`);
+  }
+
+  /** Hosts drained at run time, as `{ pool, host }`, for the daemon's state file. */
+  drained(): { pool: string; host: string }[] {
+    return [...this.pools.values()].flatMap((r) => r.pool.hosts.filter((h) => h.drained).map((h) => ({ pool: r.name, host: h.id })));
   }
 
   /** For the power manager: drain a host before parking it, park it, wake it. */

@@ -8,6 +8,7 @@ export type ControlRequest =
   | { cmd: 'demote'; reset: true }
   | { cmd: 'maintenance'; on: boolean }
   | { cmd: 'failover' }
+  | { cmd: 'drain'; host: string; on: boolean; pool?: string }
   | { cmd: 'reload' }
   | { cmd: 'firewall-apply'; confirmWithinSeconds?: number }
   | { cmd: 'firewall-confirm' }
@@ -41,6 +42,12 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
     case 'firewall-confirm':
     case 'firewall-status':
       return { cmd: request.cmd };
+    case 'drain': {
+      if (typeof request.host !== 'string' || request.host === '') return { error: 'drain needs "host" (a host name or address)' };
+      if (typeof request.on !== 'boolean') return { error: 'drain needs "on": true or false' };
+      if (request.pool !== undefined && typeof request.pool !== 'string') return { error: 'drain: "pool" must be a pool name' };
+      return { cmd: 'drain', host: request.host, on: request.on, ...(request.pool !== undefined ? { pool: request.pool as string } : {}) };
+    }
     case 'firewall-apply': {
       const s = request.confirmWithinSeconds;
       if (s === undefined) return { cmd: 'firewall-apply' };

@@ -193,16 +193,15 @@ export class SimCluster {
     this.record(node.name, `backend LAN ${reachable ? 'restored' : 'cut'}`);
   }
 
-  /** Sets a backend's mode on every router (a config change and reload, as an operator would). */
-  async setBackendMode(name: string, mode: 'active' | 'draining' | 'maintenance'): Promise<void> {
+  /** Drains (or undrains) a backend on every running router, as `tandem balancer drain` does. */
+  async setBackendDrained(name: string, drained: boolean): Promise<void> {
     const address = this.backendAddress(name);
     for (const node of this.nodes.values()) {
-      const config = structuredClone(node.config);
-      for (const pool of config.balancer.pools) for (const host of pool.hosts) if (host.address === address) host.mode = mode;
-      node.config = config;
-      if (node.daemon?.isRunning) await node.daemon.applyConfig(config);
+      if (!node.daemon?.isRunning) continue;
+      const reply = await node.daemon.setDrained(address, drained);
+      if (!reply.ok) throw new Error(`${node.name}: ${reply.error}`);
     }
-    this.record('backend', `${name} ${mode}`);
+    this.record('backend', `${name} ${drained ? 'drained' : 'back in service'}`);
   }
 
   private backendAddress(name: string): string {

@@ -142,7 +142,7 @@ async function runCommand(cluster: SimCluster, line: string, printStatus: () => 
     case 'drain':
     case 'undrain':
       need(1);
-      await cluster.setBackendMode(args[0]!, verb === 'drain' ? 'draining' : 'active');
+      await cluster.setBackendDrained(args[0]!, verb === 'drain');
       return false;
     default:
       throw new Error(`unknown command ${verb}; type help`);

@@ -37,6 +37,8 @@ describe('cli arguments', () => {
     [['demote', '--reset', '--control', '/tmp/x.sock'], { kind: 'demote', reset: true, config: undefined, control: '/tmp/x.sock' }],
     [['maintenance', 'on'], { kind: 'maintenance', on: true, config: undefined, control: undefined }],
     [['check', '--config', 'a.yaml'], { kind: 'check', config: 'a.yaml' }],
+    [['balancer', 'drain', 'web-2'], { kind: 'balancer-drain', host: 'web-2', on: true, config: undefined, control: undefined }],
+    [['balancer', 'undrain', '198.51.100.22', '--pool', 'web'], { kind: 'balancer-drain', host: '198.51.100.22', on: false, pool: 'web', config: undefined, control: undefined }],
     [['--version'], { kind: 'version' }],
     [[], { kind: 'help' }],
   ];
@@ -50,6 +52,8 @@ describe('cli arguments', () => {
     [['status', '--bogus'], /unknown option --bogus/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['check', '--config'], /--config needs a value/],
+    [['balancer', 'drain'], /balancer needs drain HOST or undrain HOST/],
+    [['balancer', 'park', 'web-2'], /balancer needs drain HOST or undrain HOST/],
   ];
   for (const [argv, message] of bad) {
     it(`rejects ${argv.join(' ')}`, () => assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof UsageError && message.test(e.message)));

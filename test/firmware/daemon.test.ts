@@ -224,7 +224,7 @@ describe('control: demote, failover, maintenance', () => {
     const l = await pair();
     const files = l.machines.get('fw-a')!.files;
     assert.deepEqual(resultOf(await ask(l.a, { cmd: 'maintenance', on: true })), { maintenance: true });
-    assert.equal(files.files.get(STATE_FILE), '{"maintenance":true}\n');
+    assert.equal(files.files.get(STATE_FILE), '{"maintenance":true,"drained":[]}\n');
     const status = l.a.status();
     assert.equal(status.maintenance, true);
     assert.equal(status.carp[0]!.advskew, 254);
@@ -252,7 +252,7 @@ describe('control: demote, failover, maintenance', () => {
     assert.equal(l.vhost(again).state, 'MASTER', 'the bow-out hands the vhost to the only node left');
 
     assert.deepEqual(resultOf(await ask(again, { cmd: 'maintenance', on: false })), { maintenance: false });
-    assert.equal(files.files.get(STATE_FILE), '{"maintenance":false}\n');
+    assert.equal(files.files.get(STATE_FILE), '{"maintenance":false,"drained":[]}\n');
     assert.equal(again.status().carp[0]!.advskew, 0);
     assert.equal(again.status().carp[0]!.demote, 0);
   });

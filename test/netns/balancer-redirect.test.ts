@@ -3,13 +3,15 @@
 // segment), and the pool keeps the table equal to its healthy hosts among h2-h4. A stopped
 // backend leaves the table within interval x downAfter, comes back after a restart, a drained
 // one finishes its open download (conntrack keeps it) and gets nothing new — and the ruleset is
-// never reloaded for any of it: the rule handles stay the same. Tier "netns": root, nftables.
+// never reloaded for any of it: the rule handles stay the same. `tandem balancer drain` does the
+// same at run time, and a restarted router still drains the host. Tier "netns": root, nftables.
 
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Backend, Router, VIP, backendsHit, curl } from './balancer-lab.js';
 import { eventually, requireRoot } from './lab.js';
-import { labPerTest } from './peers.js';
+import { BUNDLE, labPerTest } from './peers.js';
 
 const CLIENT = 5;
 const INTERVAL = 0.5;
@@ -97,6 +99,35 @@ describe('redirect through the firewall table with real traffic', () => {
     const status = await router.pool('web');
     assert.deepEqual(status.redirect?.members.slice().sort(), BACKENDS.filter((a) => a !== address));
     assert.ok((status.redirect?.writes ?? 0) >= 4);
+
+    // The same at run time, from the CLI, and persisted across a restart.
+    await router.reloadPools(pools());
+    await eventually(`${name} back in the slot map`, async () => ((await slots()).has(address) ? true : undefined), 3000, 20);
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, [BUNDLE, ...args, '--control', router.socket], { encoding: 'utf8' }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr })),
+      );
+    const drained = await cli('balancer', 'drain', address);
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.equal(drained.stdout.trim(), `draining: web/${address}`);
+    await eventually(`${name} out of the slot map`, async () => ((await slots()).has(address) ? undefined : true), 3000, 20);
+    assert.ok(!(await backendsHit(lab(), CLIENT, `http://${VIP}/`, 6)).includes(name));
+    const host = async (r: Router) => (await r.pool('web')).hosts.find((h) => h.address === address)!;
+    assert.equal((await host(router)).drained, true);
     await router.terminate();
+    const again = await Router.start(lab(), 1, work(), { pools: pools(), firewall });
+    await eventually('the restarted router up, the drained host still out', async () => {
+      const s = await again.status();
+      return s.carp[0]?.state === 'MASTER' && s.pools[0]?.state === 'up' && (await slots()).size === 2 && !(await slots()).has(address) ? true : undefined;
+    }, 10_000);
+    assert.equal((await host(again)).state, 'draining');
+    const unknown = await cli('balancer', 'undrain', '198.51.100.99');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no host 198\.51\.100\.99 in any pool/);
+    assert.equal(again.socket, router.socket, 'the same control socket path');
+    const back = await cli('balancer', 'undrain', address, '--pool', 'web');
+    assert.equal(back.code, 0, back.stderr);
+    await eventually(`${name} back in the slot map`, async () => ((await slots()).has(address) ? true : undefined), 3000, 20);
+    await again.terminate();
   });
 });

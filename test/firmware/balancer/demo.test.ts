@@ -27,10 +27,17 @@ describe('demo pool', () => {
     await clock.advance(4000);
     assert.deepEqual(table('fw-b'), ['198.51.100.31', '198.51.100.32', '198.51.100.33']);
 
-    await cluster.setBackendMode('web-3', 'draining');
+    await cluster.setBackendDrained('web-3', true);
     assert.deepEqual(table('fw-c'), ['198.51.100.31', '198.51.100.32']);
     assert.match(renderStatus(cluster), /web-3 draining/);
-    await cluster.setBackendMode('web-3', 'active');
+    const web3 = () => cluster.node('fw-c').daemon!.status().pools[0]!.hosts.find((h) => h.address === '198.51.100.33')!;
+    assert.equal(web3().drained, true);
+    await cluster.setBackendDrained('web-3', false);
+    assert.equal(web3().drained, undefined);
+    assert.deepEqual(table('fw-c'), ['198.51.100.31', '198.51.100.32', '198.51.100.33']);
+    const unknown = await cluster.node('fw-a').daemon!.setDrained('198.51.100.99', true);
+    assert.deepEqual(unknown, { ok: false, error: 'no host 198.51.100.99 in any pool' });
+    assert.deepEqual(await cluster.node('fw-a').daemon!.setDrained('web-1', true, 'mail'), { ok: false, error: 'no pool mail (pools: web)' });
 
     const vip = DEMO_VIPS[0]!;
     assert.equal(cluster.reachability()[vip], 'fw-a');
@@ -39,6 +46,14 @@ describe('demo pool', () => {
     assert.equal(cluster.node('fw-a').daemon!.status().pools[0]!.state, 'down');
     assert.equal(cluster.node('fw-a').daemon!.status().demotion.total, 1);
     assert.equal(cluster.reachability()[vip], 'fw-b');
+
+    // Drained at run time, persisted like maintenance: a restarted router still drains it.
+    await cluster.setBackendDrained('web-3', true);
+    await cluster.stop('c');
+    await cluster.start('c');
+    await clock.advance(5000);
+    assert.equal(web3().state, 'draining');
+    assert.deepEqual(table('fw-c'), ['198.51.100.31', '198.51.100.32']);
     await cluster.stopAll();
   });
 });
