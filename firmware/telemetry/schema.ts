@@ -3,6 +3,7 @@
 // the type, the errors with paths, the defaults and the README reference (config/kit.ts).
 
 import { optional, s, type Infer, type StringRule } from '../config/kit.js';
+import { checkListen } from './listen.js';
 
 const isAbsolutePath: StringRule = (v) => (v.startsWith('/') && !v.includes('\0') ? undefined : 'must be an absolute path');
 
@@ -93,6 +94,16 @@ const commands = s
   })
   .describe('Signed remote commands from the monitor. Off by default.');
 
+// The Prometheus text format on its own HTTP listener (firmware/telemetry/metrics-http.ts) until
+// the web UI's API serves /metrics itself.
+const prometheus = s
+  .object({
+    listen: s.string('address:port', checkListen).describe('Serve `/metrics` (Prometheus text format) on this address and port; plain HTTP, no auth: keep it on loopback or a management network.', {
+      example: '127.0.0.1:9120',
+    }),
+  })
+  .describe('Prometheus metrics endpoint (README "Prometheus metrics"). Off when absent.');
+
 export const DEFAULT_COMMANDS = { enabled: false, maxAgeSeconds: 30 };
 export const DEFAULT_QUEUE = { maxEvents: 1000, flushSeconds: 60 };
 export const DEFAULT_HOME_ASSISTANT = { enabled: false, discoveryPrefix: 'homeassistant' };
@@ -107,6 +118,7 @@ export const telemetrySchema = s
     queue: optional(queue, DEFAULT_QUEUE),
     homeAssistant: optional(homeAssistant, DEFAULT_HOME_ASSISTANT),
     commands: optional(commands, DEFAULT_COMMANDS),
+    prometheus: optional(prometheus),
   })
   .describe('Telemetry: state, events and metrics to a central MQTT broker.');
 
