@@ -122,6 +122,14 @@ export function formatStatus(status: Status): string {
   }
   if (status.carp.length === 0) lines.push('  no CARP vhosts configured');
   lines.push(...formatPools(status.pools ?? []));
+  if (status.telemetry) {
+    const { connection: c, queue: q } = status.telemetry;
+    const version = c.protocolVersion ? ` (MQTT ${c.protocolVersion === 5 ? '5' : '3.1.1'})` : '';
+    lines.push(
+      `  telemetry ${c.state}${version} ${c.url}  queue ${q.pending}/${q.maxEvents}${q.dropped ? ` DROPPED ${q.dropped}` : ''}  seq ${q.lastSeq}` +
+        (c.lastError ? `  last error: ${c.lastError}` : ''),
+    );
+  }
   return lines.join('\n');
 }
 

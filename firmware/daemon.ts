@@ -25,6 +25,8 @@ import { LinuxNftPort } from './firewall/linux.js';
 import type { NftPort } from './firewall/ports.js';
 import { ConfirmLedger, Firewall } from './firewall/service.js';
 import { EventBus } from './events.js';
+import type { MqttPort } from './telemetry/mqtt.js';
+import type { TelemetryService, TelemetryStatus } from './telemetry/service.js';
 
 export interface Ports {
   clock: Clock;
@@ -44,6 +46,8 @@ export interface Ports {
   relays?: RelayPort;
   /** nft(8) for the firewall; default the real one through `processes`. */
   nft?: NftPort;
+  /** MQTT for telemetry; default mqtt.js, loaded only when `telemetry.mqtt` is configured. */
+  mqtt?: MqttPort;
 }
 
 export interface Status {
@@ -55,6 +59,7 @@ export interface Status {
   carp: VhostStatus[];
   unmatched: Record<string, Partial<Record<Rejection, number>>>;
   pools: PoolStatus[];
+  telemetry?: TelemetryStatus;
 }
 
 interface PersistentState {
@@ -73,6 +78,8 @@ export class Daemon {
   readonly firewall: Firewall;
   /** What happened, for telemetry, the web UI's live stream and the power manager. */
   readonly events: EventBus;
+  /** The MQTT publisher when `telemetry.mqtt` is configured; the power manager reports through it. */
+  telemetry: TelemetryService | undefined;
   private running = false;
 
   constructor(
@@ -143,6 +150,8 @@ export class Daemon {
     await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }), 'start');
     await this.carp.start();
     this.balancer.start();
+    // After CARP: telemetry reports CARP's state, and its broker must never delay CARP's start.
+    await this.startTelemetry(this.config);
     for (const { pool, host } of persisted.drained) {
       await this.balancer.setDrained(host, true, pool).catch((error: Error) => this.ports.log.warn(`not draining ${pool}/${host} again: ${error.message}`));
     }
@@ -156,6 +165,9 @@ export class Daemon {
     // Bow out first: the peer takes the VIPs at once, before slower teardown (checks in
     // flight, relays finishing) can hold up the failover.
     await this.carp.stop();
+    // Right after the bow-out, not before it: CARP never waits on a broker, and the final INIT
+    // states still reach it ahead of the retained {"online": false}.
+    await this.stopTelemetry();
     await this.balancer.stop();
     await this.firewall.stop();
     this.ports.log.info('tandem stopped', { node: this.name });
@@ -165,6 +177,8 @@ export class Daemon {
   async crash(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.telemetry?.abandon();
+    this.telemetry = undefined;
     await this.balancer.abandon();
     await this.carp.abandon();
   }
@@ -191,6 +205,10 @@ export class Daemon {
     await this.carp.reload(next.carp);
     await this.balancer.reload(next.balancer);
     await loadFirewall(this.firewall, next, this.ports.log.child({ part: 'firewall' }));
+    if (this.running && JSON.stringify(next.telemetry) !== JSON.stringify(this.config.telemetry)) {
+      await this.stopTelemetry();
+      await this.startTelemetry(next);
+    }
     this.config = next;
   }
 
@@ -204,7 +222,38 @@ export class Daemon {
       carp: this.carp.status(),
       unmatched: this.carp.unmatchedCounters(),
       pools: this.balancer.status(),
+      ...(this.telemetry ? { telemetry: this.telemetry.status() } : {}),
     };
+  }
+
+  private async startTelemetry(config: TandemConfig): Promise<void> {
+    const telemetry = config.telemetry;
+    if (!telemetry?.mqtt) return;
+    const log = this.ports.log.child({ part: 'telemetry' });
+    try {
+      // Loaded only when configured: a node without telemetry does not pay for mqtt.js.
+      const { TelemetryService } = await import('./telemetry/service.js');
+      const mqtt = this.ports.mqtt ?? new (await import('./telemetry/mqtt-linux.js')).LinuxMqttPort(this.ports.clock);
+      const source = {
+        node: config.node.name,
+        version: VERSION,
+        stateDir: config.node.stateDir,
+        carp: () => this.carp.status(),
+        pools: () => this.balancer.status(),
+        events: this.events,
+      };
+      this.telemetry = new TelemetryService({ ...telemetry, mqtt: telemetry.mqtt }, source, { clock: this.ports.clock, files: this.ports.files, mqtt, log });
+      await this.telemetry.start();
+    } catch (error) {
+      this.telemetry = undefined;
+      log.error(`telemetry not started: ${(error as Error).message}`);
+    }
+  }
+
+  private async stopTelemetry(): Promise<void> {
+    const telemetry = this.telemetry;
+    this.telemetry = undefined;
+    await telemetry?.stop();
   }
 
   async setMaintenance(on: boolean): Promise<void> {
