@@ -7,6 +7,7 @@
 
 import { accrue, drawNow, emptyAccount, summarise, type EnergySummary, type HostPhase, type Watts } from './energy.js';
 import {
+  netCapacity,
   plan,
   trimSamples,
   type DecisionCause,
@@ -58,6 +59,8 @@ export interface ReplayResult {
   transitions: Transition[];
   energy: EnergySummary;
   shortfallSeconds: number;
+  /** Seconds in which the serving hosts did not meet the policy (spares, minAwake, target utilisation). */
+  belowPolicySeconds: number;
   seconds: number;
   /** Parks per host over the trace (each starts a park+wake cycle). */
   parks: Record<string, number>;
@@ -149,6 +152,7 @@ export function replay(setup: SimSetup, trace: Trace, strategy: Strategy): Repla
   const changes = trace.points.map((p) => p.t);
   let account = emptyAccount();
   let shortfall = 0;
+  let belowPolicy = 0;
   let samples: DemandSample[] = [];
   let changeIndex = 0;
 
@@ -176,6 +180,13 @@ export function replay(setup: SimSetup, trace: Trace, strategy: Strategy): Repla
       const metered = runs.map((r) => ({ name: r.host.name, capacity: r.host.capacity, watts: r.host.watts, phase: phaseOf(r) }));
       const serving = metered.filter((m) => m.phase === 'serving').reduce((s, m) => s + m.capacity, 0);
       if (demand > serving + 1e-9) shortfall += b - a;
+      // The policy on what serves now (not what is still waking): the planner's own yardstick,
+      // and the one the clairvoyant optimum keeps at every second.
+      const servingCaps = metered.filter((m) => m.phase === 'serving').map((m) => m.capacity);
+      const need = Math.max(setup.policy.minAwake, 1, demand > 0 ? setup.policy.spares + 1 : 0);
+      if (servingCaps.length < need || demand > setup.policy.targetUtilisation * netCapacity(servingCaps, setup.policy.spares) + 1e-9) {
+        belowPolicy += b - a;
+      }
       account = accrue(account, b - a, drawNow(metered, demand));
     }
   };
@@ -235,7 +246,7 @@ export function replay(setup: SimSetup, trace: Trace, strategy: Strategy): Repla
     }
     maxParksIn24h[r.host.name] = most;
   }
-  return { transitions, energy: summarise(account), shortfallSeconds: shortfall, seconds: trace.end, parks, maxParksIn24h };
+  return { transitions, energy: summarise(account), shortfallSeconds: shortfall, belowPolicySeconds: belowPolicy, seconds: trace.end, parks, maxParksIn24h };
 }
 
 export interface SimulationSummary {
