@@ -22,3 +22,16 @@ await build({
   },
 });
 await chmod(outfile, 0o755);
+
+// The inventory worker runs from its own file in its own thread (firmware/telemetry/inventory.ts
+// looks for it beside the bundle), so systeminformation never loads into the daemon's heap.
+await build({
+  entryPoints: ['firmware/telemetry/inventory-worker.ts'],
+  outfile: 'dist/inventory-worker.mjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'esm',
+  logLevel: 'warning',
+  banner: { js: "import { createRequire as __tandemRequire } from 'node:module';\nconst require = __tandemRequire(import.meta.url);" },
+});
