@@ -107,6 +107,23 @@ class LinuxMqttSession implements MqttSession {
       this.versionConfirmed = true;
       this.backoffMs = this.options.reconnectMinMs;
       this.onEvent({ type: 'connected', protocolVersion: this.version });
+      // Clean sessions: the broker forgets subscriptions with the connection, so ask again.
+      const filters = this.options.subscriptions ?? [];
+      if (filters.length > 0) {
+        client.subscribe(filters, { qos: 1 }, (error) => {
+          if (error && this.client === client) this.attemptError ??= `subscribe ${filters.join(', ')}: ${error.message}`;
+        });
+      }
+    });
+    client.on('message', (topic, payload, packet) => {
+      if (this.client !== client) return;
+      const props = packet.properties;
+      this.options.onMessage?.({
+        topic,
+        payload,
+        ...(props?.responseTopic !== undefined ? { responseTopic: props.responseTopic } : {}),
+        ...(props?.correlationData !== undefined ? { correlationData: props.correlationData } : {}),
+      });
     });
     client.on('error', (error: Error & { code?: number | string }) => {
       if (this.client !== client) return;
@@ -198,7 +215,8 @@ class LinuxMqttSession implements MqttSession {
     const client = this.client;
     if (this.closed || !client || !this.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (error?: Error) => (error ? reject(error) : resolve()));
+      const properties = this.version === 5 && message.correlationData ? { properties: { correlationData: Buffer.from(message.correlationData) } } : {};
+      client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain, ...properties }, (error?: Error) => (error ? reject(error) : resolve()));
     });
   }
 
@@ -230,8 +248,15 @@ function isIpLiteral(host: string): boolean {
 }
 
 function describeSocketError(error: Error & { code?: string }): string {
-  if (error.code && /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_TLS/.test(error.code)) {
-    return `TLS: the broker's certificate is not trusted (${error.code}: ${error.message}); check telemetry.mqtt.ca`;
+  const code = error.code ?? '';
+  const detail = `${code}: ${error.message.split('\n')[0]!.trim()}`;
+  // Alerts the broker sent: it did not accept our side of the handshake.
+  if (/ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)/.test(code)) {
+    return `TLS: the broker refused this node's client certificate (${detail}); check telemetry.mqtt.cert and key`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the broker's certificate is for another name (${detail}); check the host in telemetry.mqtt.url`;
+  if (/CERT|SELF_SIGNED|UNABLE_TO|DEPTH_ZERO/.test(code)) {
+    return `TLS: the broker's certificate is not trusted (${detail}); check telemetry.mqtt.ca`;
   }
   return error.message;
 }
