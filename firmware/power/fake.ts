@@ -5,7 +5,8 @@
 import type { Clock } from '../os/clock.js';
 import type { PowerState } from '../balancer/pool.js';
 import type { DriverFailure, DriverHost, DriverResult, PowerDriver, PowerReading } from './driver.js';
-import type { PoolObservation, PowerPoolPort } from './executor.js';
+import type { PoolObservation } from './executor.js';
+import type { PowerPools } from './pools.js';
 
 /** A machine: on or off, with the delays its wake and park take. */
 export class SimulatedHost {
@@ -21,11 +22,16 @@ export class SimulatedHost {
     private readonly clock: Clock,
     public wakeMs = 5_000,
     public parkMs = 2_000,
+    readonly address = '198.51.100.21',
   ) {}
 
   /** Starts going to `target` after the delay (a later order replaces an earlier one). */
   order(target: 'on' | 'off'): void {
     if ((target === 'off' && this.ignoresPark) || (target === 'on' && this.ignoresWake)) return;
+    this.switchAfter(target);
+  }
+
+  private switchAfter(target: 'on' | 'off'): void {
     this.pending?.cancel();
     this.pending = this.clock.setTimer(target === 'on' ? this.wakeMs : this.parkMs, () => {
       this.power = target;
@@ -33,12 +39,12 @@ export class SimulatedHost {
     });
   }
 
-  /** A switched outlet or BMC: cuts or restores power at once. */
+  /** A switched outlet or BMC: cuts power at once, or restores it and the host boots (whatever its NIC or OS would refuse). */
   hard(target: 'on' | 'off'): void {
     this.pending?.cancel();
     this.pending = undefined;
     if (target === 'off') this.power = 'off';
-    else this.order('on');
+    else this.switchAfter('on');
   }
 }
 
@@ -88,10 +94,25 @@ export class FakePowerDriver implements PowerDriver {
   }
 }
 
-/** The balancer as the executor sees it, over simulated hosts: a host is healthy while it is on. */
-export class FakePowerPools implements PowerPoolPort {
+/** The balancer as the power service sees it, over simulated hosts: a host is healthy while it is on. */
+export class FakePowerPools implements PowerPools {
   readonly powers = new Map<string, PowerState>();
   readonly history: string[] = [];
+  /** Demand per pool, in the pool's unit; absent: not measured. */
+  readonly demands = new Map<string, number>();
+  detect = { upMs: 2_000, downMs: 3_000 };
+
+  hostId(_pool: string, address: string): string | undefined {
+    return [...this.hosts.values()].find((h) => h.address === address)?.name;
+  }
+
+  demand(pool: string): number | undefined {
+    return this.demands.get(pool);
+  }
+
+  timing(): { upMs: number; downMs: number } {
+    return this.detect;
+  }
 
   constructor(private readonly hosts: ReadonlyMap<string, SimulatedHost>) {}
 

@@ -96,7 +96,6 @@ describe('power executor', () => {
     const result = executor.wake(target('wake', pdu), timing, 'demand', new AbortController().signal);
     await clock.advance(9_900);
     assert.deepEqual(pdu.calls.filter((c) => c.action === 'wake'), [], 'the fallback waits for the deadline: max(2 x 5 s, 5 s + 3 s detect)');
-    sim.ignoresWake = false; // a PDU power-on boots it
     await clock.advance(20_000);
     const r = await result;
     assert.equal(r.outcome, 'escalated');
