@@ -24,9 +24,12 @@ import { handleFirewallRequest, loadFirewall } from './firewall/control.js';
 import { LinuxNftPort } from './firewall/linux.js';
 import type { NftPort } from './firewall/ports.js';
 import { ConfirmLedger, Firewall } from './firewall/service.js';
-import { EventBus } from './events.js';
+import { EventBus, type TandemEvent } from './events.js';
 import type { MqttPort } from './telemetry/mqtt.js';
 import type { TelemetryService, TelemetryStatus } from './telemetry/service.js';
+import { MetricsCollector, nodeProcess } from './telemetry/metrics.js';
+import { ProcSysSource, type SystemSource } from './telemetry/proc.js';
+import { WorkerInventory, type InventorySource } from './telemetry/inventory.js';
 
 export interface Ports {
   clock: Clock;
@@ -48,6 +51,10 @@ export interface Ports {
   nft?: NftPort;
   /** MQTT for telemetry; default mqtt.js, loaded only when `telemetry.mqtt` is configured. */
   mqtt?: MqttPort;
+  /** /proc and /sys for the metrics; default the real ones. */
+  system?: SystemSource;
+  /** The systeminformation inventory; default a worker thread. */
+  inventory?: InventorySource;
 }
 
 export interface Status {
@@ -80,6 +87,9 @@ export class Daemon {
   readonly events: EventBus;
   /** The MQTT publisher when `telemetry.mqtt` is configured; the power manager reports through it. */
   telemetry: TelemetryService | undefined;
+  /** CPU, memory, interfaces and status counters for the `metrics` topic and /metrics. */
+  readonly metrics: MetricsCollector;
+  private prometheus: { listen: string; stop(): Promise<void> } | undefined;
   private running = false;
 
   constructor(
@@ -107,6 +117,13 @@ export class Daemon {
       log: log.child({ part: 'firewall' }),
       ledger: new ConfirmLedger(ports.files, join(config.node.stateDir, 'firewall.json')),
       onRevert: (detail) => this.events.emit({ type: 'firewallApply', outcome: 'reverted', detail }),
+    });
+    this.metrics = new MetricsCollector({
+      clock: ports.clock,
+      system: ports.system ?? new ProcSysSource(),
+      process: nodeProcess,
+      status: () => this.status(),
+      inventory: ports.inventory ?? new WorkerInventory(ports.clock),
     });
     this.balancer = new Balancer(config.balancer, {
       clock: ports.clock,
@@ -152,6 +169,7 @@ export class Daemon {
     this.balancer.start();
     // After CARP: telemetry reports CARP's state, and its broker must never delay CARP's start.
     await this.startTelemetry(this.config);
+    await this.startPrometheus(this.config);
     for (const { pool, host } of persisted.drained) {
       await this.balancer.setDrained(host, true, pool).catch((error: Error) => this.ports.log.warn(`not draining ${pool}/${host} again: ${error.message}`));
     }
@@ -168,6 +186,7 @@ export class Daemon {
     // Right after the bow-out, not before it: CARP never waits on a broker, and the final INIT
     // states still reach it ahead of the retained {"online": false}.
     await this.stopTelemetry();
+    await this.stopPrometheus();
     await this.balancer.stop();
     await this.firewall.stop();
     this.ports.log.info('tandem stopped', { node: this.name });
@@ -179,6 +198,7 @@ export class Daemon {
     this.running = false;
     this.telemetry?.abandon();
     this.telemetry = undefined;
+    await this.stopPrometheus();
     await this.balancer.abandon();
     await this.carp.abandon();
   }
@@ -208,6 +228,10 @@ export class Daemon {
     if (this.running && JSON.stringify(next.telemetry) !== JSON.stringify(this.config.telemetry)) {
       await this.stopTelemetry();
       await this.startTelemetry(next);
+    }
+    if (this.running && this.prometheus?.listen !== next.telemetry?.prometheus?.listen) {
+      await this.stopPrometheus();
+      await this.startPrometheus(next);
     }
     this.config = next;
   }
@@ -241,13 +265,44 @@ export class Daemon {
         carp: () => this.carp.status(),
         pools: () => this.balancer.status(),
         events: this.events,
+        // Remote commands (telemetry.commands) go through the same entry point as the CLI's.
+        commands: { handle: (request: ControlRequest) => this.handle(request), emit: (event: TandemEvent) => this.events.emit(event) },
       };
-      this.telemetry = new TelemetryService({ ...telemetry, mqtt: telemetry.mqtt }, source, { clock: this.ports.clock, files: this.ports.files, mqtt, log });
+      const collectMetrics = () => this.metrics.collect();
+      this.telemetry = new TelemetryService({ ...telemetry, mqtt: telemetry.mqtt }, source, { clock: this.ports.clock, files: this.ports.files, mqtt, log, collectMetrics });
       await this.telemetry.start();
+      // Once per daemon: the inventory rides in the metrics; its worker exits when done.
+      if (!this.metrics.inventory) {
+        void this.metrics.refreshInventory().then((outcome) => {
+          if (outcome && !outcome.ok) log.warn(`inventory not gathered (${outcome.reason}): ${outcome.detail}`);
+        });
+      }
     } catch (error) {
       this.telemetry = undefined;
       log.error(`telemetry not started: ${(error as Error).message}`);
     }
+  }
+
+  /** telemetry.prometheus.listen: /metrics on its own listener; a failed bind is logged and the daemon runs on. */
+  private async startPrometheus(config: TandemConfig): Promise<void> {
+    const listen = config.telemetry?.prometheus?.listen;
+    if (!listen) return;
+    const log = this.ports.log.child({ part: 'prometheus' });
+    try {
+      // Loaded only when configured: node:http stays out of a daemon that does not serve it.
+      const { MetricsListener } = await import('./telemetry/metrics-http.js');
+      const listener = new MetricsListener(listen, () => this.metrics.snapshot(), log);
+      await listener.start();
+      this.prometheus = { listen, stop: () => listener.stop() };
+    } catch (error) {
+      log.error(`prometheus metrics not served on ${listen}: ${(error as Error).message}`);
+    }
+  }
+
+  private async stopPrometheus(): Promise<void> {
+    const prometheus = this.prometheus;
+    this.prometheus = undefined;
+    await prometheus?.stop();
   }
 
   private async stopTelemetry(): Promise<void> {
