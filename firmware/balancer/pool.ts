@@ -10,9 +10,12 @@ import { initialHealth, notifyDone, type HealthChange, type HealthState, type Hy
 import { RateMeter } from './load.js';
 import type { HostConfig, HostMode, PoolConfig } from './schema.js';
 
-/** Owned by the power manager: `draining` before it parks a host, `parked` while it sleeps. */
-export type PowerState = 'awake' | 'draining' | 'parked';
-export type HostState = 'unknown' | 'up' | 'down' | 'draining' | 'parked' | 'maintenance';
+/**
+ * Owned by the power manager: `draining` before it parks a host, `parked` while it sleeps,
+ * `waking` from the wake order until the power manager has seen it pass its checks.
+ */
+export type PowerState = 'awake' | 'waking' | 'draining' | 'parked';
+export type HostState = 'unknown' | 'up' | 'down' | 'draining' | 'parked' | 'waking' | 'maintenance';
 /** up: every host that should serve does; degraded: some do; down: none does though some should (demote). */
 export type PoolState = 'unknown' | 'up' | 'degraded' | 'down' | 'empty';
 
@@ -71,6 +74,8 @@ export class PoolHost {
     const mode = this.effectiveMode;
     if (mode === 'maintenance') return 'maintenance';
     if (this.power === 'parked') return 'parked';
+    // Checked but not serving: the power manager watches its health to learn the wake latency.
+    if (this.power === 'waking') return 'waking';
     if (mode === 'draining' || this.power === 'draining') return 'draining';
     return this.health.health;
   }
@@ -85,7 +90,7 @@ export class PoolHost {
     return this.effectiveMode === 'active' && this.power === 'awake';
   }
 
-  /** A parked host is asleep: checking it would only fail. */
+  /** A parked host is asleep: checking it would only fail. A waking one is checked to see it come up. */
   get checked(): boolean {
     return this.power !== 'parked';
   }
