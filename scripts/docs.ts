@@ -1,13 +1,15 @@
-// `npm run docs`: regenerates the README's config reference from the schema.
+// `npm run docs`: regenerates the README's config reference from the schema and its telemetry
+// topic table from firmware/telemetry/topics.ts.
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../firmware/os/files.js';
 import { withReference } from '../firmware/config/reference.js';
+import { withTopicTable } from '../firmware/telemetry/topics.js';
 
 const readme = await readFile('README.md', 'utf8');
-const next = withReference(readme);
+const next = withTopicTable(withReference(readme));
 if (next !== readme) {
   await writeFileAtomic('README.md', next, 0o644);
-  console.log('README.md: config reference updated');
+  console.log('README.md: config reference and topic table updated');
 } else {
-  console.log('README.md: config reference already up to date');
+  console.log('README.md: config reference and topic table already up to date');
 }
