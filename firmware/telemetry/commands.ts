@@ -8,9 +8,11 @@ import type { ControlReply, ControlRequest } from '../control/protocol.js';
 import { parseRequest } from '../control/protocol.js';
 import type { TandemEvent } from '../events.js';
 import type { Logger } from '../log.js';
+import type { FileStore } from '../os/files.js';
 import {
   COMMAND_REFUSALS,
   NonceWindow,
+  keyFromFileText,
   parsePayload,
   verify,
   type CommandArgs,
@@ -33,8 +35,8 @@ export const ACTIONS: Readonly<Record<string, ActionSpec>> = {
   maintenance: { args: ['on'], request: (a) => ({ cmd: 'maintenance', ...a }) },
   failover: { args: [], request: () => ({ cmd: 'failover' }) },
   'firewall-confirm': { args: [], request: () => ({ cmd: 'firewall-confirm' }) },
-  'pool-drain': { args: ['pool', 'host'], request: (a) => ({ cmd: 'balancer-drain', ...a }) },
-  'pool-undrain': { args: ['pool', 'host'], request: (a) => ({ cmd: 'balancer-undrain', ...a }) },
+  'pool-drain': { args: ['pool', 'host'], request: (a) => ({ cmd: 'drain', ...a, on: true }) },
+  'pool-undrain': { args: ['pool', 'host'], request: (a) => ({ cmd: 'drain', ...a, on: false }) },
   'power-wake': { args: ['host'], request: (a) => ({ cmd: 'power-wake', ...a }) },
   'power-park': { args: ['host'], request: (a) => ({ cmd: 'power-park', ...a }) },
 };
@@ -176,6 +178,45 @@ export class CommandHandler {
       this.options.log.warn(`reply to ${topic} failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** What the handler needs from the daemon, beside the config. */
+export interface CommandDeps {
+  node: string;
+  files: FileStore;
+  now: () => number;
+  dispatch: (request: ControlRequest) => Promise<ControlReply>;
+  emit: (event: TandemEvent) => void;
+  log: Logger;
+}
+
+/**
+ * The handler for `telemetry.commands`, or undefined when commands are off. Reads the key file
+ * (asynchronously: this runs in the daemon); a missing or short key throws, naming the setting.
+ */
+export async function openCommandHandler(telemetry: TelemetryConfig, deps: CommandDeps): Promise<CommandHandler | undefined> {
+  const settings = telemetry.commands;
+  if (!settings.enabled || !telemetry.mqtt) return undefined;
+  if (settings.key === undefined) throw new Error('telemetry.commands.key: is required when commands are enabled');
+  let text: string | undefined;
+  try {
+    text = await deps.files.read(settings.key);
+  } catch (error) {
+    throw new Error(`telemetry.commands.key: cannot read ${settings.key}: ${(error as Error).message}`);
+  }
+  if (text === undefined) throw new Error(`telemetry.commands.key: ${settings.key} does not exist`);
+  const key = keyFromFileText(text);
+  if (!key.ok) throw new Error(`telemetry.commands.key: ${settings.key}: ${key.problem}`);
+  return new CommandHandler({
+    node: deps.node,
+    prefix: telemetry.mqtt.topicPrefix,
+    key: key.key,
+    maxAgeSeconds: settings.maxAgeSeconds,
+    now: deps.now,
+    dispatch: deps.dispatch,
+    emit: deps.emit,
+    log: deps.log,
+  });
 }
 
 /** Checks of meaning for `telemetry.commands`: commands need a key and a broker to arrive from. */

@@ -9,6 +9,16 @@ export interface MqttMessage {
   payload: string;
   qos: 0 | 1;
   retain: boolean;
+  /** MQTT 5 correlation data (a command reply echoes the command's); dropped on 3.1.1. */
+  correlationData?: Uint8Array;
+}
+
+/** A message from a subscription (remote commands), with its MQTT 5 request/response properties. */
+export interface MqttIncoming {
+  topic: string;
+  payload: Buffer;
+  responseTopic?: string;
+  correlationData?: Buffer;
 }
 
 export interface MqttSessionOptions {
@@ -26,6 +36,9 @@ export interface MqttSessionOptions {
   will: MqttMessage;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** Topic filters subscribed (QoS 1) on every connect: the session is clean each time. */
+  subscriptions?: string[];
+  onMessage?: (message: MqttIncoming) => void;
 }
 
 /** What the session reports: up (with the protocol the broker accepted) or down (with why). */
@@ -86,6 +99,14 @@ export class FakeBroker {
     session.drop('killed');
     if (wasConnected) this.accept(session.options.will);
     this.sessions.delete(session);
+  }
+
+  /** A client elsewhere publishes: delivered to every connected session subscribed to it. */
+  inject(message: MqttIncoming): void {
+    for (const session of this.sessions) {
+      if (!session.connected) continue;
+      if ((session.options.subscriptions ?? []).some((filter) => topicMatches(filter, message.topic))) session.options.onMessage?.(message);
+    }
   }
 
   messages(topic: string): unknown[] {
@@ -188,4 +209,15 @@ export class FakeMqttPort implements MqttPort {
     this.opened.push(session);
     return session;
   }
+}
+
+/** MQTT topic filter matching: `+` one level, `#` the rest (MQTT 5 section 4.7). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }

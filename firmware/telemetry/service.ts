@@ -6,12 +6,14 @@
 import { join } from 'node:path';
 import type { PoolStatus } from '../balancer/service.js';
 import type { VhostStatus } from '../carp/service.js';
-import type { EventBus, StampedEvent } from '../events.js';
+import type { ControlReply, ControlRequest } from '../control/protocol.js';
+import type { EventBus, StampedEvent, TandemEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Clock, TimerHandle } from '../os/clock.js';
 import type { FileStore } from '../os/files.js';
 import { discoveryMessages } from './discovery.js';
-import type { MqttMessage, MqttPort, MqttProtocolVersion, MqttSession } from './mqtt.js';
+import type { MqttIncoming, MqttMessage, MqttPort, MqttProtocolVersion, MqttSession } from './mqtt.js';
+import { openCommandHandler, type CommandHandler, type CommandOutcome } from './commands.js';
 import { offlineMessage, onlineMessage, RetainedRecord, stateMessages, type NodeIdentity } from './publisher.js';
 import { EventQueue, type QueueStatus } from './queue.js';
 import type { MqttConfig, TelemetryConfig } from './schema.js';
@@ -29,6 +31,8 @@ export interface TelemetryStatus {
   };
   queue: QueueStatus;
   published: { events: number; states: number; metrics: number };
+  /** Remote commands per outcome, when `telemetry.commands` is on. */
+  commands?: Record<CommandOutcome, number>;
 }
 
 /** What telemetry reads from the daemon. */
@@ -39,6 +43,8 @@ export interface TelemetrySource {
   carp(): VhostStatus[];
   pools(): PoolStatus[];
   events: Pick<EventBus, 'on'>;
+  /** The daemon's control entry point and event bus, for remote commands (`telemetry.commands`). */
+  commands?: { handle(request: ControlRequest): Promise<ControlReply>; emit(event: TandemEvent): void };
 }
 
 export interface TelemetryDeps {
@@ -70,6 +76,7 @@ export class TelemetryService {
   private protocolVersion: MqttProtocolVersion | undefined;
   private lastError: string | undefined;
   private readonly published = { events: 0, states: 0, metrics: 0 };
+  private commands: CommandHandler | undefined;
 
   constructor(
     private readonly config: TelemetryConfig & { mqtt: MqttConfig },
@@ -89,6 +96,7 @@ export class TelemetryService {
 
   async start(): Promise<void> {
     await this.queue.load();
+    this.commands = await this.openCommands();
     // Subscribe before connecting: an event raised while connecting is numbered and queued.
     this.unsubscribe = this.source.events.on((event) => this.eventRaised(event));
     const m = this.mqttConfig;
@@ -106,6 +114,8 @@ export class TelemetryService {
         will: offlineMessage(this.id),
         reconnectMinMs: m.reconnectMinSeconds * 1000,
         reconnectMaxMs: Math.max(m.reconnectMinSeconds, m.reconnectMaxSeconds) * 1000,
+        subscriptions: this.commands ? [this.commands.topicFilter] : [],
+        onMessage: (message) => this.commandArrived(message),
       },
       (event) => {
         if (event.type === 'connected') this.connected(event.protocolVersion);
@@ -158,7 +168,36 @@ export class TelemetryService {
       },
       queue: this.queue.status(),
       published: { ...this.published },
+      ...(this.commands ? { commands: this.commands.counters() } : {}),
     };
+  }
+
+  /** A command the broker delivered; its reply goes out QoS 1 on the same session. */
+  private commandArrived(message: MqttIncoming): void {
+    const handler = this.commands;
+    if (!handler || this.state === 'stopped') return;
+    void handler.handle(message, (topic, payload, correlationData) =>
+      this.session!.publish({ topic, payload, qos: 1, retain: false, ...(correlationData ? { correlationData } : {}) }),
+    );
+  }
+
+  /** The command handler when commands are on; a bad key leaves them off and says why, never telemetry. */
+  private async openCommands(): Promise<CommandHandler | undefined> {
+    const daemon = this.source.commands;
+    if (!daemon) return undefined;
+    try {
+      return await openCommandHandler(this.config, {
+        node: this.source.node,
+        files: this.deps.files,
+        now: () => this.deps.clock.now(),
+        dispatch: (request) => daemon.handle(request),
+        emit: (event) => daemon.emit(event),
+        log: this.deps.log.child({ part: 'commands' }),
+      });
+    } catch (error) {
+      this.deps.log.error(`telemetry: remote commands stay off: ${(error as Error).message}`);
+      return undefined;
+    }
   }
 
   private eventRaised(event: StampedEvent): void {

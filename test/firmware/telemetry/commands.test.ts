@@ -178,14 +178,19 @@ describe('remote commands: refused, and nothing changes', () => {
     assert.match(!signed.ok ? signed.error : '', /known: demote, maintenance/);
   });
 
-  it('pool and power actions answer "not available" until the daemon has those requests', async () => {
+  it('pool-drain reaches the daemon\'s drain request (`tandem balancer drain`), whose refusal is answered as failed', async () => {
     const t = await setup();
-    for (const [action, cmd, args] of [
-      ['pool-drain', 'balancer-drain', { host: 'web1' }],
-      ['power-wake', 'power-wake', { host: 'srv1' }],
-    ] as const) {
-      const known = !('error' in parseRequest(JSON.stringify({ cmd, ...args })));
-      const result = await t.send(action, t.command(action, args));
+    const result = await t.send('pool-drain', t.command('pool-drain', { host: 'web1' }));
+    assert.deepEqual(!result.ok && [result.reason, result.error], ['failed', 'no host web1 in any pool']);
+    const extra = await t.send('pool-undrain', t.command('pool-undrain', { host: 'web1', on: true }));
+    assert.equal(!extra.ok && extra.reason, 'malformed', 'on is the action\'s to set, not an argument');
+  });
+
+  it('power actions answer "not available" until the daemon has those requests', async () => {
+    const t = await setup();
+    for (const action of ['power-wake', 'power-park'] as const) {
+      const known = !('error' in parseRequest(JSON.stringify({ cmd: action, host: 'srv1' })));
+      const result = await t.send(action, t.command(action, { host: 'srv1' }));
       if (known) assert.notEqual(!result.ok && result.reason, 'unknownAction');
       else assert.deepEqual(!result.ok && [result.reason, result.error], ['unknownAction', `${action} is not available on this node`]);
     }
