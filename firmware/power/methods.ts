@@ -4,6 +4,10 @@
 
 import type { ObjectOf, Shape } from '../config/kit.js';
 import type { DriverDeps, PowerDriver } from './driver.js';
+import { createIpmi, ipmiSettings } from './ipmi.js';
+import { createLocal, localSettings } from './local.js';
+import { createSsh, sshSettings } from './ssh.js';
+import { createWol, wolSettings } from './wol.js';
 
 export interface MethodEntry<S extends Shape = Shape> {
   /** The method's own keys beside `method`, `seconds` and `fallback`. */
@@ -27,15 +31,15 @@ function noDriverYet(): MethodEntry<Record<never, never>> {
 
 // One line per method; the order is the order the config reference lists them in.
 export const METHODS = {
-  wol: noDriverYet(),
+  wol: method(wolSettings, createWol),
   snmp: noDriverYet(),
-  ipmi: noDriverYet(),
+  ipmi: method(ipmiSettings, createIpmi),
   redfish: noDriverYet(),
   tasmota: noDriverYet(),
   shelly: noDriverYet(),
-  ssh: noDriverYet(),
+  ssh: method(sshSettings, createSsh),
   webhook: noDriverYet(),
-  local: noDriverYet(),
+  local: method(localSettings, createLocal),
 };
 
 export type MethodName = keyof typeof METHODS;
