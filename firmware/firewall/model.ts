@@ -114,6 +114,8 @@ export interface Forward {
   target: ForwardTarget;
   /** Address families this forward translates. */
   families: Family[];
+  /** NAT reflection: these zones' clients reach the forward too, and are source-translated to the router. */
+  reflection?: { on: On; networks: Address[] };
   log: boolean;
   label?: string;
 }
@@ -421,7 +423,21 @@ export function compile(source: FirewallSource): CompileResult {
       target = { kind: 'table', table, slots: tables.find((t) => t.name === table)?.slots ?? DEFAULT_SLOTS, ...port };
       families = checkFamilies(undefined, protos, from, to, path);
     }
-    return { path, name, on, protos, from, to, target, families, log: f.log, ...(f.label ? { label: f.label } : {}) };
+    let reflection: Forward['reflection'];
+    if (f.reflection) {
+      const reflectOn = resolveOn(f.reflection, `${path}.reflection`);
+      const networks: Address[] = [];
+      f.reflection.forEach((zone, i) => {
+        const where = at(`${path}.reflection`, f.reflection!, i);
+        const z = zoneByName.get(zone);
+        if (!z) return;
+        if (f.on.includes(zone)) issue(where, `zone ${zone} is already in on: its packets are forwarded without reflection`);
+        else if (z.networks.length === 0) issue(where, `zone ${zone} has no networks to reflect for (give it addresses or networks)`);
+        networks.push(...z.networks);
+      });
+      if (reflectOn) reflection = { on: reflectOn, networks };
+    }
+    return { path, name, on, protos, from, to, target, families, ...(reflection ? { reflection } : {}), log: f.log, ...(f.label ? { label: f.label } : {}) };
   });
   checkOverlaps(forwards, issues);
 

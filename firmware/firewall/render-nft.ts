@@ -190,10 +190,12 @@ function antispoofLines(policy: Policy): string[] {
   return lines;
 }
 
-function forwardLines(fw: Forward): { dnat: string[]; accept: string[] } {
+function forwardLines(fw: Forward): { dnat: string[]; accept: string[]; snat: string[] } {
   const dnat: string[] = [];
   const accept: string[] = [];
-  const iif = ifMatch('iifname', fw.on);
+  const snat: string[] = [];
+  // NAT reflection: the same translation for packets from the reflection zones as well.
+  const iifs = [ifMatch('iifname', fw.on), ...(fw.reflection ? [ifMatch('iifname', fw.reflection.on)] : [])];
   const note = comment(fw.label ? `${fw.path}: ${fw.label}` : fw.path);
   for (const f of fw.families) {
     const port = fw.target.port !== undefined ? `:${fw.target.port}` : '';
@@ -202,8 +204,10 @@ function forwardLines(fw: Forward): { dnat: string[]; accept: string[] } {
         ? `dnat ${ipKeyword(f)} to ${f === 6 && port ? `[${fw.target.address.text}]` : fw.target.address.text}${port}`
         : `dnat ${ipKeyword(f)} to numgen inc mod ${fw.target.slots} map @${slotsName(fw.target.table, f)}${port ? ` : ${fw.target.port}` : ''}`;
     const log = fw.log ? `log prefix "tandem ${fw.path}: " ` : '';
-    for (const v of variants({ family: f, protos: fw.protos, from: fw.from, to: fw.to }, true)) {
-      dnat.push([iif, ...v.matches, `${log}${to}`, note].filter(Boolean).join(' '));
+    for (const iif of iifs) {
+      for (const v of variants({ family: f, protos: fw.protos, from: fw.from, to: fw.to }, true)) {
+        dnat.push([iif, ...v.matches, `${log}${to}`, note].filter(Boolean).join(' '));
+      }
     }
     // The filter sees the translated packet; it passes what this forward translated.
     const original: string[] = [];
@@ -213,18 +217,28 @@ function forwardLines(fw: Forward): { dnat: string[]; accept: string[] } {
       ...(addresses.length ? [`ct original ${ipKeyword(f)} daddr ${set(addresses)}`] : []),
       ...fw.to.tables.map((t) => `ct original ${ipKeyword(f)} daddr @${setName(t, f)}`),
     ];
-    for (const src of sources) {
-      for (const dst of dsts.length ? dsts : [`meta nfproto ${nfproto(f)}`]) {
-        original.push(
-          [iif, ...src.matches.filter((m) => !m.startsWith('meta nfproto')), `meta l4proto ${set(fw.protos.map((p) => p.nft))}`, dst, `ct original proto-dst ${portSet(fw.to.ports)}`, 'ct status dnat return', note]
-            .filter(Boolean)
-            .join(' '),
-        );
+    const l4 = `meta l4proto ${set(fw.protos.map((p) => p.nft))}`;
+    const originalPort = `ct original proto-dst ${portSet(fw.to.ports)}`;
+    for (const iif of iifs) {
+      for (const src of sources) {
+        for (const dst of dsts.length ? dsts : [`meta nfproto ${nfproto(f)}`]) {
+          original.push(
+            [iif, ...src.matches.filter((m) => !m.startsWith('meta nfproto')), l4, dst, originalPort, 'ct status dnat return', note].filter(Boolean).join(' '),
+          );
+        }
       }
     }
     accept.push(...original);
+    // A reflected client and an inner host in the same zone: without the source translated to
+    // the router, the host would answer the client directly, from the wrong address.
+    const nets = fw.reflection?.networks.filter((n) => n.family === f).map((n) => n.text) ?? [];
+    if (fw.reflection && nets.length) {
+      for (const dst of dsts.length ? dsts : [`meta nfproto ${nfproto(f)}`]) {
+        snat.push([ifMatch('oifname', fw.reflection.on), `${ipKeyword(f)} saddr ${set(nets)}`, l4, 'ct status dnat', dst, originalPort, 'masquerade', note].filter(Boolean).join(' '));
+      }
+    }
   }
-  return { dnat, accept };
+  return { dnat, accept, snat };
 }
 
 function natLines(n: NatRule): string[] {
@@ -347,7 +361,7 @@ export function renderNft(policy: Policy, options: RenderNftOptions = {}): strin
     out.push('\t}', '');
   };
   const dnat = forwards.flatMap((f) => f.dnat);
-  const snat = policy.nat.flatMap(natLines);
+  const snat = [...forwards.flatMap((f) => f.snat), ...policy.nat.flatMap(natLines)];
   if (dnat.length) chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat);
   if (snat.length) chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', snat);
   chain('input', 'type filter hook input priority filter; policy accept;', [

@@ -136,19 +136,44 @@ function forwardRules(fw: Forward): string[] {
       fw.target.kind === 'address'
         ? `rdr-to ${fw.target.address.text}${fw.target.port ? ` port ${fw.target.port}` : ''}`
         : `rdr-to <${fw.target.table}>${fw.target.port ? ` port ${fw.target.port}` : ''} round-robin`;
-    lines.push(
-      join([
-        'pass in',
-        fw.log && 'log',
-        'quick',
-        on(fw.on),
-        af(f),
-        protoSpec(fw.protos.map((p) => p.pf)),
-        hostsText,
-        target,
-        `label ${quote(fw.label ?? `forward ${fw.name}`)}`,
-      ]),
-    );
+    for (const where of [fw.on, ...(fw.reflection ? [fw.reflection.on] : [])]) {
+      lines.push(
+        join([
+          'pass in',
+          fw.log && 'log',
+          'quick',
+          on(where),
+          af(f),
+          protoSpec(fw.protos.map((p) => p.pf)),
+          hostsText,
+          target,
+          `label ${quote(fw.label ?? `forward ${fw.name}`)}`,
+        ]),
+      );
+    }
+  }
+  return lines;
+}
+
+/**
+ * NAT reflection, pfSense's "pure NAT": reflected clients leave towards the inner host with the
+ * router's address, so its answers come back through the router. Match rules, so they sit with
+ * the outbound NAT ahead of any quick filter rule.
+ */
+function reflectionRules(fw: Forward): string[] {
+  const lines: string[] = [];
+  if (!fw.reflection) return lines;
+  for (const f of fw.families) {
+    const nets = fw.reflection.networks.filter((n) => n.family === f).map((n) => n.text);
+    if (nets.length === 0) continue;
+    const inner = fw.target.kind === 'address' ? fw.target.address.text : `<${fw.target.table}>`;
+    const innerPorts = fw.target.port !== undefined ? ` port ${fw.target.port}` : fw.to.ports.length ? ` ${ports(fw.to.ports)}` : '';
+    for (const ifname of fw.reflection.on.interfaces) {
+      lines.push(
+        join(['match out on', ifname, af(f), protoSpec(fw.protos.map((p) => p.pf)), `from ${list(nets)} to ${inner}${innerPorts}`, `received-on ${ifname}`, `nat-to (${ifname})`]) +
+          `  # ${fw.path.replace(/^firewall\./, '')}: reflection`,
+      );
+    }
   }
   return lines;
 }
@@ -178,6 +203,11 @@ export function renderPf(policy: Policy): string {
   if (policy.nat.length) {
     section('Outbound NAT');
     for (const n of policy.nat) out.push(...natRules(n));
+  }
+  const reflected = policy.forwards.flatMap(reflectionRules);
+  if (reflected.length) {
+    section('NAT reflection (firewall.forwards[].reflection)');
+    out.push(...reflected);
   }
 
   section('Filtering: the last matching rule decides; a quick rule decides at once');

@@ -291,6 +291,12 @@ const forward = s
         port: optional(s.int(1, 65535).describe('The inner port; the same port when left out.')),
       })
       .describe('Where it goes: exactly one of address and table, and optionally a new port.'),
+    reflection: optional(
+      oneOrMany(
+        zoneName(),
+        'NAT reflection (hairpin; pfSense\'s "pure NAT"): clients in these zones reach the forward through its outside address too. Their connections are translated both ways, so an inner host in the same zone answers through the router.',
+      ),
+    ),
     log: optional(s.bool().describe('Log new forwarded connections.'), false),
     label: optional(s.string('a label', isLabel).describe('A name shown in pf labels and nft comments.')),
   })

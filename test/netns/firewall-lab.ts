@@ -10,6 +10,9 @@
 //                                   |
 //   P-sw   bridge br0 ------------- P-inet eth0 203.0.113.50/24 (route to the lan via P-rt)
 //                                   P-peer eth0 203.0.113.3/24 (the other CARP router)
+//
+// With `ipv6`: lan 2001:db8:1::10 and ::21 via ::1 (P-rt eth1), wan 2001:db8:2::2 (P-rt eth0),
+// ::50 (P-inet, route to 2001:db8:1::/64 via ::2) and ::3 (P-peer); IPv6 forwarding on P-rt.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +46,10 @@ export class FirewallLab {
     process.kill(process.pid, signal);
   };
 
-  private constructor(readonly prefix: string) {}
+  private constructor(
+    readonly prefix: string,
+    readonly ipv6: boolean,
+  ) {}
 
   ns(node: Node | 'sw'): string {
     return `${this.prefix}-${node}`;
@@ -53,9 +59,10 @@ export class FirewallLab {
     return (['lan', 'rt', 'inet', 'peer', 'sw'] as const).map((n) => this.ns(n));
   }
 
-  static async create(): Promise<FirewallLab> {
+  /** With `ipv6`, every link also gets the 2001:db8:1::/64 (lan) and 2001:db8:2::/64 (wan) addresses below. */
+  static async create(options: { ipv6?: boolean } = {}): Promise<FirewallLab> {
     const prefix = `f${process.pid.toString(36)}${randomBytes(2).readUInt16BE(0).toString(36)}`.slice(0, 10);
-    const lab = new FirewallLab(prefix);
+    const lab = new FirewallLab(prefix, options.ipv6 === true);
     process.once('exit', lab.onExit);
     process.once('SIGINT', lab.onSignal);
     process.once('SIGTERM', lab.onSignal);
@@ -74,10 +81,14 @@ export class FirewallLab {
     for (const ns of this.all) {
       await ip('netns', 'add', ns);
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
-      await inNs(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+      const v6 = this.ipv6 ? '0' : '1';
+      await inNs(ns, 'sysctl', '-qw', `net.ipv6.conf.all.disable_ipv6=${v6}`, `net.ipv6.conf.default.disable_ipv6=${v6}`);
+      // Static addresses only: no router adverts, no autoconfiguration.
+      if (this.ipv6) await inNs(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_ra=0', 'net.ipv6.conf.default.accept_ra=0', 'net.ipv6.conf.default.autoconf=0');
     }
     const [lan, rt, inet, peer, sw] = this.all as [string, string, string, string, string];
     await inNs(rt, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    if (this.ipv6) await inNs(rt, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
     // lan <-> router
     await ip('link', 'add', `${this.prefix}-l`, 'netns', rt, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan);
     await ip('-n', rt, 'link', 'set', `${this.prefix}-l`, 'name', 'eth1');
@@ -91,16 +102,24 @@ export class FirewallLab {
       await ip('-n', sw, 'link', 'set', port, 'up');
     }
     const addr = async (ns: string, dev: string, ...cidrs: string[]) => {
-      for (const c of cidrs) await ip('-n', ns, 'addr', 'add', c, 'dev', dev);
+      for (const c of cidrs) {
+        if (c.includes(':') && !this.ipv6) continue;
+        // nodad: the address works at once instead of after duplicate detection.
+        await ip('-n', ns, 'addr', 'add', c, 'dev', dev, ...(c.includes(':') ? ['nodad'] : []));
+      }
       await ip('-n', ns, 'link', 'set', dev, 'up');
     };
-    await addr(lan, 'eth0', '198.51.100.10/24', '198.51.100.21/24', '198.51.100.22/24');
+    await addr(lan, 'eth0', '198.51.100.10/24', '198.51.100.21/24', '198.51.100.22/24', '2001:db8:1::10/64', '2001:db8:1::21/64');
     await ip('-n', lan, 'route', 'add', 'default', 'via', '198.51.100.1');
-    await addr(rt, 'eth1', '198.51.100.1/24');
-    await addr(rt, 'eth0', '203.0.113.2/24');
-    await addr(inet, 'eth0', '203.0.113.50/24');
+    await addr(rt, 'eth1', '198.51.100.1/24', '2001:db8:1::1/64');
+    await addr(rt, 'eth0', '203.0.113.2/24', '2001:db8:2::2/64');
+    await addr(inet, 'eth0', '203.0.113.50/24', '2001:db8:2::50/64');
     await ip('-n', inet, 'route', 'add', '198.51.100.0/24', 'via', '203.0.113.2');
-    await addr(peer, 'eth0', '203.0.113.3/24');
+    await addr(peer, 'eth0', '203.0.113.3/24', '2001:db8:2::3/64');
+    if (this.ipv6) {
+      await ip('-n', lan, '-6', 'route', 'add', 'default', 'via', '2001:db8:1::1');
+      await ip('-n', inet, '-6', 'route', 'add', '2001:db8:1::/64', 'via', '2001:db8:2::2');
+    }
   }
 
   exec(node: Node, cmd: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}) {
@@ -128,9 +147,10 @@ export class FirewallLab {
   }
 
   /** One TCP connection: the server's greeting, or "ERR ..." when it does not get through. */
-  async connect(from: Node, host: string, port: number, timeoutMs = 1500): Promise<string> {
-    const result = await this.exec(from, process.execPath, [TOOLS, 'connect', host, String(port), String(timeoutMs)], { timeoutMs: timeoutMs + 5000 });
-    return result.stdout.trim();
+  async connect(from: Node, host: string, port: number, timeoutMs = 1500, source?: string): Promise<string> {
+    const args = [TOOLS, 'connect', host, String(port), String(timeoutMs), ...(source ? [source] : [])];
+    const result = await this.exec(from, process.execPath, args, { timeoutMs: timeoutMs + 5000 });
+    return result.stdout.trim() || `ERR no output (exit ${result.code}): ${result.stderr.trim()}`;
   }
 
   async dispose(): Promise<void> {

@@ -135,6 +135,9 @@ const BROKEN: [string, Record<string, unknown>, string[]][] = [
   ['two forwards with one name', { forwards: [{ name: 'web', on: 'wan', ...tcp80, rdrTo: { address: '198.51.100.21' } }, { name: 'web', on: 'wan', proto: 'tcp', to: { vip: 10, port: 81 }, rdrTo: { address: '198.51.100.21' } }] }, ['firewall.forwards[1].name: "web" already names firewall.forwards[0]']],
   ['a reserved word as a zone name', { zones: { ...ZONES, pass: { interfaces: ['eth5'] } } }, ['firewall.zones.pass: must not be a pf.conf(5) reserved word, got "pass"']],
   ['a port range upside down', { rules: [{ action: 'pass', proto: 'tcp', to: { port: '2000-1000' } }] }, ['firewall.rules[0].to.port: must be a port 1-65535 or a range "1000-2000" (low end first), got "2000-1000"']],
+  ['reflection for a zone the forward is already on', { forwards: [{ on: 'wan', ...tcp80, rdrTo: { address: '198.51.100.21' }, reflection: ['lan', 'wan'] }] }, ['firewall.forwards[0].reflection[1]: zone wan is already in on: its packets are forwarded without reflection']],
+  ['reflection for a zone without networks', { forwards: [{ on: 'wan', ...tcp80, rdrTo: { address: '198.51.100.21' }, reflection: 'sync' }] }, ['firewall.forwards[0].reflection: zone sync has no networks to reflect for (give it addresses or networks)']],
+  ['reflection for an unknown zone', { forwards: [{ on: 'wan', ...tcp80, rdrTo: { address: '198.51.100.21' }, reflection: 'dmz' }] }, ['firewall.forwards[0].reflection: unknown zone "dmz" (zones: wan, lan, sync)']],
   ['no ports on a forward', { forwards: [{ on: 'wan', to: { vip: 10 }, rdrTo: { address: '198.51.100.21' } }] }, ['firewall.forwards[0].to.port: is required (a port 1-65535 or a range "1000-2000", or a list of them)']],
 ];
 
