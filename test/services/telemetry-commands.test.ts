@@ -1,12 +1,12 @@
 // Services tier for signed remote commands (issue 11 item 3): Debian's mosquitto, started here on
 // loopback with the README's password and ACL setup, carries commands signed by
-// scripts/mqtt-command to a Tandem node; unsigned, badly signed, stale and replayed commands are
-// refused and change nothing, valid ones act and are answered, on MQTT 5 and on 3.1.1.
+// scripts/mqtt-command to a real `tandem run` (the bundle, no CARP vhosts); unsigned, badly
+// signed, stale and replayed commands are refused and change nothing (checked through the control
+// socket and the state file), valid ones act and are answered, on MQTT 5 and on 3.1.1.
 
 import { strict as assert } from 'node:assert';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,17 +14,11 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 
-import { validate } from '../../firmware/config/kit.js';
-import { configSchema } from '../../firmware/config/schema.js';
-import { Daemon } from '../../firmware/daemon.js';
-import { createLogger } from '../../firmware/log.js';
-import { Segment } from '../../firmware/net/segment.js';
-import { systemClock } from '../../firmware/os/clock.js';
-import { LinuxFileStore } from '../../firmware/os/files.js';
-import { FakeProcessRunner } from '../../firmware/os/process.js';
+import type { Status } from '../../firmware/daemon.js';
 import { signedPayload } from '../../firmware/telemetry/command-auth.js';
-import { CommandHandler, type CommandReply } from '../../firmware/telemetry/commands.js';
+import type { CommandReply } from '../../firmware/telemetry/commands.js';
 import { buildCommand, sendCommand, sendRaw, type SendOptions } from '../../scripts/mqtt-command.js';
+import { Mosquitto, TelemetryNode, Workdir, freePort } from './telemetry-lab.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,14 +31,6 @@ async function readmeAcl(): Promise<string> {
   const match = /```\n(# mosquitto acl_file for Tandem[\s\S]*?)```/.exec(readme);
   assert.ok(match, 'README.md has the "# mosquitto acl_file for Tandem" block under "Remote commands"');
   return match[1]!;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
@@ -62,140 +48,85 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 }
 
-/** Debian's mosquitto on a free loopback port, with users and the README's ACL; stopped by PID. */
-class Mosquitto {
-  output = '';
-  private constructor(readonly child: ChildProcess, readonly port: number) {
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-  }
-
-  get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
-  }
-
-  static async start(dir: string, acl: string): Promise<Mosquitto> {
-    const passwords = join(dir, 'passwords');
-    await writeFile(passwords, '');
-    for (const [user, password] of Object.entries(PASSWORDS)) await run('mosquitto_passwd', ['-b', passwords, user, password]);
-    await writeFile(join(dir, 'acl'), acl);
-    // Started as root, mosquitto drops to its own user, which must read these two files.
-    await chmod(dir, 0o755);
-    await chmod(passwords, 0o644);
-    await chmod(join(dir, 'acl'), 0o644);
-    const port = await freePort();
-    const config = join(dir, 'mosquitto.conf');
-    await writeFile(
-      config,
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`, `acl_file ${join(dir, 'acl')}`, 'persistence false', 'log_dest stderr', 'log_type all', ''].join('\n'),
-    );
-    const broker = new Mosquitto(spawn('/usr/sbin/mosquitto', ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] }), port);
-    await until('mosquitto to listen', () =>
-      new Promise<true | undefined>((resolve) => {
-        if (broker.child.exitCode !== null) throw new Error(`mosquitto exited: ${broker.output}`);
-        const socket = createConnection({ host: '127.0.0.1', port }, () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(undefined));
-      }),
-    );
-    return broker;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await exited;
-  }
+/** mosquitto with a user per node and the monitor, and the README's ACL, on a free loopback port. */
+async function startBroker(dir: string): Promise<{ broker: Mosquitto; url: string }> {
+  const passwords = join(dir, 'passwords');
+  await writeFile(passwords, '');
+  for (const [user, password] of Object.entries(PASSWORDS)) await run('mosquitto_passwd', ['-b', passwords, user, password]);
+  const acl = join(dir, 'acl');
+  await writeFile(acl, await readmeAcl());
+  const port = await freePort();
+  const broker = await Mosquitto.start(join(dir, 'broker'), [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`, 'persistence false']);
+  return { broker, url: `mqtt://127.0.0.1:${port}` };
 }
 
-/**
- * A Tandem node: a real Daemon (no CARP vhosts, its state on disk) whose commands arrive from the
- * broker as user fw-a, through the CommandHandler, replies going back through the same client.
- */
-class CommandNode {
-  private constructor(
-    readonly daemon: Daemon,
-    readonly handler: CommandHandler,
-    readonly client: mqtt.MqttClient,
-    readonly stateDir: string,
-    readonly handled: CommandReply[],
-  ) {}
+type Counters = Record<string, number>;
 
-  static async start(url: string, dir: string, protocolVersion: 4 | 5): Promise<CommandNode> {
-    const stateDir = join(dir, `state-${protocolVersion}`);
-    const { value: config, issues } = validate(configSchema, { node: { name: 'fw-a', stateDir } });
-    assert.ok(config, JSON.stringify(issues));
-    const log = createLogger('error', () => undefined);
-    const segment = new Segment(systemClock);
-    segment.attach('fw-a', { addresses: ['198.51.100.11/24'] });
-    const host = segment.host('fw-a');
-    const daemon = new Daemon(config, { clock: systemClock, files: new LinuxFileStore(), processes: new FakeProcessRunner(), packets: host, addresses: host, announcer: host, links: host, log });
-    await daemon.start();
-    const handler = new CommandHandler({
-      node: 'fw-a',
-      prefix: 'tandem',
-      key: Buffer.from(KEY),
-      maxAgeSeconds: 30,
-      now: () => systemClock.now(),
-      dispatch: (request) => daemon.handle(request),
-      emit: (event) => daemon.events.emit(event),
-      log,
+/** A real `tandem run` with telemetry and commands on, broker user fw-a; read through its control socket. */
+class CommandNode {
+  private constructor(readonly process: TelemetryNode, readonly work: Workdir) {}
+
+  static async start(url: string, keyFile: string, protocol: '5' | '3.1.1'): Promise<CommandNode> {
+    const work = await Workdir.create();
+    const node = await TelemetryNode.launchIn(undefined, work, {
+      name: 'fw-a',
+      telemetry: {
+        mqtt: { url, username: 'fw-a', password: PASSWORDS['fw-a'], protocol, keepaliveSeconds: 10 },
+        commands: { enabled: true, key: keyFile, maxAgeSeconds: 30 },
+      },
     });
-    const client = await mqtt.connectAsync(url, { protocolVersion, username: 'fw-a', password: PASSWORDS['fw-a'], clientId: `tandem-fw-a-${protocolVersion}`, reconnectPeriod: 0 });
-    const handled: CommandReply[] = [];
-    client.on('message', (topic, payload, packet) => {
-      const props = packet.properties;
-      void handler
-        .handle(
-          {
-            topic,
-            payload,
-            ...(props?.responseTopic ? { responseTopic: props.responseTopic } : {}),
-            ...(props?.correlationData ? { correlationData: props.correlationData } : {}),
-          },
-          (replyTopic, body, correlationData) =>
-            client.publishAsync(replyTopic, body, { qos: 1, ...(protocolVersion === 5 && correlationData ? { properties: { correlationData: Buffer.from(correlationData) } } : {}) }).then(() => undefined),
-        )
-        .then((reply) => handled.push(reply));
-    });
-    await client.subscribeAsync(handler.topicFilter, { qos: 1 });
-    return new CommandNode(daemon, handler, client, stateDir, handled);
+    const result = new CommandNode(node, work);
+    // Subscribed once connected: the status says so, and the first command must not race it.
+    const connection = await until('fw-a to connect to the broker', async () => {
+      const c = (await node.status()).telemetry?.connection;
+      return c?.state === 'connected' ? c : undefined;
+    }, 10_000);
+    assert.equal(connection.protocolVersion, protocol === '5' ? 5 : 4, 'the node speaks the protocol under test');
+    return result;
+  }
+
+  async status(): Promise<Status> {
+    return this.process.status();
+  }
+
+  async counters(): Promise<Counters> {
+    const counters = (await this.status()).telemetry?.commands;
+    assert.ok(counters, 'status shows telemetry.commands when commands are on');
+    return counters;
   }
 
   /** The maintenance flag on disk, as a restart would read it. */
   async persistedMaintenance(): Promise<boolean | undefined> {
-    const text = await readFile(join(this.stateDir, 'state.json'), 'utf8').catch(() => undefined);
+    const text = await readFile(join(this.work.file('fw-a'), 'state', 'state.json'), 'utf8').catch(() => undefined);
     return text === undefined ? undefined : (JSON.parse(text) as { maintenance: boolean }).maintenance;
   }
 
   async stop(): Promise<void> {
-    await this.client.endAsync();
-    await this.daemon.stop();
+    await this.process.terminate();
+    await this.work.dispose();
   }
 }
 
 let dir: string;
-let broker: Mosquitto;
+let broker: { broker: Mosquitto; url: string };
 let keyFile: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tandem-commands-'));
   keyFile = join(dir, 'command.key');
   await writeFile(keyFile, `${KEY}\n`, { mode: 0o600 });
-  broker = await Mosquitto.start(dir, await readmeAcl());
+  broker = await startBroker(dir);
 });
 
 after(async () => {
-  await broker?.stop();
+  await broker?.broker.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 for (const protocol of ['5', '3.1.1'] as const) {
   describe(`remote commands over MQTT ${protocol}`, () => {
     let node: CommandNode;
+    const refusals: Counters = { unsigned: 0, badSignature: 0, stale: 0, replayed: 0 };
     const monitor = (): Omit<SendOptions, 'action' | 'args'> => ({
       url: broker.url,
       node: 'fw-a',
@@ -208,7 +139,7 @@ for (const protocol of ['5', '3.1.1'] as const) {
     });
 
     before(async () => {
-      node = await CommandNode.start(broker.url, dir, protocol === '5' ? 5 : 4);
+      node = await CommandNode.start(broker.url, keyFile, protocol);
     });
     after(async () => {
       await node?.stop();
@@ -217,8 +148,9 @@ for (const protocol of ['5', '3.1.1'] as const) {
     const refusedAndUnchanged = async (reply: CommandReply | undefined, reason: string) => {
       assert.ok(reply, 'the node answers a refused command too');
       assert.equal(reply.ok ? 'executed' : reply.reason, reason, JSON.stringify(reply));
-      assert.equal(node.daemon.status().maintenance, false);
+      assert.equal((await node.status()).maintenance, false);
       assert.equal(await node.persistedMaintenance(), undefined, 'nothing was written');
+      assert.equal((await node.counters())[reason], ++refusals[reason]!, `counted as ${reason}`);
     };
 
     it('refuses an unsigned command', async () => {
@@ -242,30 +174,31 @@ for (const protocol of ['5', '3.1.1'] as const) {
       const built = buildCommand({ ...monitor(), action: 'maintenance', args: { on: true } });
       const first = await sendRaw(monitor(), built.topic, built.payload, built.replyTopic);
       assert.deepEqual(first, { ok: true, action: 'maintenance', nonce: built.nonce, result: { maintenance: true } });
-      assert.equal(node.daemon.status().maintenance, true);
+      assert.equal((await node.status()).maintenance, true);
       assert.equal(await node.persistedMaintenance(), true);
 
       const off = await sendCommand({ ...monitor(), action: 'maintenance', args: { on: false } });
       assert.equal(off.reply?.ok, true);
-      assert.equal(node.daemon.status().maintenance, false);
+      assert.equal((await node.status()).maintenance, false);
 
       const replay = await sendRaw(monitor(), built.topic, built.payload, built.replyTopic);
       assert.equal(replay && !replay.ok && replay.reason, 'replayed');
-      assert.equal(node.daemon.status().maintenance, false);
+      assert.equal((await node.counters()).replayed, 1);
+      assert.equal((await node.status()).maintenance, false);
       assert.equal(await node.persistedMaintenance(), false);
     });
 
     it('demote by and reset act as `tandem demote` does', async () => {
       const by = await sendCommand({ ...monitor(), action: 'demote', args: { by: 7 } });
       assert.equal(by.reply?.ok, true, JSON.stringify(by.reply));
-      assert.equal(node.daemon.status().demotion.admin, 7);
+      assert.equal((await node.status()).demotion.admin, 7);
       const reset = await sendCommand({ ...monitor(), action: 'demote', args: { reset: true } });
       assert.equal(reset.reply?.ok, true);
-      assert.equal(node.daemon.status().demotion.admin, 0);
+      assert.equal((await node.status()).demotion.admin, 0);
     });
 
     it('the broker ACL keeps another node from commanding this one, even with the key', async () => {
-      const before = node.handled.length;
+      const before = await node.counters();
       const other = await mqtt.connectAsync(broker.url, { protocolVersion: protocol === '5' ? 5 : 4, username: 'fw-b', password: PASSWORDS['fw-b'], reconnectPeriod: 0 });
       try {
         const payload = signedPayload(Buffer.from(KEY), { node: 'fw-a', action: 'maintenance', args: { on: true }, time: Date.now(), nonce: `from-fw-b-${Date.now()}`, by: 'fw-b' });
@@ -277,8 +210,11 @@ for (const protocol of ['5', '3.1.1'] as const) {
       } finally {
         await other.endAsync();
       }
-      assert.equal(node.handled.length, before + 1, 'only the monitor\'s command reached the node');
-      assert.equal(node.daemon.status().maintenance, false);
+      const after = await node.counters();
+      const sum = (c: Counters) => Object.values(c).reduce((a, b) => a + b, 0);
+      assert.equal(sum(after), sum(before) + 1, 'only the monitor\'s command reached the node');
+      assert.equal(after.executed, before.executed! + 1);
+      assert.equal((await node.status()).maintenance, false);
     });
   });
 }
@@ -307,7 +243,7 @@ describe('the README ACL', () => {
 describe('scripts/mqtt-command, as an admin runs it', () => {
   let node: CommandNode;
   before(async () => {
-    node = await CommandNode.start(broker.url, dir, 5);
+    node = await CommandNode.start(broker.url, keyFile, '5');
   });
   after(async () => {
     await node?.stop();
@@ -329,7 +265,7 @@ describe('scripts/mqtt-command, as an admin runs it', () => {
     assert.equal(result.code, 0, result.stderr);
     const reply = JSON.parse(result.stdout) as CommandReply;
     assert.equal(reply.ok && reply.action, 'maintenance');
-    assert.equal(node.daemon.status().maintenance, true);
+    assert.equal((await node.status()).maintenance, true);
   });
 
   it('a wrong key file: exit 1, badSignature printed, nothing changes', async () => {
@@ -338,6 +274,6 @@ describe('scripts/mqtt-command, as an admin runs it', () => {
     const result = await script([...common(), '--key-file', wrong, 'maintenance', 'on=false']);
     assert.equal(result.code, 1, result.stderr);
     assert.equal((JSON.parse(result.stdout) as CommandReply & { ok: false }).reason, 'badSignature');
-    assert.equal(node.daemon.status().maintenance, true);
+    assert.equal((await node.status()).maintenance, true);
   });
 });
