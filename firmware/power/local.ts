@@ -9,6 +9,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { optional, s, type ObjectOf, type StringRule } from '../config/kit.js';
 import type { ProcessRunner } from '../os/process.js';
+import type { CarpStateName, EventBus } from '../events.js';
+import type { Logger } from '../log.js';
 import type { DriverDeps, DriverHost, DriverResult, PowerDriver } from './driver.js';
 
 /** The few sysfs operations cpufreq needs, on paths relative to the sysfs root. */
@@ -123,8 +125,35 @@ export class CpuGovernors {
 }
 
 /** The governor a CARP role asks for: powersave while not MASTER, the admin's own on MASTER. */
-export function governorForState(state: 'INIT' | 'BACKUP' | 'MASTER'): 'powersave' | 'restore' {
+export function governorForState(state: CarpStateName): 'powersave' | 'restore' {
   return state === 'MASTER' ? 'restore' : 'powersave';
+}
+
+/**
+ * Keeps this router's governors in step with its CARP role for `vhid` (every vhid's when
+ * absent): `governor` while BACKUP or INIT, the admin's own back on MASTER, so a standby router
+ * idles cheaply and a new master serves at full speed. Changes run one at a time, in the order
+ * of the transitions, so a quick BACKUP -> MASTER never ends in powersave. Returns the unsubscribe.
+ */
+export function followCarpRole(
+  events: Pick<EventBus, 'on'>,
+  governors: CpuGovernors,
+  options: { vhid?: number; governor?: string },
+  log: Logger,
+  done: (result: DriverResult, state: CarpStateName) => void = () => undefined,
+): () => void {
+  let chain: Promise<void> = Promise.resolve();
+  return events.on((event) => {
+    if (event.type !== 'carpTransition' || (options.vhid !== undefined && event.vhid !== options.vhid)) return;
+    const state = event.to;
+    chain = chain.then(async () => {
+      const result = governorForState(state) === 'restore' ? await governors.restore() : await governors.set(options.governor ?? 'powersave');
+      if (result.ok) log.info('cpu governor follows carp role', { vhid: event.vhid, state, detail: result.detail });
+      // Without cpufreq there is nothing to save here, and nothing worth a warning per transition.
+      else if (result.failure !== 'unsupported') log.warn('cpu governor change failed', { vhid: event.vhid, state, failure: result.failure, detail: result.detail });
+      done(result, state);
+    }).catch((error: unknown) => log.error('cpu governor change failed', { vhid: event.vhid, state, detail: (error as Error).message }));
+  });
 }
 
 /** hdparm(8) on each disk: `-S N` (spin-down timer) when given, then `-y` (standby now). */

@@ -11,7 +11,8 @@ import { s, validate } from '../../../firmware/config/kit.js';
 import { FakeClock } from '../../../firmware/os/clock.js';
 import { FakeProcessRunner } from '../../../firmware/os/process.js';
 import { silentLogger } from '../../../firmware/log.js';
-import { CpuGovernors, createLocal, disksStandby, FakeSysfs, governorForState, LinuxSysfs, localSettings, type Sysfs } from '../../../firmware/power/local.js';
+import { EventBus } from '../../../firmware/events.js';
+import { CpuGovernors, createLocal, disksStandby, FakeSysfs, followCarpRole, governorForState, LinuxSysfs, localSettings, type Sysfs } from '../../../firmware/power/local.js';
 
 const CPU = 'devices/system/cpu';
 const AVAILABLE = 'performance powersave schedutil';
@@ -97,6 +98,33 @@ for (const adapter of adapters) {
 describe('governorForState', () => {
   it('powersave unless MASTER', () => {
     assert.deepEqual((['INIT', 'BACKUP', 'MASTER'] as const).map(governorForState), ['powersave', 'powersave', 'restore']);
+  });
+});
+
+describe('followCarpRole', () => {
+  it('powersave on BACKUP, the admin\'s governors back on MASTER, in transition order, for its vhid only', async () => {
+    const sysfs = new FakeSysfs(TREE);
+    const bus = new EventBus(() => 0, silentLogger);
+    const seen: string[] = [];
+    const stop = followCarpRole(bus, new CpuGovernors(sysfs), { vhid: 42 }, silentLogger, (result, state) => seen.push(`${state} ${result.ok}`));
+    const transition = (vhid: number, from: 'INIT' | 'BACKUP' | 'MASTER', to: 'INIT' | 'BACKUP' | 'MASTER') =>
+      bus.emit({ type: 'carpTransition', vhid, interface: 'eth0', from, to, reason: 'test' });
+    const governor = () => sysfs.files.get(`${CPU}/cpu0/cpufreq/scaling_governor`);
+    transition(42, 'INIT', 'BACKUP');
+    transition(7, 'INIT', 'MASTER'); // another vhid: ignored
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(governor(), 'powersave');
+    transition(42, 'BACKUP', 'MASTER');
+    transition(42, 'MASTER', 'BACKUP');
+    transition(42, 'BACKUP', 'MASTER');
+    for (let i = 0; i < 20 && seen.length < 4; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, ['BACKUP true', 'MASTER true', 'BACKUP true', 'MASTER true']);
+    assert.equal(governor(), 'performance');
+    assert.equal(sysfs.files.get(`${CPU}/cpu1/cpufreq/scaling_governor`), 'schedutil');
+    stop();
+    transition(42, 'MASTER', 'BACKUP');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(governor(), 'performance');
   });
 });
 
