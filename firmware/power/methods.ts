@@ -6,7 +6,12 @@ import type { ObjectOf, Shape } from '../config/kit.js';
 import type { DriverDeps, PowerDriver } from './driver.js';
 import { createIpmi, ipmiSettings } from './ipmi.js';
 import { createLocal, localSettings } from './local.js';
+import { createRedfish, redfishSettings } from './redfish.js';
+import { createShelly, shellySettings } from './shelly.js';
+import { createSnmp, snmpSettings } from './snmp-pdu.js';
 import { createSsh, sshSettings } from './ssh.js';
+import { createTasmota, tasmotaSettings } from './tasmota.js';
+import { createWebhook, webhookSettings } from './webhook.js';
 import { createWol, wolSettings } from './wol.js';
 
 export interface MethodEntry<S extends Shape = Shape> {
@@ -32,13 +37,13 @@ function noDriverYet(): MethodEntry<Record<never, never>> {
 // One line per method; the order is the order the config reference lists them in.
 export const METHODS = {
   wol: method(wolSettings, createWol),
-  snmp: noDriverYet(),
+  snmp: method(snmpSettings, createSnmp),
   ipmi: method(ipmiSettings, createIpmi),
-  redfish: noDriverYet(),
-  tasmota: noDriverYet(),
-  shelly: noDriverYet(),
+  redfish: method(redfishSettings, createRedfish),
+  tasmota: method(tasmotaSettings, createTasmota),
+  shelly: method(shellySettings, createShelly),
   ssh: method(sshSettings, createSsh),
-  webhook: noDriverYet(),
+  webhook: method(webhookSettings, createWebhook),
   local: method(localSettings, createLocal),
 };
 
