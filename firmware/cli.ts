@@ -21,6 +21,9 @@ usage:
   tandem balancer drain|undrain HOST [--pool NAME]
                                       no new connections to HOST (open ones finish), or back
                                       in service; persisted across restarts
+  tandem power status [--json]        parked and awake pool hosts, latencies, energy, decisions
+  tandem power wake|park HOST         wake or park a managed host now (MASTER of power.vhid only)
+  tandem power pin HOST on|off        keep HOST awake whatever the planner says (persisted)
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -145,6 +148,13 @@ export function parseArgs(argv: string[]): Command {
         throw new UsageError('balancer needs drain HOST or undrain HOST (and optionally --pool NAME)');
       }
       return { kind: 'balancer-drain', host, on: sub === 'drain', ...(options.pool !== undefined ? { pool: options.pool } : {}), ...client };
+    }
+    case 'power': {
+      const [sub, host, arg, extra] = options.positional;
+      if (sub === 'status' && host === undefined) return { kind: 'power-status', json: options.json, ...client };
+      if ((sub === 'wake' || sub === 'park') && host !== undefined && arg === undefined) return { kind: `power-${sub}`, host, ...client };
+      if (sub === 'pin' && host !== undefined && (arg === 'on' || arg === 'off') && extra === undefined) return { kind: 'power-pin', host, on: arg === 'on', ...client };
+      throw new UsageError('power needs status [--json], wake HOST, park HOST or pin HOST on|off');
     }
     case 'demo':
       noPositional();

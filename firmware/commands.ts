@@ -8,6 +8,7 @@ import { ControlServer } from './control/server.js';
 import { createLogger, type Logger } from './log.js';
 import type { Status } from './daemon.js';
 import { formatPools } from './balancer/format.js';
+import type { PowerClientCommand } from './power/client.js';
 
 export interface ClientOptions {
   config?: string | undefined;
@@ -29,6 +30,7 @@ export type Command =
   | ({ kind: 'firewall-confirm' } & ClientOptions)
   | ({ kind: 'firewall-status'; json: boolean } & ClientOptions)
   | ({ kind: 'balancer-drain'; host: string; on: boolean; pool?: string } & ClientOptions)
+  | (PowerClientCommand & ClientOptions)
   | { kind: 'demo' };
 
 const DEFAULT_CONTROL = '/run/tandem/control.sock';
@@ -74,6 +76,11 @@ export async function execute(command: Command): Promise<number> {
       if (command.kind === 'firewall-confirm') return fw.firewallConfirm(command);
       return fw.firewallStatus(command);
     }
+    case 'power-status':
+    case 'power-wake':
+    case 'power-park':
+    case 'power-pin':
+      return (await import('./power/client.js')).powerClient(command);
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');
       return runDemo();

@@ -30,6 +30,10 @@ import type { TelemetryService, TelemetryStatus } from './telemetry/service.js';
 import { MetricsCollector, nodeProcess } from './telemetry/metrics.js';
 import { ProcSysSource, type SystemSource } from './telemetry/proc.js';
 import { WorkerInventory, type InventorySource } from './telemetry/inventory.js';
+import type { PowerService } from './power/service.js';
+import type { PowerStatus } from './power/status.js';
+import type { DriverFactory } from './power/targets.js';
+import { createPowerService, handlePowerRequest } from './power/wire.js';
 
 export interface Ports {
   clock: Clock;
@@ -55,6 +59,8 @@ export interface Ports {
   system?: SystemSource;
   /** The systeminformation inventory; default a worker thread. */
   inventory?: InventorySource;
+  /** Power drivers; default the method registry (the demo passes simulated hosts). */
+  powerDrivers?: DriverFactory;
 }
 
 export interface Status {
@@ -67,6 +73,7 @@ export interface Status {
   unmatched: Record<string, Partial<Record<Rejection, number>>>;
   pools: PoolStatus[];
   telemetry?: TelemetryStatus;
+  power?: PowerStatus;
 }
 
 interface PersistentState {
@@ -90,6 +97,8 @@ export class Daemon {
   /** CPU, memory, interfaces and status counters for the `metrics` topic and /metrics. */
   readonly metrics: MetricsCollector;
   private prometheus: { listen: string; stop(): Promise<void> } | undefined;
+  /** Parks and wakes pool hosts when `power` is configured. */
+  power: PowerService | undefined;
   private running = false;
 
   constructor(
@@ -139,8 +148,11 @@ export class Daemon {
     this.carp.onStateChange((vhid, iface, from, to, reason) =>
       this.events.emit({ type: 'carpTransition', vhid, interface: iface, from, to, reason }),
     );
+    // A new MASTER of power.vhid rebuilds the picture before it parks or wakes anything.
+    this.carp.onStateChange(() => this.power?.masterChanged());
     this.balancer.onEvent((event) => {
       if (event.type === 'hostChanged') {
+        this.power?.hostHealthChanged(event.pool, event.host, event.to);
         this.events.emit({ type: 'hostHealth', pool: event.pool, host: event.host, from: event.from, to: event.to, ...(event.result ? { outcome: event.result.outcome } : {}) });
       } else {
         this.events.emit({ type: 'poolHealth', pool: event.pool, from: event.from, to: event.to });
@@ -167,6 +179,7 @@ export class Daemon {
     await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }), 'start');
     await this.carp.start();
     this.balancer.start();
+    await this.startPower(this.config);
     // After CARP: telemetry reports CARP's state, and its broker must never delay CARP's start.
     await this.startTelemetry(this.config);
     await this.startPrometheus(this.config);
@@ -187,6 +200,7 @@ export class Daemon {
     // states still reach it ahead of the retained {"online": false}.
     await this.stopTelemetry();
     await this.stopPrometheus();
+    await this.stopPower();
     await this.balancer.stop();
     await this.firewall.stop();
     this.ports.log.info('tandem stopped', { node: this.name });
@@ -199,6 +213,7 @@ export class Daemon {
     this.telemetry?.abandon();
     this.telemetry = undefined;
     await this.stopPrometheus();
+    await this.stopPower();
     await this.balancer.abandon();
     await this.carp.abandon();
   }
@@ -229,6 +244,13 @@ export class Daemon {
       await this.stopTelemetry();
       await this.startTelemetry(next);
     }
+    if (this.running && JSON.stringify(next.power) !== JSON.stringify(this.config.power)) {
+      if (this.power && next.power) await this.power.reload(next.power);
+      else {
+        await this.stopPower();
+        await this.startPower(next);
+      }
+    }
     if (this.running && this.prometheus?.listen !== next.telemetry?.prometheus?.listen) {
       await this.stopPrometheus();
       await this.startPrometheus(next);
@@ -247,7 +269,30 @@ export class Daemon {
       unmatched: this.carp.unmatchedCounters(),
       pools: this.balancer.status(),
       ...(this.telemetry ? { telemetry: this.telemetry.status() } : {}),
+      ...(this.power ? { power: this.power.status() } : {}),
     };
+  }
+
+  private async startPower(config: TandemConfig): Promise<void> {
+    if (!config.power) return;
+    this.power = createPowerService(config.power, {
+      clock: this.ports.clock,
+      files: this.ports.files,
+      processes: this.ports.processes,
+      log: this.ports.log.child({ part: 'power' }),
+      stateDir: config.node.stateDir,
+      balancer: this.balancer,
+      emit: (event) => this.events.emit(event),
+      carpState: (vhid) => this.carp.status().find((v) => v.vhid === vhid)?.state,
+      ...(this.ports.powerDrivers ? { drivers: this.ports.powerDrivers } : {}),
+    });
+    await this.power.start();
+  }
+
+  private async stopPower(): Promise<void> {
+    const power = this.power;
+    this.power = undefined;
+    await power?.stop();
   }
 
   private async startTelemetry(config: TandemConfig): Promise<void> {
@@ -356,6 +401,11 @@ export class Daemon {
       case 'firewall-confirm':
       case 'firewall-status':
         return handleFirewallRequest(this.firewall, request, this.config, this.readConfig, this.ports.log.child({ part: 'firewall' }));
+      case 'power-status':
+      case 'power-wake':
+      case 'power-park':
+      case 'power-pin':
+        return handlePowerRequest(this.power, request);
     }
   }
 

@@ -12,7 +12,11 @@ export type ControlRequest =
   | { cmd: 'reload' }
   | { cmd: 'firewall-apply'; confirmWithinSeconds?: number }
   | { cmd: 'firewall-confirm' }
-  | { cmd: 'firewall-status' };
+  | { cmd: 'firewall-status' }
+  | { cmd: 'power-status' }
+  | { cmd: 'power-wake'; host: string }
+  | { cmd: 'power-park'; host: string }
+  | { cmd: 'power-pin'; host: string; on: boolean };
 
 export type ControlReply = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -48,6 +52,16 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
       if (request.pool !== undefined && typeof request.pool !== 'string') return { error: 'drain: "pool" must be a pool name' };
       return { cmd: 'drain', host: request.host, on: request.on, ...(request.pool !== undefined ? { pool: request.pool as string } : {}) };
     }
+    case 'power-status':
+      return { cmd: 'power-status' };
+    case 'power-wake':
+    case 'power-park':
+      if (typeof request.host !== 'string' || request.host === '') return { error: `${request.cmd} needs "host" (a managed host's name)` };
+      return { cmd: request.cmd, host: request.host };
+    case 'power-pin':
+      if (typeof request.host !== 'string' || request.host === '') return { error: 'power-pin needs "host" (a managed host\'s name)' };
+      if (typeof request.on !== 'boolean') return { error: 'power-pin needs "on": true or false' };
+      return { cmd: 'power-pin', host: request.host, on: request.on };
     case 'firewall-apply': {
       const s = request.confirmWithinSeconds;
       if (s === undefined) return { cmd: 'firewall-apply' };

@@ -68,7 +68,7 @@ describe('tandem executable', () => {
       assert.match(help, new RegExp(`tandem ${command}`));
     }
     for (const sub of ['render', 'apply', 'confirm', 'status']) assert.match(help, new RegExp(`tandem firewall ${sub}`));
-    assert.doesNotMatch(help, /power/);
+    for (const sub of ['status', 'wake', 'pin']) assert.match(help, new RegExp(`tandem power ${sub}`));
   });
 
   it('check prints one line per error with file:line and exits 1', async () => {
