@@ -3,7 +3,7 @@
 // so the host decides what runs. OpenSSH's ssh(1) through the ProcessRunner, no shell; its
 // messages (ssh.c, sshconnect.c) are mapped to the DriverFailure union. Park only.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { optional, s, type ObjectOf, type StringRule } from '../config/kit.js';
 import type { DriverDeps, DriverFailure, DriverHost, DriverResult, PowerDriver } from './driver.js';
@@ -89,6 +89,28 @@ export interface SshDeps extends DriverDeps {
 const linuxEnsureDir = async (path: string): Promise<void> => {
   await mkdir(path, { recursive: true, mode: 0o700 });
 };
+
+/**
+ * Makes the default key `<stateDir>/power/id_ed25519` with ssh-keygen(1) when it is missing and
+ * returns its public line, for the admin to put in each host's authorized_keys behind a forced
+ * command. An existing key is never replaced: hosts already trust it.
+ */
+export async function ensureSshKey(stateDir: string, deps: Pick<SshDeps, 'processes' | 'ensureDir'> & { readFile?: (path: string) => Promise<string | undefined> }): Promise<{ ok: true; publicKey: string; created: boolean } | { ok: false; detail: string }> {
+  const paths = sshPaths(stateDir);
+  const read = deps.readFile ?? ((path: string) => readFile(path, 'utf8').catch(() => undefined));
+  const existing = await read(`${paths.key}.pub`);
+  if (existing !== undefined) return { ok: true, publicKey: existing.trim(), created: false };
+  try {
+    await (deps.ensureDir ?? linuxEnsureDir)(paths.dir);
+  } catch (error) {
+    return { ok: false, detail: `cannot make ${paths.dir}: ${(error as Error).message}` };
+  }
+  const made = await deps.processes.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tandem-power', '-f', paths.key], { timeoutMs: 30_000 });
+  if (made.code !== 0) return { ok: false, detail: `ssh-keygen -f ${paths.key}: ${made.stderr.trim() || `exit ${made.code}`}` };
+  const created = await read(`${paths.key}.pub`);
+  if (created === undefined) return { ok: false, detail: `ssh-keygen made no ${paths.key}.pub` };
+  return { ok: true, publicKey: created.trim(), created: true };
+}
 
 export function createSsh(settings: SshSettings, deps: SshDeps): PowerDriver {
   const ensureDir = deps.ensureDir ?? linuxEnsureDir;

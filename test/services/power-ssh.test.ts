@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '../../firmware/os/clock.js';
 import { silentLogger } from '../../firmware/log.js';
-import { createSsh, type SshSettings } from '../../firmware/power/ssh.js';
+import { createSsh, ensureSshKey, type SshSettings } from '../../firmware/power/ssh.js';
+import { LinuxProcessRunner } from '../../firmware/os/process.js';
 import type { DriverResult } from '../../firmware/power/driver.js';
 import { netnsUnavailable } from '../netns/lab.js';
 import { createPowerLab, type PowerLab } from './power-lab.js';
@@ -115,6 +116,15 @@ describe('ssh park against sshd in a lab namespace', { skip: netnsUnavailable() 
       detail: `ssh root@${address()}:22: host key changed (not the one in ${join(other, 'power', 'known_hosts')}); if the host was reinstalled, remove its line there`,
     });
     assert.equal((await requests()).length, 2);
+  });
+
+  it('makes the default key once with ssh-keygen and keeps it', async () => {
+    const fresh = join(power.dir, 'keygen-state');
+    const first = await ensureSshKey(fresh, { processes: new LinuxProcessRunner() });
+    assert.ok(first.ok && first.created, JSON.stringify(first));
+    assert.match(first.ok ? first.publicKey : '', /^ssh-ed25519 \S+ tandem-power$/);
+    assert.equal((await stat(join(fresh, 'power', 'id_ed25519'))).mode & 0o777, 0o600);
+    assert.deepEqual(await ensureSshKey(fresh, { processes: new LinuxProcessRunner() }), { ...first, created: false });
   });
 
   it('fails with unreachable on a closed port, misconfigured without a key', async () => {
