@@ -95,6 +95,14 @@ export class NonceWindow {
     return this.floorTime;
   }
 
+  /**
+   * Refuses every command stamped at or before `time`. A new window knows no nonces, so one
+   * opened after a restart or reload starts here: a command captured before it cannot replay.
+   */
+  raiseFloor(time: number): void {
+    this.floorTime = Math.max(this.floorTime, time);
+  }
+
   /** Forgets nonces whose commands are stale by now anyway. */
   prune(oldestFreshTime: number): void {
     for (const [nonce, time] of this.entries) if (time < oldestFreshTime) this.entries.delete(nonce);
@@ -165,7 +173,10 @@ export function verify(body: Record<string, unknown>, context: VerifyContext): V
   if (-age > context.maxAgeMs) return { ok: false, reason: 'stale', detail: `the command is ${(-age / 1000).toFixed(1)} s in the future, at most ${context.maxAgeMs / 1000} s allowed` };
 
   context.nonces.prune(context.now - context.maxAgeMs);
-  if (context.nonces.replayed(nonce, time)) return { ok: false, reason: 'replayed', detail: `nonce ${nonce} was already used` };
+  if (context.nonces.replayed(nonce, time)) {
+    const detail = context.nonces.floor >= time ? 'the command is older than what this node can still check for replays (it restarted, or a flood filled the window): send a new one' : `nonce ${nonce} was already used`;
+    return { ok: false, reason: 'replayed', detail };
+  }
   context.nonces.remember(nonce, time);
   return { ok: true, command: fields };
 }

@@ -82,6 +82,8 @@ export class CommandHandler {
 
   constructor(private readonly options: CommandHandlerOptions) {
     this.nonces = new NonceWindow(options.nonceCapacity);
+    // Nothing signed before this handler existed can be checked against its (empty) window.
+    this.nonces.raiseFloor(options.now());
     this.base = `${options.prefix}/${options.node}/cmd/`;
     this.tally = { executed: 0, ...Object.fromEntries(COMMAND_REFUSALS.map((r) => [r, 0])) } as Record<CommandOutcome, number>;
   }

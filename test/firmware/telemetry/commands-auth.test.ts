@@ -153,6 +153,15 @@ describe('NonceWindow', () => {
     }
   });
 
+  it('raiseFloor refuses everything stamped at or before it, and never lowers', () => {
+    const window = new NonceWindow();
+    window.raiseFloor(1000);
+    window.raiseFloor(500);
+    assert.equal(window.floor, 1000);
+    assert.equal(window.replayed('fresh-nonce', 1000), true);
+    assert.equal(window.replayed('fresh-nonce', 1001), false);
+  });
+
   it('rejects a capacity that is not a positive integer', () => {
     assert.throws(() => new NonceWindow(0), /positive integer/);
   });

@@ -56,6 +56,8 @@ async function setup() {
     emit: (event) => daemon.events.emit(event),
     log,
   });
+  // Commands stamped at or before the handler's start are refused (see below): start after it.
+  await clock.advance(1000);
   const sent: Sent[] = [];
   const reply = (topic: string, payload: string, correlationData?: Uint8Array) => {
     sent.push({ topic, payload: JSON.parse(payload) as CommandReply, ...(correlationData ? { correlationData } : {}) });
@@ -167,6 +169,15 @@ describe('remote commands: refused, and nothing changes', () => {
     assert.equal(!replay.ok && replay.reason, 'replayed');
     assert.equal(t.daemon.status().maintenance, false);
     assert.deepEqual(t.handler.counters(), { executed: 2, unsigned: 0, badSignature: 0, stale: 0, replayed: 1, malformed: 0, unknownAction: 0, failed: 0 });
+  });
+
+  it('a command signed before the handler started is refused as replayed: a restart must not reopen the window', async () => {
+    const t = await setup();
+    // Fresh by age (5 s), but older than the handler: its nonce could have been used before a restart.
+    const result = await t.send('maintenance', t.command('maintenance', { on: true }, { ageMs: 5000 }));
+    assert.equal(!result.ok && result.reason, 'replayed');
+    assert.match(!result.ok ? result.error : '', /restarted/);
+    assert.equal(t.daemon.status().maintenance, false);
   });
 
   it('an unknown action is refused only after the signature is checked', async () => {
