@@ -20,13 +20,16 @@ import { Backend, Router, VIP } from '../../test/netns/balancer-lab.js';
 import { Lab, netnsUnavailable } from '../../test/netns/lab.js';
 import { Workdir } from '../../test/netns/peers.js';
 
+const PROFILER = new URL('./balancer-profile.mjs', import.meta.url).href;
+
 const USAGE = `usage: scripts/bench/balancer [--duration S] [--connections N] [--threads N] [--trials N] [--json FILE]
 
   --duration S      seconds per wrk run (default 5; at most 60)
   --connections N   wrk connections (default 32; at most 256)
   --threads N       wrk threads (default 2)
   --trials N        runs per target; the median is reported (default 3)
-  --json FILE       also write every run as JSON`;
+  --json FILE       also write every run as JSON
+  --profile DIR     run the router under node --cpu-prof, writing its .cpuprofile into DIR`;
 
 interface Options {
   duration: number;
@@ -34,6 +37,7 @@ interface Options {
   threads: number;
   trials: number;
   json?: string;
+  profile?: string;
 }
 
 interface WrkRun {
@@ -69,6 +73,7 @@ function parseOptions(): Options | undefined {
         threads: { type: 'string' },
         trials: { type: 'string' },
         json: { type: 'string' },
+        profile: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -92,6 +97,7 @@ function parseOptions(): Options | undefined {
     threads: int(values.threads, 2, 16, 'threads'),
     trials: int(values.trials, 3, 20, 'trials'),
     ...(values.json ? { json: values.json } : {}),
+    ...(values.profile ? { profile: values.profile } : {}),
   };
 }
 
@@ -202,7 +208,14 @@ async function main(): Promise<number> {
     const hosts = backendAddresses.map((address) => ({ address }));
     const check = { type: 'http', path: '/health', intervalSeconds: 2, timeoutSeconds: 1 };
     await lab.exec(1, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0']);
-    const router = await Router.start(lab, 1, work, {
+    // --profile: the router alone is sampled (the backends started before this; NODE_OPTIONS
+    // refuses --cpu-prof, so a preload does what it does); written when it exits at the end.
+    const savedNodeOptions = process.env.NODE_OPTIONS;
+    if (options.profile) {
+      process.env.NODE_OPTIONS = `${savedNodeOptions ?? ''} --import ${PROFILER}`.trim();
+      process.env.TANDEM_CPU_PROFILE_DIR = options.profile;
+    }
+    const routerStarting = Router.start(lab, 1, work, {
       pools: [
         { name: 'tcp', port: 8080, hosts, check, relay: { listen: `${VIP}:80`, mode: 'tcp', maxConnections: 20000 } },
         { name: 'http', port: 8080, hosts, check, relay: { listen: `${VIP}:81`, mode: 'http', maxConnections: 20000 } },
@@ -214,6 +227,10 @@ async function main(): Promise<number> {
         nat: [{ on: 'lan', to: { table: 'web' }, natTo: { interface: true } }],
         forwards: [{ name: 'web', on: 'lan', proto: 'tcp', to: { vip: 42, port: 82 }, rdrTo: { table: 'web', port: 8080 } }],
       },
+    });
+    const router = await routerStarting.finally(() => {
+      if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = savedNodeOptions;
     });
     const deadline = Date.now() + 10_000;
     for (;;) {
