@@ -127,13 +127,16 @@ describe('ssh park against sshd in a lab namespace', { skip: netnsUnavailable() 
     assert.deepEqual(await ensureSshKey(fresh, { processes: new LinuxProcessRunner() }), { ...first, created: false });
   });
 
-  it('fails with unreachable on a closed port, misconfigured without a key', async () => {
+  it('fails with unreachable on a closed port or an absent host, misconfigured without a key', async () => {
     const closed = await park({ port: 2222 });
     assert.deepEqual(closed, {
       ok: false,
       failure: 'unreachable',
       detail: `ssh root@${address()}:2222: ssh: connect to host ${address()} port 2222: Connection refused`,
     });
+    const absent = await park({ address: '198.51.100.99', connectTimeoutSeconds: 1 });
+    assert.equal(!absent.ok && absent.failure, 'unreachable');
+    assert.match(!absent.ok ? absent.detail : '', /^ssh root@198\.51\.100\.99:22: ssh: connect to host 198\.51\.100\.99 port 22: (Connection timed out|No route to host)$/);
     const fresh = join(power.dir, 'fresh-state');
     const missing = await park({ key: join(power.dir, 'no-such-key') }, fresh);
     assert.equal(!missing.ok && missing.failure, 'misconfigured');
