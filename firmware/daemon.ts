@@ -72,6 +72,8 @@ export interface Status {
   carp: VhostStatus[];
   unmatched: Record<string, Partial<Record<Rejection, number>>>;
   pools: PoolStatus[];
+  /** This process's memory now: what the soak watches for leaks, and admins on a 1 GB board. */
+  memory: { rssBytes: number; heapUsedBytes: number };
   telemetry?: TelemetryStatus;
   power?: PowerStatus;
 }
@@ -268,6 +270,7 @@ export class Daemon {
       carp: this.carp.status(),
       unmatched: this.carp.unmatchedCounters(),
       pools: this.balancer.status(),
+      memory: processMemory(),
       ...(this.telemetry ? { telemetry: this.telemetry.status() } : {}),
       ...(this.power ? { power: this.power.status() } : {}),
     };
@@ -427,4 +430,9 @@ export class Daemon {
   private async writeState(state: PersistentState): Promise<void> {
     await this.ports.files.writeAtomic(this.statePath, JSON.stringify(state) + '\n');
   }
+}
+
+function processMemory(): { rssBytes: number; heapUsedBytes: number } {
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rssBytes: rss, heapUsedBytes: heapUsed };
 }

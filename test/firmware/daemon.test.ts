@@ -100,7 +100,8 @@ describe('control: status', () => {
   it('has exactly the shape of DESIGN.md "Status", with times from the clock', async () => {
     const l = await pair();
     await l.clock.advance(9000); // 12.5 s since the start
-    const status = resultOf(await ask(l.a, { cmd: 'status' })) as Status;
+    const { memory, ...status } = resultOf(await ask(l.a, { cmd: 'status' })) as Status;
+    assert.ok(memory.rssBytes > memory.heapUsedBytes && memory.heapUsedBytes > 0, JSON.stringify(memory));
     assert.deepEqual(status, {
       node: 'fw-a',
       version: VERSION,

@@ -67,6 +67,7 @@ export function statusFixture(more: Partial<Status> = {}): Status {
     ],
     unmatched: { eth1: { badVhid: 7 } },
     pools: [poolFixture()],
+    memory: { rssBytes: 60 * 1024 ** 2, heapUsedBytes: 20 * 1024 ** 2 },
     telemetry: {
       connection: { state: 'connected', url: 'mqtt://127.0.0.1:1883', since: SINCE, protocolVersion: 5 },
       queue: { pending: 4, maxEvents: 1000, dropped: 2, lastSeq: 99 },
