@@ -30,7 +30,29 @@ class SnmpVersionSchema implements Schema<'2c' | '3'> {
   }
 }
 
-const isKey: StringRule = (v) => (v.length >= 8 ? undefined : 'must be at least 8 characters (RFC 3414 USM pass phrase)');
+/** A USM pass phrase: at least 8 characters (RFC 3414 section 11.2); a bad one is never echoed. */
+class PassPhraseSchema implements Schema<string> {
+  readonly kind = 'string';
+  readonly summary = 'a pass phrase of 8+ characters';
+  doc: FieldDoc = { description: '' };
+  optional = false;
+  defaultValue: string | undefined = undefined;
+  check(value: unknown, path: string, issues: ConfigIssue[]): string | undefined {
+    if (value === undefined) {
+      if (!this.optional) issues.push({ path, message: `is required (${this.summary})` });
+      return undefined;
+    }
+    if (typeof value !== 'string' || value.length < 8) {
+      issues.push({ path, message: 'must be a pass phrase of at least 8 characters (RFC 3414 USM; the value is not shown)' });
+      return undefined;
+    }
+    return value;
+  }
+  describe(description: string): this {
+    this.doc = { description };
+    return this;
+  }
+}
 const isHost: StringRule = (v) => (/^[A-Za-z0-9.:_-]{1,253}$/.test(v) ? undefined : 'must be an address or host name');
 
 export const snmpSettings = {
@@ -45,10 +67,10 @@ export const snmpSettings = {
   writeCommunity: optional(s.string().describe('v2c: community for switching, when `community` is not set.'), 'private'),
   user: optional(s.string().describe('v3: the USM user name.')),
   authProtocol: optional(s.enumOf('sha', 'md5', 'sha256').describe('v3: authentication protocol.'), 'sha'),
-  authKey: optional(s.string('a pass phrase', isKey).describe('v3: authentication pass phrase, 8+ characters (inline; or `authKeyFile`).')),
+  authKey: optional(new PassPhraseSchema().describe('v3: authentication pass phrase, 8+ characters (inline; or `authKeyFile`).')),
   authKeyFile: optional(s.string('a file path').describe('v3: a file holding the authentication pass phrase.')),
   privProtocol: optional(s.enumOf('aes', 'des').describe('v3: privacy (encryption) protocol; without it, authNoPriv.')),
-  privKey: optional(s.string('a pass phrase', isKey).describe('v3: privacy pass phrase, 8+ characters (inline; or `privKeyFile`).')),
+  privKey: optional(new PassPhraseSchema().describe('v3: privacy pass phrase, 8+ characters (inline; or `privKeyFile`).')),
   privKeyFile: optional(s.string('a file path').describe('v3: a file holding the privacy pass phrase.')),
   onWake: optional(s.enumOf('on', 'reboot').describe('What wake sends: `on`, or `reboot` (off, then on after the PDU\'s reboot delay) for a host that hangs powered.'), 'on'),
   timeoutSeconds: optional(s.number(0.1, 60).describe('Seconds to wait for each SNMP answer.'), 2),

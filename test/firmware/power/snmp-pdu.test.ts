@@ -109,10 +109,11 @@ test('an outlet the PDU lacks is refused, naming the outlet or mib', async () =>
   assert.match(!read.ok ? read.detail : '', /no such outlet/);
 });
 
-test('settings: version accepts 3 as a number, keys need 8 characters, errors name the key', () => {
+test('settings: version accepts 3 as a number, keys need 8 characters (not echoed), errors name the key', () => {
   const bad = validate(s.object(snmpSettings), { address: '198.51.100.20', outlet: 0, mib: 'cyberpower', version: 1, authKey: 'short' });
   const paths = bad.issues.map((i) => i.path).sort();
   assert.deepEqual(paths, ['authKey', 'mib', 'outlet', 'version']);
+  assert.doesNotMatch(JSON.stringify(bad.issues), /short/, 'a pass phrase is never echoed');
   assert.equal(settings({ version: 3 }).version, '3');
   assert.equal(settings({}).version, '2c');
 });
