@@ -1,0 +1,424 @@
+// scripts/bench/telemetry: what telemetry costs a CARP pair, in one run, in throwaway lab
+// namespaces (test/netns/lab.ts). h1 = master, h2 = backup, h3 = Debian's mosquitto.
+//
+// Phases, each with a fresh pair of the built bundle: `off` (no telemetry section), `on` (MQTT
+// at the defaults: metrics every 60 s, inventory worker at start), `busy` (metrics every 5 s and
+// /metrics scraped from h3 every second). Each measures, over the same window, the master's
+// advert inter-arrival at the backup (tcpdump on h2, nanosecond stamps), both daemons' CPU time
+// (/proc/PID/stat) and RSS (/proc/PID/status), and false failovers. In `on`, after the window,
+// forced failovers give the latency from a CARP transition (its `since`/`time`) to a
+// subscriber's receipt (mosquitto_sub -F %U in h3). Ratios are against `off` from the same run.
+//
+// It reports and does not assert: exit 0 when it ran, 1 on an error, 2 on bad arguments.
+
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { eventually, Lab, netnsUnavailable } from '../../test/netns/lab.js';
+import { BUNDLE, Workdir } from '../../test/netns/peers.js';
+import { Mosquitto, TelemetryNode } from '../../test/services/telemetry-lab.js';
+import { Capture } from './failover-lib/capture.js';
+import { carpIntervalMs, carpMasterDownMs } from './failover-lib/configs.js';
+import { max, ms, percentile, ratio, table } from './failover-lib/stats.js';
+
+const USAGE = `usage: scripts/bench/telemetry [--seconds N] [--failovers N] [--advskew M/B] [--json FILE]
+
+  --seconds N     measurement window per phase (default 60: one metrics publish at the default rate)
+  --failovers N   forced failovers for the transition → subscriber latency (default 20)
+  --advskew M/B   master/backup advskew at advbase 0 (default 8/16: adverts every 31 ms, so a
+                  window holds thousands of inter-arrival gaps)
+  --json FILE     also write every measurement as JSON`;
+
+type PhaseId = 'off' | 'on' | 'busy';
+
+interface Options {
+  seconds: number;
+  failovers: number;
+  masterSkew: number;
+  backupSkew: number;
+  json?: string;
+}
+
+interface ProcessCost {
+  cpuMs: number;
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+interface PhaseResult {
+  phase: PhaseId;
+  seconds: number;
+  gaps: { count: number; p50: number; p99: number; p999: number; max: number; jitterP50: number; jitterP99: number; overMasterDown: number };
+  master: ProcessCost;
+  backup: ProcessCost;
+  falseFailovers: number;
+  metricsPublished?: number;
+  scrapes?: { ok: number; failed: number };
+  latency?: Latency;
+  error?: string;
+}
+
+interface Latency {
+  failovers: number;
+  state: number[];
+  events: number[];
+}
+
+function fail(message: string): never {
+  console.error(`telemetry bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseOptions(): Options | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        seconds: { type: 'string' },
+        failovers: { type: 'string' },
+        advskew: { type: 'string' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const integer = (name: string, text: string | undefined, fallback: number, lo: number, hi: number) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < lo || n > hi) fail(`--${name} must be an integer ${lo}..${hi}`);
+    return n;
+  };
+  const skews = (values.advskew ?? '8/16').split('/').map(Number);
+  if (skews.length !== 2 || skews.some((s) => !Number.isInteger(s) || s < 1 || s > 254) || skews[0]! >= skews[1]!) {
+    fail('--advskew must be M/B with 1 <= M < B <= 254');
+  }
+  return {
+    seconds: integer('seconds', values.seconds, 60, 10, 600),
+    failovers: integer('failovers', values.failovers, 20, 0, 200),
+    masterSkew: skews[0]!,
+    backupSkew: skews[1]!,
+    json: values.json,
+  };
+}
+
+/** utime + stime (proc(5) fields 14 and 15, in USER_HZ = 100 ticks) of a process, in ms. */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function memoryOf(pid: number): Promise<{ rssKiB: number; hwmKiB: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
+}
+
+function pidOf(child: ChildProcess): number {
+  // `ip netns exec` execs the command in place, so the child's PID is node's.
+  if (!child.pid) throw new Error('daemon has no pid');
+  return child.pid;
+}
+
+/** Lines `%U topic payload` from mosquitto_sub in a lab host, with the receipt time in ms. */
+class TimedSubscriber {
+  readonly messages: { at: number; topic: string; payload: Record<string, unknown> }[] = [];
+  private buffer = '';
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      this.buffer += chunk.toString();
+      const lines = this.buffer.split('\n');
+      this.buffer = lines.pop()!;
+      for (const line of lines) {
+        const m = /^(\d+)\.(\d{9}) (\S+) (.*)$/.exec(line);
+        if (!m) continue;
+        try {
+          this.messages.push({ at: Number(m[1]) * 1000 + Number(m[2]) / 1e6, topic: m[3]!, payload: JSON.parse(m[4]!) as Record<string, unknown> });
+        } catch {
+          // not JSON: not ours
+        }
+      }
+    });
+  }
+}
+
+interface PhaseSetup {
+  lab: Lab;
+  work: Workdir;
+  brokerUrl: string;
+  options: Options;
+  print: (line?: string) => void;
+}
+
+async function runPhase(phase: PhaseId, setup: PhaseSetup): Promise<PhaseResult> {
+  const { lab, work, options } = setup;
+  const interval = carpIntervalMs(0, options.masterSkew);
+  const masterDown = carpMasterDownMs(0, options.backupSkew);
+  const h1 = lab.host(1).ipv4;
+  const telemetry =
+    phase === 'off'
+      ? undefined
+      : phase === 'on'
+        ? { mqtt: { url: setup.brokerUrl } }
+        : { mqtt: { url: setup.brokerUrl }, metricsIntervalSeconds: 5, prometheus: { listen: `${h1}:9120` } };
+  const nodes: TelemetryNode[] = [];
+  try {
+    const launch = async (host: 1 | 2, name: string, advskew: number) => {
+      const node = await TelemetryNode.launchIn({ lab, host }, work, { name: `${name}-${phase}`, telemetry: telemetry as Record<string, unknown>, carp: [{ advbase: 0, advskew }] });
+      nodes.push(node);
+      return node;
+    };
+    const master = await launch(1, 'fw-a', options.masterSkew);
+    await eventually('h1 MASTER', async () => ((await master.status()).carp[0]?.state === 'MASTER' ? true : undefined), 15_000);
+    const backup = await launch(2, 'fw-b', options.backupSkew);
+    await eventually('h2 BACKUP, hearing adverts', async () => {
+      const v = (await backup.status()).carp[0];
+      return v?.state === 'BACKUP' && v.counters.received >= 20 ? true : undefined;
+    }, 15_000);
+    // Start-up (bundle compile, inventory worker, MQTT connect) is not the steady cost measured.
+    await sleep(3000);
+    const pids = { master: pidOf(master.child), backup: pidOf(backup.child) };
+    const capture = await Capture.start(lab, 2, work.file(`adverts-${phase}.pcap`), 'ip proto 112', 64);
+    const cpu0 = { master: await cpuMsOf(pids.master), backup: await cpuMsOf(pids.backup) };
+    const sentBefore = (await backup.status()).carp[0]!.counters.sent;
+    const started = Date.now();
+    const end = started + options.seconds * 1000;
+    const scrapes = { ok: 0, failed: 0 };
+    while (Date.now() < end) {
+      await sleep(Math.min(1000, end - Date.now()));
+      if (phase === 'busy') {
+        await lab.exec(3, 'curl', ['-sf', '-o', '/dev/null', `http://${h1}:9120/metrics`], 3000).then(
+          () => scrapes.ok++,
+          () => scrapes.failed++,
+        );
+      }
+    }
+    const elapsed = Date.now() - started;
+    const cpu1 = { master: await cpuMsOf(pids.master), backup: await cpuMsOf(pids.backup) };
+    const mem = { master: await memoryOf(pids.master), backup: await memoryOf(pids.backup) };
+    const frames = await capture.stop();
+    const backupStatus = await backup.status();
+    const masterStatus = await master.status();
+    const adverts = frames.filter((f) => f.kind === 'advert' && f.srcIp === h1).map((f) => f.t);
+    const gaps: number[] = [];
+    for (let i = 1; i < adverts.length; i++) gaps.push(adverts[i]! - adverts[i - 1]!);
+    const jitter = gaps.map((g) => Math.abs(g - interval));
+    const seconds = elapsed / 1000;
+    const result: PhaseResult = {
+      phase,
+      seconds,
+      gaps: {
+        count: gaps.length,
+        p50: percentile(gaps, 50),
+        p99: percentile(gaps, 99),
+        p999: percentile(gaps, 99.9),
+        max: max(gaps),
+        jitterP50: percentile(jitter, 50),
+        jitterP99: percentile(jitter, 99),
+        overMasterDown: gaps.filter((g) => g > masterDown).length,
+      },
+      master: { cpuMs: cpu1.master - cpu0.master, ...mem.master },
+      backup: { cpuMs: cpu1.backup - cpu0.backup, ...mem.backup },
+      falseFailovers: backupStatus.carp[0]!.counters.sent - sentBefore > 0 || backupStatus.carp[0]!.state !== 'BACKUP' ? 1 : 0,
+      ...(masterStatus.telemetry ? { metricsPublished: masterStatus.telemetry.published.metrics } : {}),
+      ...(phase === 'busy' ? { scrapes } : {}),
+    };
+    if (phase === 'on' && options.failovers > 0) result.latency = await measureLatency(setup, master, backup, masterDown);
+    return result;
+  } finally {
+    await Promise.all(nodes.map((n) => Promise.race([n.terminate(), sleep(5000)])));
+    for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.kill9();
+  }
+}
+
+/** Forced failovers (the master demoted); each transition's time to the subscriber. */
+async function measureLatency(setup: PhaseSetup, a: TelemetryNode, b: TelemetryNode, masterDown: number): Promise<Latency> {
+  const { lab, options } = setup;
+  const brokerHost = lab.host(3).ipv4;
+  const sub = new TimedSubscriber(
+    lab.spawn(3, 'mosquitto_sub', ['-h', brokerHost, '-q', '1', '-F', '%U %t %p', '-t', 'tandem/+/carp/+/state', '-t', 'tandem/+/events']),
+  );
+  const latency: Latency = { failovers: 0, state: [], events: [] };
+  try {
+    await sleep(500);
+    const from = Date.now();
+    let master = a;
+    let backup = b;
+    for (let i = 0; i < options.failovers; i++) {
+      // Demote, not `failover`: carp(4) takes over from a master with a higher demote count
+      // regardless of preempt, and the demoted node stays BACKUP. A bowed-out node at the
+      // faster advskew would retake the VIP on its own master-down when the load delays the
+      // new master's first advert.
+      await master.control({ cmd: 'demote', by: 50 });
+      await eventually('the backup to take over', async () => ((await backup.status()).carp[0]?.state === 'MASTER' ? true : undefined), masterDown * 4 + 5000, 20);
+      await eventually('the old master to be BACKUP', async () => ((await master.status()).carp[0]?.state === 'BACKUP' ? true : undefined), masterDown * 4 + 5000, 20);
+      await master.control({ cmd: 'demote', reset: true });
+      latency.failovers++;
+      [master, backup] = [backup, master];
+      await sleep(300);
+    }
+    // Let the last messages arrive.
+    await sleep(1000);
+    for (const m of sub.messages) {
+      if (m.topic.endsWith('/state') && typeof m.payload['since'] === 'string') {
+        const since = Date.parse(m.payload['since']);
+        if (since >= from) latency.state.push(m.at - since);
+      } else if (m.topic.endsWith('/events') && m.payload['type'] === 'carpTransition' && typeof m.payload['time'] === 'string') {
+        const time = Date.parse(m.payload['time']);
+        if (time >= from) latency.events.push(m.at - time);
+      }
+    }
+    return latency;
+  } finally {
+    if (sub.child.exitCode === null) sub.child.kill('SIGTERM');
+  }
+}
+
+function preflight(): void {
+  const reason = netnsUnavailable();
+  if (reason) throw new Error(reason);
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run \`node scripts/build.mjs\` first`);
+  for (const tool of ['tcpdump', 'mosquitto', 'mosquitto_sub', 'curl']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${tool} is not installed`);
+    }
+  }
+}
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const cpuShare = (c: ProcessCost, seconds: number) => `${((c.cpuMs / (seconds * 1000)) * 100).toFixed(2)}%`;
+
+function report(results: PhaseResult[], options: Options): string {
+  const lines: string[] = [];
+  const base = results.find((r) => r.phase === 'off' && !r.error);
+  lines.push(
+    table(
+      [
+        ['phase', 'adverts', 'gap p50', 'p99', 'p99.9', 'max', 'jitter p99', '>master-down', 'false failovers', 'CPU master', 'CPU backup', 'RSS master', 'RSS backup', 'metrics sent'],
+        ...results.map((r) =>
+          r.error
+            ? [r.phase, `ERROR ${r.error}`]
+            : [
+                r.phase,
+                String(r.gaps.count),
+                ms(r.gaps.p50),
+                ms(r.gaps.p99),
+                ms(r.gaps.p999),
+                ms(r.gaps.max),
+                ms(r.gaps.jitterP99),
+                String(r.gaps.overMasterDown),
+                String(r.falseFailovers),
+                cpuShare(r.master, r.seconds),
+                cpuShare(r.backup, r.seconds),
+                mib(r.master.rssKiB),
+                mib(r.backup.rssKiB),
+                r.metricsPublished === undefined ? '—' : String(r.metricsPublished),
+              ],
+        ),
+      ],
+      [false, true, true, true, true, true, true, true, true, true, true, true, true, true],
+    ),
+  );
+  if (base) {
+    lines.push('');
+    lines.push(`against off (same run): ratio of the phase's figure to off's`);
+    const rows = [['phase', 'gap p99', 'jitter p99', 'gap max', 'CPU master', 'CPU backup', 'RSS master', 'RSS added (master)', 'RSS added (backup)']];
+    for (const r of results) {
+      if (r.phase === 'off' || r.error) continue;
+      const perS = (c: ProcessCost, s: number) => c.cpuMs / s;
+      rows.push([
+        r.phase,
+        ratio(r.gaps.p99, base.gaps.p99),
+        ratio(r.gaps.jitterP99, base.gaps.jitterP99),
+        ratio(r.gaps.max, base.gaps.max),
+        ratio(perS(r.master, r.seconds), perS(base.master, base.seconds)),
+        ratio(perS(r.backup, r.seconds), perS(base.backup, base.seconds)),
+        ratio(r.master.rssKiB, base.master.rssKiB),
+        `${((r.master.rssKiB - base.master.rssKiB) / 1024).toFixed(1)} MiB`,
+        `${((r.backup.rssKiB - base.backup.rssKiB) / 1024).toFixed(1)} MiB`,
+      ]);
+    }
+    lines.push(table(rows, [false, true, true, true, true, true, true, true, true]));
+  }
+  const busy = results.find((r) => r.phase === 'busy');
+  if (busy?.scrapes) lines.push(`busy: /metrics scraped from h3 ${busy.scrapes.ok} times (${busy.scrapes.failed} failed)`);
+  const on = results.find((r) => r.latency);
+  if (on?.latency) {
+    const l = on.latency;
+    const line = (name: string, v: number[]) =>
+      `  ${name}: n=${v.length}, p50 ${ms(percentile(v, 50))}, p99 ${ms(percentile(v, 99))}, max ${ms(max(v))}`;
+    lines.push('');
+    lines.push(`CARP transition → subscriber receipt on mosquitto (QoS 1, ${l.failovers} forced failovers, both nodes' transitions; target p99 ≤ 50 ms):`);
+    lines.push(line('carp/<vhid>/state (since → receipt)', l.state));
+    lines.push(line('events carpTransition (time → receipt)', l.events));
+    const p99 = percentile(l.state, 99);
+    lines.push(`  state p99 ${Number.isFinite(p99) && p99 <= 50 ? 'meets' : 'misses'} the 50 ms target`);
+  }
+  lines.push('');
+  lines.push(
+    `(advbase 0, advskew ${options.masterSkew}/${options.backupSkew}: adverts every ${ms(carpIntervalMs(0, options.masterSkew))}, master-down ${ms(carpMasterDownMs(0, options.backupSkew))}; ` +
+      `${options.seconds} s per phase; CPU is the daemon's utime+stime over the window; RSS is VmRSS at its end)`,
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  if (!options) return 0;
+  preflight();
+  const print = (line = '') => console.log(line);
+  const started = Date.now();
+  print('Tandem telemetry bench: the cost of telemetry to a CARP pair, and transition → subscriber latency');
+  print(`node ${process.version}, kernel ${release()}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const lab = await Lab.create({ hosts: 3 });
+  const work = await Workdir.create();
+  let broker: Mosquitto | undefined;
+  const results: PhaseResult[] = [];
+  try {
+    const brokerHost = lab.host(3).ipv4;
+    broker = await Mosquitto.start(work.file('broker'), [`listener 1883 ${brokerHost}`, 'allow_anonymous true', 'persistence false'], { lab, host: 3 });
+    const setup: PhaseSetup = { lab, work, brokerUrl: `mqtt://${brokerHost}:1883`, options, print };
+    for (const phase of ['off', 'on', 'busy'] as const) {
+      print(`phase ${phase}: ${options.seconds} s${phase === 'on' && options.failovers ? `, then ${options.failovers} failovers` : ''} ...`);
+      const result = await runPhase(phase, setup).catch((error: Error): PhaseResult => ({
+        phase,
+        seconds: 0,
+        gaps: { count: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, jitterP50: NaN, jitterP99: NaN, overMasterDown: 0 },
+        master: { cpuMs: NaN, rssKiB: NaN, hwmKiB: NaN },
+        backup: { cpuMs: NaN, rssKiB: NaN, hwmKiB: NaN },
+        falseFailovers: 0,
+        error: error.message,
+      }));
+      results.push(result);
+    }
+  } finally {
+    await broker?.stop().catch(() => undefined);
+    await lab.dispose().catch(() => undefined);
+    await work.dispose().catch(() => undefined);
+  }
+  print();
+  print(report(results, options));
+  print(`(${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}; other labs on this machine share its ${cpus().length} cores)`);
+  if (options.json) await writeFile(options.json, JSON.stringify({ options, results }, null, 2));
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`telemetry bench: ${error.stack ?? error.message}`);
+    process.exit(1);
+  },
+);
