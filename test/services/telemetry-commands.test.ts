@@ -66,7 +66,7 @@ type Counters = Record<string, number>;
 class CommandNode {
   private constructor(readonly process: TelemetryNode, readonly work: Workdir) {}
 
-  static async start(url: string, keyFile: string, protocol: '5' | '3.1.1'): Promise<CommandNode> {
+  static async start(url: string, keyFile: string, protocol: '5' | '3.1.1', sections: Record<string, unknown> = {}): Promise<CommandNode> {
     const work = await Workdir.create();
     const node = await TelemetryNode.launchIn(undefined, work, {
       name: 'fw-a',
@@ -74,6 +74,7 @@ class CommandNode {
         mqtt: { url, username: 'fw-a', password: PASSWORDS['fw-a'], protocol, keepaliveSeconds: 10 },
         commands: { enabled: true, key: keyFile, maxAgeSeconds: 30 },
       },
+      sections,
     });
     const result = new CommandNode(node, work);
     // Subscribed once connected: the status says so, and the first command must not race it.
@@ -237,6 +238,40 @@ describe('the README ACL', () => {
       await nodeClient.endAsync();
       await watcher.endAsync();
     }
+  });
+});
+
+describe('pool-drain and pool-undrain on a running balancer', () => {
+  let node: CommandNode;
+  before(async () => {
+    // A relay on loopback in front of one backend on loopback: no firewall, no namespace needed.
+    node = await CommandNode.start(broker.url, keyFile, '5', {
+      balancer: {
+        pools: [{ name: 'web', port: await freePort(), hosts: [{ address: '127.0.0.1', name: 'web-1' }], check: { type: 'tcp', intervalSeconds: 2, timeoutSeconds: 1 }, relay: { listen: `127.0.0.1:${await freePort()}` } }],
+      },
+    });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  const host = async () => (await node.status()).pools.find((p) => p.name === 'web')?.hosts.find((h) => h.id === 'web-1') as { drained?: true; mode: string } | undefined;
+  const send = (action: string, args: Record<string, string>) =>
+    sendCommand({ url: broker.url, node: 'fw-a', key: Buffer.from(KEY), by: 'monitor-1', protocol: '5', timeoutMs: 5000, username: 'monitor', password: PASSWORDS.monitor, action, args });
+
+  it('drains the host as `tandem balancer drain` does, and undrains it', async () => {
+    assert.equal((await host())?.drained, undefined);
+    const drained = await send('pool-drain', { pool: 'web', host: 'web-1' });
+    assert.equal(drained.reply?.ok, true, JSON.stringify(drained.reply));
+    assert.equal((await host())?.drained, true);
+    const undrained = await send('pool-undrain', { host: 'web-1' });
+    assert.equal(undrained.reply?.ok, true, JSON.stringify(undrained.reply));
+    assert.equal((await host())?.drained, undefined);
+  });
+
+  it('a host the node does not have: failed, with the daemon\'s reason', async () => {
+    const { reply } = await send('pool-drain', { host: 'web-9' });
+    assert.deepEqual(reply && !reply.ok && [reply.reason, reply.error], ['failed', 'no host web-9 in any pool']);
   });
 });
 

@@ -62,6 +62,8 @@ export interface TelemetryNodeOptions {
   telemetry: Record<string, unknown>;
   carp?: Record<string, unknown>[];
   name: string;
+  /** More config sections (balancer, power, ...). */
+  sections?: Record<string, unknown>;
 }
 
 /** `tandem run` (the built bundle) with a telemetry section, in a lab host or the root namespace. */
@@ -76,6 +78,7 @@ export class TelemetryNode extends DaemonProcess {
       log: { level: 'debug' },
       carp: (options.carp ?? []).map((c) => ({ vhid: 42, interface: 'eth0', addresses: ['198.51.100.100/24'], password: 'labsecret', advbase: 1, ...c })),
       telemetry: options.telemetry,
+      ...options.sections,
     };
     if (where) {
       return DaemonProcess.launch(where.lab, where.host, dir, config, socket, (child) => new TelemetryNode(options.name, child, socket));
