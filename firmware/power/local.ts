@@ -99,10 +99,18 @@ export class CpuGovernors {
     return this.apply(new Map([...current.keys()].map((cpu) => [cpu, governor])), `governor ${governor}`);
   }
 
-  /** Back to the governors from before the first `set`; nothing to do when none was made. */
-  async restore(): Promise<DriverResult> {
+  /**
+   * Back to the governors from before the first `set`. The memory does not survive a restart
+   * (no flash writes for it), so after one `fallback`, when given, is set instead.
+   */
+  async restore(fallback?: string): Promise<DriverResult> {
     const saved = this.saved;
-    if (!saved) return { ok: true, detail: 'governors unchanged' };
+    if (!saved) {
+      if (fallback === undefined) return { ok: true, detail: 'governors unchanged' };
+      const current = await this.read();
+      if (current.size === 0) return { ok: false, failure: 'unsupported', detail: `no CPU frequency scaling under ${CPU_DIR} (no cpufreq driver)` };
+      return this.apply(new Map([...current.keys()].map((cpu) => [cpu, fallback])), `governor ${fallback}`);
+    }
     const result = await this.apply(saved, `governors restored (${[...new Set(saved.values())].join(', ')})`);
     if (result.ok) this.saved = undefined;
     return result;
@@ -138,7 +146,7 @@ export function governorForState(state: CarpStateName): 'powersave' | 'restore' 
 export function followCarpRole(
   events: Pick<EventBus, 'on'>,
   governors: CpuGovernors,
-  options: { vhid?: number; governor?: string },
+  options: { vhid?: number; governor?: string; awakeGovernor?: string },
   log: Logger,
   done: (result: DriverResult, state: CarpStateName) => void = () => undefined,
 ): () => void {
@@ -147,7 +155,7 @@ export function followCarpRole(
     if (event.type !== 'carpTransition' || (options.vhid !== undefined && event.vhid !== options.vhid)) return;
     const state = event.to;
     chain = chain.then(async () => {
-      const result = governorForState(state) === 'restore' ? await governors.restore() : await governors.set(options.governor ?? 'powersave');
+      const result = governorForState(state) === 'restore' ? await governors.restore(options.awakeGovernor) : await governors.set(options.governor ?? 'powersave');
       if (result.ok) log.info('cpu governor follows carp role', { vhid: event.vhid, state, detail: result.detail });
       // Without cpufreq there is nothing to save here, and nothing worth a warning per transition.
       else if (result.failure !== 'unsupported') log.warn('cpu governor change failed', { vhid: event.vhid, state, failure: result.failure, detail: result.detail });
@@ -179,6 +187,9 @@ const isDevice: StringRule = (v) => (/^\/dev\/[A-Za-z0-9/_.-]+$/.test(v) ? undef
 
 export const localSettings = {
   governor: optional(s.string('a governor name', isGovernor).describe('CPU governor while parked (and while BACKUP); the previous one comes back on wake.'), 'powersave'),
+  awakeGovernor: optional(
+    s.string('a governor name', isGovernor).describe('Governor set on wake when the one from before the park is unknown (after a restart); default: left as it is.'),
+  ),
   disks: optional(s.list(s.string('a device path', isDevice)).describe('Disks put in standby on park (hdparm -y).'), []),
   spindown: optional(s.int(0, 255).describe('hdparm -S value set on park (0 off; 1-240 in 5 s units; 241-251 in 30 min units).')),
 };
@@ -211,7 +222,7 @@ export function createLocal(settings: LocalSettings, deps: LocalDeps): LocalDriv
       return { ok: true, detail: `${cpu.ok ? cpu.detail : 'no cpufreq'}; ${disks.detail}` };
     },
     async wake(): Promise<DriverResult> {
-      return governors.restore();
+      return governors.restore(settings.awakeGovernor);
     },
   };
 }

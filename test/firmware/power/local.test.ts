@@ -82,6 +82,13 @@ for (const adapter of adapters) {
       assert.deepEqual(await governors.restore(), { ok: true, detail: 'governors unchanged' });
     });
 
+    it('after a restart (nothing remembered) sets the fallback governor, or leaves them', async () => {
+      const { sysfs, governorOf } = await adapter.make(TREE);
+      assert.deepEqual(await new CpuGovernors(sysfs).restore(), { ok: true, detail: 'governors unchanged' });
+      assert.deepEqual(await new CpuGovernors(sysfs).restore('schedutil'), { ok: true, detail: 'governor schedutil on 3 CPU(s), 1 changed' });
+      assert.equal(await governorOf('cpu0'), 'schedutil');
+    });
+
     it('refuses a governor a CPU does not offer, and writes nothing', async () => {
       const { sysfs, governorOf } = await adapter.make(TREE);
       assert.deepEqual(await new CpuGovernors(sysfs).set('ondemand'), { ok: false, failure: 'refused', detail: 'cpu0 does not offer governor ondemand (offers performance, powersave, schedutil)' });
