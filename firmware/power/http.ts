@@ -72,7 +72,7 @@ export class LinuxHttpClient implements HttpClient {
       };
       if (signal?.aborted) onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      out.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, failure: 'unreachable', detail: describeError(url, error) }));
+      out.on('error', (error: NodeJS.ErrnoException) => finish(failureOf(url, error)));
       out.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -80,7 +80,7 @@ export class LinuxHttpClient implements HttpClient {
           if (size < MAX_REPLY_BYTES) chunks.push(chunk);
           size += chunk.length;
         });
-        res.on('error', (error) => finish({ ok: false, failure: 'unreachable', detail: describeError(url, error) }));
+        res.on('error', (error) => finish(failureOf(url, error)));
         res.on('end', () =>
           finish({ ok: true, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, MAX_REPLY_BYTES).toString('utf8') }),
         );
@@ -90,11 +90,13 @@ export class LinuxHttpClient implements HttpClient {
   }
 }
 
-function describeError(url: URL, error: NodeJS.ErrnoException): string {
-  // A TLS verification failure is the usual first error against a BMC: say what to set.
-  const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/.test(error.code ?? '');
-  const hint = tls ? ' (the certificate is not trusted: give its CA as `ca`, or set `verify: false`)' : '';
-  return `${url.host}: ${error.code ?? error.message}${hint}`;
+function failureOf(url: URL, error: NodeJS.ErrnoException): HttpReply {
+  // A TLS verification failure is the usual first error against a BMC. The device answered, so
+  // it is not down: the settings lack its CA, and more tries (or a fallback) will not help.
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/.test(error.code ?? '')) {
+    return { ok: false, failure: 'misconfigured', detail: `${url.host}: ${error.code} (the certificate is not trusted: give its CA as \`ca\`, or set \`verify: false\`)` };
+  }
+  return { ok: false, failure: 'unreachable', detail: `${url.host}: ${error.code ?? error.message}` };
 }
 
 /** Credentials for a request: Basic sends them at once, Digest answers the server's challenge. */

@@ -47,7 +47,7 @@ test('Redfish over HTTPS: CA-verified session reset and read-back; untrusted cer
     assert.equal(bmc.created, 4);
 
     const untrusted = await driver({}).wake(host, signal);
-    assert.equal(!untrusted.ok && untrusted.failure, 'unreachable');
+    assert.equal(!untrusted.ok && untrusted.failure, 'misconfigured');
     assert.match(!untrusted.ok ? untrusted.detail : '', /SELF_SIGNED.*give its CA as `ca`, or set `verify: false`/);
     const insecure = await driver({ verify: false, auth: 'basic', parkReset: 'ForceOff' }).wake(host, signal);
     assert.equal(insecure.ok, true, JSON.stringify(insecure));
