@@ -72,6 +72,7 @@ export function statusFixture(more: Partial<Status> = {}): Status {
       connection: { state: 'connected', url: 'mqtt://127.0.0.1:1883', since: SINCE, protocolVersion: 5 },
       queue: { pending: 4, maxEvents: 1000, dropped: 2, lastSeq: 99 },
       published: { events: 95, states: 6, metrics: 3 },
+      commands: { executed: 3, unsigned: 1, badSignature: 0, stale: 2, replayed: 1, malformed: 0, unknownAction: 0, failed: 0 },
     },
     ...more,
   };

@@ -4,13 +4,14 @@
 // (promtool) checks the same output in test/services/prometheus-promtool.test.ts.
 
 import { strict as assert } from 'node:assert';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 
 import { createLogger } from '../../../firmware/log.js';
 import { parseListen } from '../../../firmware/telemetry/listen.js';
 import { MetricsListener } from '../../../firmware/telemetry/metrics-http.js';
-import { DROP_REASONS, escapeHelp, escapeLabelValue, formatValue, METRICS, metricsReference, renderPrometheus } from '../../../firmware/telemetry/prometheus.js';
+import { DROP_REASONS, escapeHelp, escapeLabelValue, formatValue, METRICS, metricsReference, renderPrometheus, withMetricsTable } from '../../../firmware/telemetry/prometheus.js';
 import { poolFixture, snapshotFixture, statusFixture } from './metrics-fixture.js';
 
 /** The Go library's text-format rules (expfmt, text_parse.go) as far as this renderer uses them. */
@@ -103,6 +104,10 @@ describe('renderPrometheus', () => {
       'tandem_telemetry_queue_events 4',
       'tandem_telemetry_queue_dropped_total 2',
       'tandem_telemetry_published_total{kind="events"} 95',
+      'tandem_telemetry_commands_total{outcome="replayed"} 1',
+      'tandem_telemetry_commands_total{outcome="badSignature"} 0',
+      'tandem_telemetry_commands_total{outcome="executed"} 3',
+      'tandem_telemetry_commands_total{outcome="stale"} 2',
       'tandem_process_resident_memory_bytes 62914560',
       'tandem_process_cpu_seconds_total{mode="user"} 1.25',
       'tandem_node_cpu_seconds_total{mode="idle"} 900',
@@ -150,6 +155,13 @@ describe('renderPrometheus', () => {
     assert.ok(!out.includes('tandem_node_cpu_seconds_total'));
     assert.ok(out.includes('tandem_info{node="fw-a",version="0.1.0"} 1'));
     assert.deepEqual(lintExposition(out), []);
+  });
+});
+
+describe('README', () => {
+  it('lists exactly the metrics METRICS documents (run `npm run docs` after changing them)', async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    assert.equal(withMetricsTable(readme), readme);
   });
 });
 
