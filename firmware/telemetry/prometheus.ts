@@ -71,7 +71,6 @@ export const METRICS = {
   tandem_telemetry_queue_dropped_total: { type: 'counter', labels: [], help: 'Events dropped because the telemetry queue was full.' },
   tandem_telemetry_published_total: { type: 'counter', labels: ['kind'], help: 'Messages published to the broker (events, states, metrics).' },
   tandem_telemetry_commands_total: { type: 'counter', labels: ['outcome'], help: 'Remote commands per outcome (executed, or why refused: unsigned, badSignature, stale, replayed, ...).' },
-  tandem_telemetry_commands_total: { type: 'counter', labels: ['outcome'], help: 'Remote commands by outcome: executed, or the reason refused (unsigned, badSignature, stale, replayed, malformed, unknownAction, failed).' },
   tandem_process_resident_memory_bytes: { type: 'gauge', labels: [], help: 'Resident set size of the daemon.' },
   tandem_process_heap_used_bytes: { type: 'gauge', labels: [], help: 'V8 heap in use.' },
   tandem_process_heap_total_bytes: { type: 'gauge', labels: [], help: 'V8 heap reserved.' },
@@ -207,7 +206,6 @@ export function renderPrometheus(snap: MetricsSnapshot): string {
     out.one('tandem_telemetry_queue_dropped_total', telemetry.queue.dropped);
     out.add('tandem_telemetry_published_total', Object.entries(telemetry.published).map(([kind, n]): Sample => [{ kind }, n]));
     out.add('tandem_telemetry_commands_total', Object.entries(telemetry.commands ?? {}).map(([outcome, n]): Sample => [{ outcome }, n]));
-    if (telemetry.commands) out.add('tandem_telemetry_commands_total', Object.entries(telemetry.commands).map(([outcome, n]): Sample => [{ outcome }, n]));
   }
 
   const proc = snap.process;
