@@ -14,6 +14,7 @@ import {
   directedBroadcast,
   encodeMagicPacket,
   FakeUdpSender,
+  LinuxUdpSender,
   parseMac,
   parseSecureOn,
   wolSettings,
@@ -172,5 +173,29 @@ describe('createWol', () => {
     assert.equal(wol.method, 'wol');
     assert.equal(wol.park, undefined);
     assert.equal(wol.read, undefined);
+  });
+});
+
+describe('LinuxUdpSender on loopback', () => {
+  it('delivers the packet from the bound address, and the kernel\'s refusals map to failures', async () => {
+    const { createSocket } = await import('node:dgram');
+    const listener = createSocket('udp4');
+    await new Promise<void>((resolve) => listener.bind({ address: '127.0.0.1', port: 0 }, resolve));
+    const port = listener.address().port;
+    const got = new Promise<{ hex: string; from: string }>((resolve) => listener.once('message', (msg, rinfo) => resolve({ hex: msg.toString('hex'), from: rinfo.address })));
+    try {
+      const packet = encodeMagicPacket(parseMac(HOST.mac)!);
+      await new LinuxUdpSender().send(packet, { bindAddress: '127.0.0.1', address: '127.0.0.1', port });
+      assert.deepEqual(await got, { hex: packet.toString('hex'), from: '127.0.0.1' });
+      // An address this machine does not have (the interface lost it): EADDRNOTAVAIL.
+      const wol = createWol(
+        { broadcast: 'subnet', port, repeat: 1 },
+        { clock: new FakeClock(), processes: new FakeProcessRunner(), log: silentLogger, stateDir: '/x', interfaces: () => [{ name: 'eth9', address: '203.0.113.77', prefixLength: 24 }] },
+      );
+      const result = await wol.wake!({ ...HOST, address: '203.0.113.21' }, new AbortController().signal);
+      assert.deepEqual(result, { ok: false, failure: 'misconfigured', detail: `magic packet to 203.0.113.255:${port} from 203.0.113.77: EADDRNOTAVAIL` });
+    } finally {
+      listener.close();
+    }
   });
 });
