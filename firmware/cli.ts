@@ -24,6 +24,10 @@ usage:
   tandem power status [--json]        parked and awake pool hosts, latencies, energy, decisions
   tandem power wake|park HOST         wake or park a managed host now (MASTER of power.vhid only)
   tandem power pin HOST on|off        keep HOST awake whatever the planner says (persisted)
+  tandem power simulate --trace FILE [--pool NAME] [--json]
+                                      replay a seconds,demand CSV through the planner with the
+                                      config's power section: energy against always-on and
+                                      the clairvoyant optimum, shortfall, cycles per host
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -44,6 +48,7 @@ interface Options {
   format?: 'pf' | 'nft';
   confirmWithin?: number;
   pool?: string;
+  trace?: string;
   positional: string[];
 }
 
@@ -71,6 +76,9 @@ function parseOptions(args: string[]): Options {
         break;
       case '--pool':
         options.pool = value();
+        break;
+      case '--trace':
+        options.trace = value();
         break;
       case '--format': {
         const text = value();
@@ -154,7 +162,11 @@ export function parseArgs(argv: string[]): Command {
       if (sub === 'status' && host === undefined) return { kind: 'power-status', json: options.json, ...client };
       if ((sub === 'wake' || sub === 'park') && host !== undefined && arg === undefined) return { kind: `power-${sub}`, host, ...client };
       if (sub === 'pin' && host !== undefined && (arg === 'on' || arg === 'off') && extra === undefined) return { kind: 'power-pin', host, on: arg === 'on', ...client };
-      throw new UsageError('power needs status [--json], wake HOST, park HOST or pin HOST on|off');
+      if (sub === 'simulate' && host === undefined) {
+        if (options.trace === undefined) throw new UsageError('power simulate needs --trace FILE (a seconds,demand CSV)');
+        return { kind: 'power-simulate', trace: options.trace, pool: options.pool, json: options.json, config: options.config };
+      }
+      throw new UsageError('power needs status [--json], wake HOST, park HOST, pin HOST on|off or simulate --trace FILE');
     }
     case 'demo':
       noPositional();

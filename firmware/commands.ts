@@ -31,6 +31,7 @@ export type Command =
   | ({ kind: 'firewall-status'; json: boolean } & ClientOptions)
   | ({ kind: 'balancer-drain'; host: string; on: boolean; pool?: string } & ClientOptions)
   | (PowerClientCommand & ClientOptions)
+  | { kind: 'power-simulate'; trace: string; pool?: string | undefined; json: boolean; config?: string | undefined }
   | { kind: 'demo' };
 
 const DEFAULT_CONTROL = '/run/tandem/control.sock';
@@ -81,6 +82,8 @@ export async function execute(command: Command): Promise<number> {
     case 'power-park':
     case 'power-pin':
       return (await import('./power/client.js')).powerClient(command);
+    case 'power-simulate':
+      return (await import('./power/commands.js')).powerSimulate(command);
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');
       return runDemo();

@@ -125,28 +125,37 @@ export function efficiency(host: { capacity: number; watts: { peak: number } }):
 export function forecast(pool: PlannerPool, now: number, tuning: PlannerTuning): Omit<PoolForecast, 'committedCapacity'> {
   const samples = pool.samples;
   const demand = samples.length > 0 ? samples[samples.length - 1]!.value : 0;
-  const recent = samples.filter((s) => s.t > now - tuning.trendWindowSeconds - 1e-9);
-  let slope = 0;
-  if (recent.length >= 2) {
-    const mt = recent.reduce((a, s) => a + s.t, 0) / recent.length;
-    const mv = recent.reduce((a, s) => a + s.value, 0) / recent.length;
-    let num = 0;
-    let den = 0;
-    for (const s of recent) {
-      num += (s.t - mt) * (s.value - mv);
-      den += (s.t - mt) ** 2;
-    }
-    slope = den > 0 ? num / den : 0;
-  }
+  const slope = slopeOver(samples, now - tuning.trendWindowSeconds);
   let peak = demand;
   for (const s of samples) if (s.t > now - tuning.peakHoldSeconds - 1e-9 && s.value > peak) peak = s.value;
   return { pool: pool.name, demand, slope, peak };
+}
+
+/** Least-squares slope of the samples since `from` (0 with fewer than two). */
+function slopeOver(samples: readonly DemandSample[], from: number): number {
+  const recent = samples.filter((s) => s.t > from - 1e-9);
+  if (recent.length < 2) return 0;
+  const mt = recent.reduce((a, s) => a + s.t, 0) / recent.length;
+  const mv = recent.reduce((a, s) => a + s.value, 0) / recent.length;
+  let num = 0;
+  let den = 0;
+  for (const s of recent) {
+    num += (s.t - mt) * (s.value - mv);
+    den += (s.t - mt) ** 2;
+  }
+  return den > 0 ? num / den : 0;
 }
 
 /** Capacity net of spares: the `spares` largest members are held back as redundancy. */
 export function netCapacity(capacities: readonly number[], spares: number): number {
   const sorted = [...capacities].sort((a, b) => b - a);
   return sorted.slice(spares).reduce((a, c) => a + c, 0);
+}
+
+function peakSince(samples: readonly DemandSample[], from: number, floor: number): number {
+  let peak = floor;
+  for (const s of samples) if (s.t > from - 1e-9 && s.value > peak) peak = s.value;
+  return peak;
 }
 
 /** Keep only what the planner will look at again (trend, peak hold): for the caller's buffer. */
@@ -255,12 +264,19 @@ function planPool(
     );
   }
   if (decisions.length > 0) return { decisions, committed: capacity() };
+  // While a wake is in flight the pool is still changing: parking now could swap an efficient
+  // awake host for the one coming up (the larger newcomer becomes the spare).
+  if (hosts.some((h) => h.state === 'waking')) return { decisions, committed: capacity() };
 
   // Park: least efficient first, one per round, only if the peak-held demand projected over the
   // host's wake time would still fit with hysteresis, so it is not woken again soon.
+  // A less efficient host still in its awake dwell holds back the parking of more efficient
+  // ones: it goes first once its dwell ends, instead of the pool keeping the worse host.
+  const dwelling = [...committed].filter((h) => h.state === 'awake' && h.healthy && !h.pinned && now - h.since < policy.minAwakeSeconds);
+  const worstDwelling = Math.max(-Infinity, ...dwelling.map(efficiency));
   const candidates = [...committed]
     .filter((h) => h.state === 'awake' && h.healthy && !h.pinned)
-    .filter((h) => now - h.since >= policy.minAwakeSeconds)
+    .filter((h) => now - h.since >= policy.minAwakeSeconds && efficiency(h) >= worstDwelling)
     .filter((h) => h.parkTimes.filter((t) => t > now - DAY).length < policy.maxCyclesPerDay)
     // The exact reverse of the wake order, so parking and waking walk the same ranking.
     .sort((a, b) => efficiency(b) - efficiency(a) || b.wakeSeconds - a.wakeSeconds || b.name.localeCompare(a.name));
@@ -269,7 +285,9 @@ function planPool(
     if (healthyAwake <= 1) break;
     if (committed.size - 1 < Math.max(policy.minAwake, 1, f.peak > 0 ? policy.spares + 1 : 0)) break;
     committed.delete(h);
-    const want = Math.max(f.peak, projected(h.wakeSeconds + input.intervalSeconds));
+    const hold = tuning.peakHoldSeconds;
+    const held = peakSince(pool.samples, now - hold, f.demand);
+    const want = Math.max(held, projected(h.wakeSeconds + input.intervalSeconds));
     if (fits(want, tuning.parkHysteresis)) {
       const net = netCapacity(caps(), policy.spares);
       decisions.push({
@@ -278,7 +296,7 @@ function planPool(
         action: 'park',
         cause: 'idle',
         reason:
-          `demand ${round(f.demand)} ${u} (${trend}, peak ${round(f.peak)}) fits ${Math.round(policy.targetUtilisation * tuning.parkHysteresis * 100)}% ` +
+          `demand ${round(f.demand)} ${u} (${trend}, peak ${round(held)} in ${round(hold)} s) fits ${Math.round(policy.targetUtilisation * tuning.parkHysteresis * 100)}% ` +
           `of ${round(net)} without ${h.name}: parking ${h.name} (least efficient awake: ${describe(h)})`,
       });
       break;

@@ -263,12 +263,15 @@ export interface SimulationSummary {
     /** True when the optimum's DP kept every state (see optimum.ts). */
     exact: boolean;
     shortfallSeconds: number;
+    belowPolicySeconds: number;
     /** Energy with free, instant parking whenever the policy allows: a floor no schedule reaches. */
     boundKWh: number;
   };
   /** savedKWh / optimum.savedKWh; null when the optimum saves nothing. */
   optimumRatio: number | null;
   shortfallSeconds: number;
+  /** Seconds in which the serving hosts did not meet spares/minAwake/targetUtilisation. */
+  belowPolicySeconds: number;
   cyclesPerHostPerDay: Record<string, number>;
   maxCyclesIn24h: Record<string, number>;
   hosts: { name: string; kWh: number; alwaysOnKWh: number; savedKWh: number; parks: number }[];
@@ -303,10 +306,12 @@ export async function simulate(setup: SimSetup, trace: Trace): Promise<Simulatio
         savedKWh: best.energy.savedKWh,
         exact: optimum.exact,
         shortfallSeconds: best.shortfallSeconds,
+        belowPolicySeconds: best.belowPolicySeconds,
         boundKWh: optimum.boundKWh,
       },
       optimumRatio: best.energy.savedKWh > 1e-12 ? run.energy.savedKWh / best.energy.savedKWh : null,
       shortfallSeconds: run.shortfallSeconds,
+      belowPolicySeconds: run.belowPolicySeconds,
       cyclesPerHostPerDay: cycles,
       maxCyclesIn24h: run.maxParksIn24h,
       hosts: run.energy.hosts.map((h) => ({ ...h, parks: run.parks[h.name] ?? 0 })),

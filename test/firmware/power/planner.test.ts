@@ -90,7 +90,7 @@ describe('power planner', () => {
     assert.deepEqual(actions(out), ['park hungry idle']);
     assert.equal(
       out.decisions[0]!.reason,
-      'demand 100 conn (steady, peak 100) fits 72% of 200 without hungry: parking hungry (least efficient awake: 1.5 W/conn)',
+      'demand 100 conn (steady, peak 100 in 900 s) fits 72% of 200 without hungry: parking hungry (least efficient awake: 1.5 W/conn)',
     );
   });
 
@@ -164,6 +164,16 @@ describe('power planner', () => {
     ];
     assert.deepEqual(actions(plan(input(hosts, 100))), ['wake old demand']);
     assert.deepEqual(actions(plan(input(hosts, 200))), ['wake old demand', 'wake fresh demand']);
+  });
+
+  it('parks nothing while a wake is in flight, and nothing more efficient than a host in its dwell', () => {
+    const inFlight = [host('a'), host('b'), host('c'), host('d', { state: 'waking', since: NOW - 3 })];
+    assert.deepEqual(actions(plan(input(inFlight, 0))), []);
+    const big = { capacity: 200, watts: { idle: 90, peak: 200, parked: 5 } };
+    const dwelling = [host('a'), host('b'), host('big', { ...big, since: NOW - 100 })];
+    assert.deepEqual(actions(plan(input(dwelling, 60))), [], 'b (0.9 W/conn) waits for big (1 W/conn) to end its dwell');
+    const rested = [host('a'), host('b'), host('big', { ...big, since: NOW - 700 })];
+    assert.deepEqual(actions(plan(input(rested, 60))), ['park big idle']);
   });
 
   it('plans each pool on its own', () => {
