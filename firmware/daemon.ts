@@ -20,6 +20,7 @@ import type { HealthCheckPort } from './balancer/check.js';
 import { NetworkChecks } from './balancer/checks.js';
 import { NetRelays, type RelayPort } from './balancer/relay.js';
 import { Balancer, type PoolStatus } from './balancer/service.js';
+import { ProcConntrack, type ConntrackPort } from './balancer/conntrack.js';
 import { handleFirewallRequest, loadFirewall } from './firewall/control.js';
 import { LinuxNftPort } from './firewall/linux.js';
 import type { NftPort } from './firewall/ports.js';
@@ -59,6 +60,8 @@ export interface Ports {
   system?: SystemSource;
   /** The systeminformation inventory; default a worker thread. */
   inventory?: InventorySource;
+  /** Connection tracking, for redirect pools' demand; default /proc/net/nf_conntrack. */
+  conntrack?: ConntrackPort;
   /** Power drivers; default the method registry (the demo passes simulated hosts). */
   powerDrivers?: DriverFactory;
 }
@@ -142,6 +145,7 @@ export class Daemon {
       relays: ports.relays ?? new NetRelays(ports.clock),
       tables: ports.tables ?? this.firewall,
       demote: (source, value) => this.carp.setExternalDemote(source, value),
+      conntrack: ports.conntrack ?? new ProcConntrack(),
       log: log.child({ part: 'balancer' }),
     });
     // A relay listening on a VIP can bind once this node holds the address: after the

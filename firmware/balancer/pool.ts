@@ -7,6 +7,7 @@
 import { createPicker, type Candidate, type Picker } from './algorithms.js';
 import type { CheckResult } from './check.js';
 import { initialHealth, notifyDone, type HealthChange, type HealthState, type Hysteresis } from './health.js';
+import { canonicalAddress, type TrackedFlow } from './conntrack.js';
 import { RateMeter } from './load.js';
 import type { HostConfig, HostMode, PoolConfig } from './schema.js';
 
@@ -133,7 +134,7 @@ export interface HostChange extends HealthChange {
 export interface Demand {
   /**
    * Whether Tandem sees the traffic: a relay counts every connection; a redirect pool's traffic
-   * passes through the kernel, and its counts stay 0 until the firewall reports them.
+   * passes through the kernel and is counted from its connection tracking once that was read.
    */
   measured: boolean;
   /** Open connections (tcp) or requests in flight (http), over all hosts. */
@@ -150,6 +151,9 @@ export class Pool {
   private picker: Picker;
   private algorithm: string | undefined;
   readonly meter = new RateMeter();
+  /** A redirect pool's demand read from the kernel's connection tracking (applyFlows). */
+  kernelMeasured = false;
+  private seenFlows: Set<string> | undefined;
 
   constructor(public config: PoolConfig, at: number, private readonly random: () => number = Math.random) {
     this.stateSince = at;
@@ -241,9 +245,35 @@ export class Pool {
     host.connections = Math.max(0, host.connections - 1);
   }
 
+  /**
+   * A redirect pool's load from the kernel: each host's open connections are the tracked flows
+   * redirected to its address; flows not seen at the last read are new connections (the first
+   * read only sets the baseline, or every open connection would count as new at once).
+   */
+  applyFlows(flows: readonly TrackedFlow[], at: number): void {
+    const byBackend = new Map<string, TrackedFlow[]>();
+    for (const f of flows) {
+      const list = byBackend.get(f.backend);
+      if (list) list.push(f);
+      else byBackend.set(f.backend, [f]);
+    }
+    for (const host of this.hosts) {
+      const mine = byBackend.get(canonicalAddress(host.address)) ?? [];
+      host.connections = mine.length;
+      if (!this.seenFlows) continue;
+      for (const f of mine) {
+        if (this.seenFlows.has(f.key)) continue;
+        host.meter.add(at);
+        this.meter.add(at);
+      }
+    }
+    this.seenFlows = new Set(flows.map((f) => f.key));
+    this.kernelMeasured = true;
+  }
+
   demand(at: number): Demand {
     return {
-      measured: this.config.relay !== undefined,
+      measured: this.config.relay !== undefined || this.kernelMeasured,
       connections: this.hosts.reduce((sum, h) => sum + h.connections, 0),
       requestsPerSecond: this.meter.perSecond(at),
       hosts: this.hosts.map((h) => ({

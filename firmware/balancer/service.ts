@@ -12,6 +12,7 @@ import { CheckScheduler, type RoundTarget } from './hce.js';
 import type { Health } from './health.js';
 import { Pool, type Demand, type HostState, type PoolHost, type PoolState, type PowerState } from './pool.js';
 import { TableFeed, type FeedStatus } from './redirect.js';
+import type { ConntrackPort } from './conntrack.js';
 import type { Relay, RelayPool, RelayPort, RelayStats, RelayTarget } from './relay.js';
 import type { BalancerConfig, CheckType, HostMode, PoolConfig } from './schema.js';
 
@@ -25,6 +26,8 @@ export interface BalancerPorts {
   demote(source: string, value: number): void;
   log: Logger;
   random?: () => number;
+  /** The kernel's connection tracking: a redirect pool's demand; absent, it stays unmeasured. */
+  conntrack?: ConntrackPort;
 }
 
 export interface HostStatus {
@@ -153,7 +156,20 @@ class PoolRuntime {
     for (const [host, result] of results) {
       if (result.outcome !== 'ok') this.log.debug(`pool ${this.name}: host ${host.id}: ${result.outcome}${result.detail ? ` (${result.detail})` : ''}`);
     }
+    await this.measureKernel();
     await this.settle();
+  }
+
+  /** Once per round, a redirect pool's demand from conntrack (the power manager plans with it). */
+  private async measureKernel(): Promise<void> {
+    const conntrack = this.balancer.ports.conntrack;
+    if (!this.pool.config.redirect || !conntrack) return;
+    try {
+      this.pool.applyFlows(await conntrack.redirected(), this.balancer.ports.clock.monotonic());
+    } catch (error) {
+      if (this.pool.kernelMeasured) this.log.warn(`pool ${this.name}: demand not measured: cannot read conntrack: ${(error as Error).message}`);
+      this.pool.kernelMeasured = false;
+    }
   }
 
   /** The consequences of a change: pool state, table (one write at most), demotion. */
