@@ -14,6 +14,8 @@ export interface MqttQuestion {
   subscribe: string[];
   publish: { topic: string; payload: string };
   timeoutMs: number;
+  /** mqtts only: `verify: false` accepts any certificate; `ca` is PEM text of the trusted CA. */
+  tls?: { verify: boolean; ca?: string };
   /** Looks at each message: `done` settles with it, `offline` fails as unreachable, undefined waits on. */
   judge(topic: string, payload: string): 'done' | 'offline' | undefined;
 }
@@ -40,6 +42,7 @@ export class LinuxMqttAsker implements MqttAsker {
       clientId: `tandem-power-${Math.random().toString(16).slice(2, 10)}`,
       ...(q.username !== undefined ? { username: q.username } : {}),
       ...(q.password !== undefined ? { password: q.password } : {}),
+      ...(q.tls ? { rejectUnauthorized: q.tls.verify, ...(q.tls.ca !== undefined ? { ca: q.tls.ca } : {}) } : {}),
     };
     let client: MqttClient;
     try {
@@ -66,6 +69,9 @@ export class LinuxMqttAsker implements MqttAsker {
       client.on('error', (error: Error & { code?: number | string }) => {
         // CONNACK 4/5 (v3.1.1) or 134/135 (v5): the broker refused our credentials.
         const refused = error.code === 4 || error.code === 5 || error.code === 134 || error.code === 135 || /not authori[sz]ed|bad user ?name or password/i.test(error.message);
+        // As for HTTPS: a broker whose certificate we do not trust answered; only its CA will help.
+        const untrusted = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/.test(String(error.code ?? ''));
+        if (untrusted) return finish({ ok: false, failure: 'misconfigured', detail: `broker ${q.url}: ${error.code} (the certificate is not trusted: give its CA as \`ca\`, or set \`verify: false\`)` });
         finish({ ok: false, failure: refused ? 'auth' : 'unreachable', detail: `broker ${q.url}: ${error.message}` });
       });
       client.on('message', (topic, payload) => {

@@ -3,6 +3,7 @@
 // `tele/<topic>/LWT` Online/Offline as availability; over HTTP, `/cm?cmnd=Power<n> On` with
 // `user`/`password` parameters answered `{"POWER<n>":"ON"}`.
 
+import { readFile } from 'node:fs/promises';
 import { optional, s, type ObjectOf, type StringRule } from '../config/kit.js';
 import type { DriverDeps, DriverFailure, DriverHost, DriverResult, PowerDriver, PowerReading } from './driver.js';
 import { LinuxHttpClient, readSecret, statusFailure, type HttpClient } from './http.js';
@@ -21,6 +22,8 @@ export const tasmotaSettings = {
   user: optional(s.string().describe('mqtt: broker user name. http: the web user (Tasmota\'s is `admin`, the default).')),
   password: optional(s.string().describe('mqtt: broker password; http: the WebPassword (inline; or `passwordFile`).')),
   passwordFile: optional(s.string('a file path').describe('A file holding the password, instead of `password`.')),
+  verify: optional(s.bool().describe('mqtts: verify the broker\'s certificate.'), true),
+  ca: optional(s.string('a file path').describe('mqtts: PEM file of the CA that signed the broker\'s certificate.')),
   timeoutSeconds: optional(s.number(0.1, 60).describe('Seconds to wait for the plug\'s answer.'), 5),
 };
 
@@ -80,6 +83,17 @@ export class TasmotaDriver implements PowerDriver {
     const timeoutMs = Math.round(c.timeoutSeconds * 1000);
     if (c.via === 'mqtt') {
       if (c.topic === undefined || c.url === undefined) return { ok: false, failure: 'misconfigured', detail: 'tasmota via mqtt needs `topic` and `url` (the broker)' };
+      let tls: { verify: boolean; ca?: string } | undefined;
+      if (c.url.startsWith('mqtts:')) {
+        tls = { verify: c.verify };
+        if (c.ca !== undefined) {
+          try {
+            tls.ca = await readFile(c.ca, 'utf8');
+          } catch (error) {
+            return { ok: false, failure: 'misconfigured', detail: `tasmota ca: cannot read ${c.ca}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+          }
+        }
+      }
       const stat = `stat/${c.topic}/${this.power()}`;
       const lwt = `tele/${c.topic}/LWT`;
       const answer = await this.mqtt.ask(
@@ -90,6 +104,7 @@ export class TasmotaDriver implements PowerDriver {
           subscribe: [stat, lwt],
           publish: { topic: `cmnd/${c.topic}/${this.power()}`, payload },
           timeoutMs,
+          ...(tls ? { tls } : {}),
           judge: (topic, text) => (topic === lwt ? (text === 'Offline' ? 'offline' : undefined) : topic === stat ? 'done' : undefined),
         },
         signal,

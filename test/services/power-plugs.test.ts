@@ -1,5 +1,5 @@
 // Smart plugs with the drivers' Linux ports: Tasmota over MQTT through Debian's mosquitto (started
-// here on loopback with a password file, killed by PID) with a test plug attached as a real MQTT
+// here on loopback with a password file or a TLS listener, killed by PID) with a test plug attached as a real MQTT
 // client, whose last will marks it Offline; Tasmota over HTTP and Shelly Gen2 (digest) and Gen1
 // (Basic) against test devices served over real HTTP on loopback.
 
@@ -21,7 +21,7 @@ import { createTasmota, tasmotaSettings } from '../../firmware/power/tasmota.js'
 import { FakeShelly } from './fake-shelly.js';
 import { FakeTasmota } from './fake-tasmota.js';
 import { serve } from './http-serve.js';
-import { freePort, Mosquitto } from './telemetry-lab.js';
+import { freePort, makeCa, Mosquitto } from './telemetry-lab.js';
 
 const host = { name: 'pi-1', address: '198.51.100.50', mac: '02:00:5e:10:00:50' };
 const signal = new AbortController().signal;
@@ -112,5 +112,34 @@ test('Tasmota over HTTP and Shelly Gen2/Gen1 over real HTTP: switch, read back, 
     assert.match(!closed.ok ? closed.detail : '', /ECONNREFUSED/);
   } finally {
     await Promise.all(servers.map((x) => x.close()));
+  }
+});
+
+test('Tasmota over mqtts: the broker CA from `ca` is trusted; without it the failure says what to set', { timeout: 90_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-tasmota-tls-'));
+  const certs = await makeCa(dir, 'plugs');
+  const [plain, secure] = [await freePort(), await freePort()];
+  const broker = await Mosquitto.start(dir, [
+    `listener ${plain} 127.0.0.1`, 'allow_anonymous true',
+    `listener ${secure} 127.0.0.1`, `cafile ${certs.ca}`, `certfile ${certs.serverCert}`, `keyfile ${certs.serverKey}`,
+  ]);
+  const plug = new FakeTasmota(1);
+  const device = await plug.attach(mqtt, `mqtt://127.0.0.1:${plain}`, 'desk_plug');
+  try {
+    const url = `mqtts://127.0.0.1:${secure}`;
+    const trusted = build(tasmotaSettings, createTasmota as never, { topic: 'desk_plug', url, ca: certs.ca, timeoutSeconds: 3 });
+    const woke = await trusted.wake(host, signal);
+    assert.equal(woke.ok, true, JSON.stringify(woke));
+    assert.deepEqual(plug.relays, [true]);
+    const untrusted = await build(tasmotaSettings, createTasmota as never, { topic: 'desk_plug', url, timeoutSeconds: 3 }).park(host, signal);
+    assert.equal(!untrusted.ok && untrusted.failure, 'misconfigured', JSON.stringify(untrusted));
+    assert.match(!untrusted.ok ? untrusted.detail : '', /give its CA as `ca`/);
+    const insecure = await build(tasmotaSettings, createTasmota as never, { topic: 'desk_plug', url, verify: false, timeoutSeconds: 3 }).park(host, signal);
+    assert.equal(insecure.ok, true, JSON.stringify(insecure));
+    assert.deepEqual(plug.relays, [false]);
+  } finally {
+    device.end(true);
+    await broker.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
