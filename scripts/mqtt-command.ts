@@ -87,6 +87,8 @@ export async function sendRaw(
     ...(options.cert ? { cert: options.cert } : {}),
     ...(options.clientKey ? { key: options.clientKey } : {}),
   });
+  // Without it Nagle holds the small PUBLISH for up to 40 ms (the broker wants set_tcp_nodelay too).
+  (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   try {
     const reply = new Promise<CommandReply>((resolve) => {
       client.on('message', (t, message, packet) => {

@@ -56,7 +56,7 @@ async function startBroker(dir: string): Promise<{ broker: Mosquitto; url: strin
   const acl = join(dir, 'acl');
   await writeFile(acl, await readmeAcl());
   const port = await freePort();
-  const broker = await Mosquitto.start(join(dir, 'broker'), [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`, 'persistence false']);
+  const broker = await Mosquitto.start(join(dir, 'broker'), [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`, 'persistence false', 'set_tcp_nodelay true']);
   return { broker, url: `mqtt://127.0.0.1:${port}` };
 }
 
@@ -187,6 +187,34 @@ for (const protocol of ['5', '3.1.1'] as const) {
       assert.equal((await node.counters()).replayed, 1);
       assert.equal((await node.status()).maintenance, false);
       assert.equal(await node.persistedMaintenance(), false);
+    });
+
+    it('answers 20 commands in a row, each once (round trip printed as a diagnostic)', async (t) => {
+      const v5 = protocol === '5';
+      const client = await mqtt.connectAsync(broker.url, { protocolVersion: v5 ? 5 : 4, username: 'monitor', password: PASSWORDS.monitor, reconnectPeriod: 0 });
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      const replyTopic = `tandem/fw-a/reply/bench/${protocol}`;
+      const replies = new Map<string, number>();
+      client.on('message', (_topic, payload) => {
+        const reply = JSON.parse(payload.toString()) as CommandReply;
+        if (reply.nonce) replies.set(reply.nonce, performance.now());
+      });
+      const rtts: number[] = [];
+      try {
+        await client.subscribeAsync(replyTopic, { qos: 1 });
+        for (let i = 0; i < 20; i++) {
+          const built = buildCommand({ ...monitor(), action: 'demote', args: { by: 0 }, replyTopic });
+          const sent = performance.now();
+          await client.publishAsync(built.topic, built.payload, { qos: 1, ...(v5 ? { properties: { responseTopic: replyTopic, correlationData: Buffer.from(String(i)) } } : {}) });
+          const at = await until(`reply ${i}`, () => replies.get(built.nonce));
+          rtts.push(at - sent);
+        }
+      } finally {
+        await client.endAsync();
+      }
+      assert.equal(replies.size, 20, 'one reply per command');
+      rtts.sort((a, b) => a - b);
+      t.diagnostic(`MQTT ${protocol} command round trip over 20: p50 ${rtts[10]!.toFixed(1)} ms, max ${rtts[19]!.toFixed(1)} ms, publish to reply arrival`);
     });
 
     it('demote by and reset act as `tandem demote` does', async () => {
