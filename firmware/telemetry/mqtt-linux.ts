@@ -174,11 +174,11 @@ class LinuxMqttSession implements MqttSession {
       this.socket = socket;
       // The underlying reason (ECONNREFUSED, a certificate error) is the one worth reporting.
       socket.on('error', (error: Error) => (this.attemptError ??= describeSocketError(error)));
+      // Nagle holds a small PUBLISH until the last one is ACKed: +40 ms per hop on loopback.
+      (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       return socket;
     };
     switch (url.protocol) {
-      // Nagle holds a small PUBLISH until the last one is ACKed: +40 ms per hop on loopback.
-      (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       case 'mqtt:':
         return () => track(createConnection({ host, port: Number(url.port || 1883) }));
       case 'mqtts:':
