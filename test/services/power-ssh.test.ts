@@ -3,10 +3,8 @@
 // ssh client in the router's namespace. Recipe: ../shared/reference/power-counterparts.md §3.
 
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '../../firmware/os/clock.js';
 import { silentLogger } from '../../firmware/log.js';
@@ -14,15 +12,7 @@ import { createSsh, ensureSshKey, type SshSettings } from '../../firmware/power/
 import { LinuxProcessRunner } from '../../firmware/os/process.js';
 import type { DriverResult } from '../../firmware/power/driver.js';
 import { netnsUnavailable } from '../netns/lab.js';
-import { createPowerLab, type PowerLab } from './power-lab.js';
-
-const run = promisify(execFile);
-const SSHD = '/usr/sbin/sshd'; // sshd re-execs itself, so it must be started by absolute path
-
-async function keygen(path: string, comment: string): Promise<string> {
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
-  return (await readFile(`${path}.pub`, 'utf8')).trim();
-}
+import { createPowerLab, forcedCommandLine, keygen, startSshd, type PowerLab, type SshdHost } from './power-lab.js';
 
 describe('ssh park against sshd in a lab namespace', { skip: netnsUnavailable() }, () => {
   let power: PowerLab;
@@ -30,44 +20,20 @@ describe('ssh park against sshd in a lab namespace', { skip: netnsUnavailable() 
   let marker: string;
   let otherKey: string;
   let otherHostKeyPub: string;
-  let sshdLog = '';
+  let sshd: SshdHost;
   const address = () => power.lab.host('h2').ipv4;
 
   before(async () => {
     power = await createPowerLab(2);
-    const d = join(power.dir, 'sshd');
     state = join(power.dir, 'state');
     marker = join(power.dir, 'parked');
-    await mkdir(d);
     await mkdir(join(state, 'power'), { recursive: true, mode: 0o700 });
-    await mkdir('/run/sshd', { recursive: true }); // privilege separation dir; systemd makes it at boot
-    await keygen(join(d, 'host_key'), 'lab-host');
-    otherHostKeyPub = await keygen(join(d, 'other_host_key'), 'lab-other-host');
     const clientPub = await keygen(join(state, 'power', 'id_ed25519'), 'tandem-router');
     otherKey = join(power.dir, 'other_key');
     await keygen(otherKey, 'not-authorised');
+    otherHostKeyPub = await keygen(join(power.dir, 'other_host_key'), 'lab-other-host');
     // The host decides: whatever is requested, only this runs (and records the request).
-    const forced = `echo "$SSH_ORIGINAL_COMMAND" >> ${marker}; echo parking`;
-    await writeFile(join(d, 'authorized_keys'), `restrict,command="${forced.replaceAll('"', '\\"')}" ${clientPub}\n`);
-    await writeFile(
-      join(d, 'sshd_config'),
-      [
-        `ListenAddress ${address()}:22`,
-        `HostKey ${join(d, 'host_key')}`,
-        `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
-        'PidFile none',
-        'UsePAM no',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'PermitRootLogin forced-commands-only',
-        'StrictModes no', // the lab's files live under /tmp
-        'LogLevel VERBOSE',
-        '',
-      ].join('\n'),
-    );
-    const sshd = power.lab.spawn('h2', SSHD, ['-D', '-e', '-f', join(d, 'sshd_config')]);
-    sshd.stderr?.setEncoding('utf8').on('data', (chunk: string) => (sshdLog += chunk));
-    await power.listening('h2', 'tcp', address(), 22);
+    sshd = await startSshd(power, 'h2', [forcedCommandLine(`echo "$SSH_ORIGINAL_COMMAND" >> ${marker}; echo parking`, clientPub)]);
   });
   after(async () => {
     await power?.dispose();
@@ -88,7 +54,7 @@ describe('ssh park against sshd in a lab namespace', { skip: netnsUnavailable() 
     assert.deepEqual(await requests(), ['systemctl suspend']);
     const knownHosts = await readFile(join(state, 'power', 'known_hosts'), 'utf8');
     assert.match(knownHosts, new RegExp(`^${address().replaceAll('.', '\\.')} ssh-ed25519 `));
-    assert.match(sshdLog, /Root login accepted for forced command/);
+    assert.match(sshd.log(), /Root login accepted for forced command/);
   });
 
   it('asks for the configured command and trusts the pinned key the next time', async () => {
