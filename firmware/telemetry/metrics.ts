@@ -62,6 +62,8 @@ export type NodeMetrics = {
   /** Adverts dropped before a vhid matched, per interface and reason. */
   unmatched: Status['unmatched'];
   pools: { name: string; state: string; demote: number; hostsUp: number; hosts: number; connections: number; requestsPerSecond: number }[];
+  /** The power manager's energy account since the daemon started, when `power` is configured. */
+  energy?: { kWh: number; savedKWh: number; savedFraction: number; hostsParked: number; hosts: number };
   /** The MQTT publisher's own queue, from status().telemetry. */
   telemetry?: { connected: boolean; queued: number; dropped: number };
   inventory?: Inventory;
@@ -157,6 +159,17 @@ export class MetricsCollector {
         connections: p.demand.connections,
         requestsPerSecond: p.demand.requestsPerSecond,
       })),
+      ...(status.power
+        ? {
+            energy: {
+              kWh: status.power.energy.kWh,
+              savedKWh: status.power.energy.savedKWh,
+              savedFraction: status.power.energy.savedFraction,
+              hostsParked: status.power.hosts.filter((h) => h.state === 'parked').length,
+              hosts: status.power.hosts.length,
+            },
+          }
+        : {}),
       ...(status.telemetry
         ? {
             telemetry: {

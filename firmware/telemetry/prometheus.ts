@@ -22,6 +22,8 @@ export const DROP_REASONS = ['short', 'badVersion', 'badType', 'badChecksum', 'b
 
 const CARP_STATE_CODES = { INIT: 0, BACKUP: 1, MASTER: 2 } as const;
 const POOL_STATE_CODES: Record<string, number> = { unknown: 0, up: 1, degraded: 2, down: 3, empty: 4 };
+const POWER_STATES = ['awake', 'parking', 'parked', 'waking'];
+const JOULES_PER_KWH = 3.6e6;
 const HOST_STATES = ['unknown', 'up', 'down', 'draining', 'parked', 'waking', 'maintenance'];
 
 const VH = ['vhid', 'interface'] as const;
@@ -71,6 +73,14 @@ export const METRICS = {
   tandem_telemetry_queue_dropped_total: { type: 'counter', labels: [], help: 'Events dropped because the telemetry queue was full.' },
   tandem_telemetry_published_total: { type: 'counter', labels: ['kind'], help: 'Messages published to the broker (events, states, metrics).' },
   tandem_telemetry_commands_total: { type: 'counter', labels: ['outcome'], help: 'Remote commands per outcome (executed, or why refused: unsigned, badSignature, stale, replayed, ...).' },
+  tandem_power_acting: { type: 'gauge', labels: [], help: '1 while this node\'s power manager parks and wakes hosts (standalone, or MASTER of its vhid).' },
+  tandem_power_pool_demand: { type: 'gauge', labels: ['pool', 'unit'], help: 'Demand the power planner measured for the pool, in its unit.' },
+  tandem_power_host_state: { type: 'gauge', labels: ['pool', 'host', 'state'], help: `1 for the managed host's power state (${POWER_STATES.join(', ')}), 0 for the others.` },
+  tandem_power_host_cycles_today: { type: 'gauge', labels: ['pool', 'host'], help: 'Park/wake cycles of the host today.' },
+  tandem_power_host_energy_joules_total: { type: 'counter', labels: ['pool', 'host'], help: 'Energy the host drew since the daemon started (modelled).' },
+  tandem_power_host_saved_energy_joules_total: { type: 'counter', labels: ['pool', 'host'], help: 'Energy saved against the host always on, since the daemon started.' },
+  tandem_power_energy_joules_total: { type: 'counter', labels: [], help: 'Energy all managed hosts drew since the daemon started.' },
+  tandem_power_saved_energy_joules_total: { type: 'counter', labels: [], help: 'Energy saved against all managed hosts always on, since the daemon started.' },
   tandem_process_resident_memory_bytes: { type: 'gauge', labels: [], help: 'Resident set size of the daemon.' },
   tandem_process_heap_used_bytes: { type: 'gauge', labels: [], help: 'V8 heap in use.' },
   tandem_process_heap_total_bytes: { type: 'gauge', labels: [], help: 'V8 heap reserved.' },
@@ -206,6 +216,22 @@ export function renderPrometheus(snap: MetricsSnapshot): string {
     out.one('tandem_telemetry_queue_dropped_total', telemetry.queue.dropped);
     out.add('tandem_telemetry_published_total', Object.entries(telemetry.published).map(([kind, n]): Sample => [{ kind }, n]));
     out.add('tandem_telemetry_commands_total', Object.entries(telemetry.commands ?? {}).map(([outcome, n]): Sample => [{ outcome }, n]));
+  }
+
+  const power = status.power;
+  if (power) {
+    out.one('tandem_power_acting', power.acting ? 1 : 0);
+    out.add('tandem_power_pool_demand', power.pools.filter((p) => p.demand !== null).map((p): Sample => [{ pool: p.name, unit: p.unit }, p.demand!]));
+    const managed = power.hosts.map((h) => [{ pool: h.pool, host: h.name }, h] as const);
+    out.add(
+      'tandem_power_host_state',
+      managed.flatMap(([l, h]) => [...new Set<string>([...POWER_STATES, h.state])].map((state): Sample => [{ ...l, state }, h.state === state ? 1 : 0])),
+    );
+    out.add('tandem_power_host_cycles_today', managed.map(([l, h]) => [l, h.cyclesToday]));
+    out.add('tandem_power_host_energy_joules_total', managed.map(([l, h]) => [l, h.energy.kWh * JOULES_PER_KWH]));
+    out.add('tandem_power_host_saved_energy_joules_total', managed.map(([l, h]) => [l, h.energy.savedKWh * JOULES_PER_KWH]));
+    out.one('tandem_power_energy_joules_total', power.energy.kWh * JOULES_PER_KWH);
+    out.one('tandem_power_saved_energy_joules_total', power.energy.savedKWh * JOULES_PER_KWH);
   }
 
   const proc = snap.process;

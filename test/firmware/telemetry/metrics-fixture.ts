@@ -4,6 +4,7 @@
 
 import type { Status } from '../../../firmware/daemon.js';
 import type { HostStatus, PoolStatus } from '../../../firmware/balancer/service.js';
+import type { PowerHostStatus, PowerStatus } from '../../../firmware/power/status.js';
 import type { SystemSample } from '../../../firmware/telemetry/proc.js';
 import type { MetricsSnapshot, ProcessSample } from '../../../firmware/telemetry/metrics.js';
 
@@ -45,6 +46,35 @@ export function poolFixture(name = 'web', hosts: HostStatus[] = [host('198.51.10
   };
 }
 
+function powerHost(name: string, state: PowerHostStatus['state'], kWh: number, alwaysOnKWh: number): PowerHostStatus {
+  return {
+    name,
+    pool: 'web',
+    address: '198.51.100.22',
+    state,
+    since: SINCE,
+    pinned: false,
+    cyclesToday: 2,
+    wake: { method: 'wol', seconds: 120, learned: true },
+    park: { method: 'ssh', seconds: 30, learned: false },
+    energy: { kWh, alwaysOnKWh, savedKWh: alwaysOnKWh - kWh },
+  };
+}
+
+export function powerFixture(): PowerStatus {
+  return {
+    role: 'master',
+    acting: true,
+    vhid: 42,
+    intervalSeconds: 30,
+    pools: [{ name: 'web', unit: 'connections', measured: true, demand: 3 }, { name: 'idle', unit: 'rps', measured: false, demand: null }],
+    hosts: [powerHost('web-2', 'parked', 0.5, 2), powerHost('web-3', 'awake', 2, 2)],
+    decisions: [],
+    energy: { hours: 10, kWh: 2.5, alwaysOnKWh: 4, savedKWh: 1.5, savedFraction: 0.375, hosts: [] },
+    ledger: { path: '/var/lib/tandem/power.json', writes: 3 },
+  };
+}
+
 export function statusFixture(more: Partial<Status> = {}): Status {
   return {
     node: 'fw-a',
@@ -74,6 +104,7 @@ export function statusFixture(more: Partial<Status> = {}): Status {
       published: { events: 95, states: 6, metrics: 3 },
       commands: { executed: 3, unsigned: 1, badSignature: 0, stale: 2, replayed: 1, malformed: 0, unknownAction: 0, failed: 0 },
     },
+    power: powerFixture(),
     ...more,
   };
 }

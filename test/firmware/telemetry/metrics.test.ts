@@ -170,6 +170,7 @@ describe('MetricsCollector', () => {
     assert.deepEqual(first.telemetry, { connected: true, queued: 4, dropped: 2 });
     assert.deepEqual(first.process, { rssBytes: 60 * 1024 ** 2, heapUsedBytes: 20 * 1024 ** 2, cpuSeconds: 1.75 });
     assert.equal(first.demotion, 50);
+    assert.deepEqual(first.energy, { kWh: 2.5, savedKWh: 1.5, savedFraction: 0.375, hostsParked: 1, hosts: 2 });
     assert.equal(first.inventory, undefined);
     await clock.advance(60_000);
     const second = await collector.collect();
@@ -187,13 +188,14 @@ describe('MetricsCollector', () => {
       clock: new FakeClock(),
       system: { sample: async () => ({ interfaces: {}, thermal: [] }) },
       process: nodeProcess,
-      status: () => statusFixture({ telemetry: undefined }),
+      status: () => statusFixture({ telemetry: undefined, power: undefined }),
     });
     const m = await collector.collect();
     assert.deepEqual(m.cpu, {});
     assert.equal(m.memory, undefined);
     assert.deepEqual(m.temperature, { zones: [] });
     assert.equal(m.telemetry, undefined);
+    assert.equal(m.energy, undefined);
     assert.ok(m.process.rssBytes > 10 * 1024 ** 2, 'the real process RSS');
   });
 });

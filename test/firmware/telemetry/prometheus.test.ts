@@ -108,6 +108,13 @@ describe('renderPrometheus', () => {
       'tandem_telemetry_commands_total{outcome="badSignature"} 0',
       'tandem_telemetry_commands_total{outcome="executed"} 3',
       'tandem_telemetry_commands_total{outcome="stale"} 2',
+      'tandem_power_acting 1',
+      'tandem_power_pool_demand{pool="web",unit="connections"} 3',
+      'tandem_power_host_state{pool="web",host="web-2",state="parked"} 1',
+      'tandem_power_host_state{pool="web",host="web-2",state="awake"} 0',
+      'tandem_power_host_energy_joules_total{pool="web",host="web-2"} 1800000',
+      'tandem_power_host_saved_energy_joules_total{pool="web",host="web-2"} 5400000',
+      'tandem_power_saved_energy_joules_total 5400000',
       'tandem_process_resident_memory_bytes 62914560',
       'tandem_process_cpu_seconds_total{mode="user"} 1.25',
       'tandem_node_cpu_seconds_total{mode="idle"} 900',
@@ -148,10 +155,11 @@ describe('renderPrometheus', () => {
 
   it('leaves out families with nothing to say', () => {
     const out = renderPrometheus(
-      snapshotFixture({ status: statusFixture({ carp: [], pools: [], unmatched: {}, telemetry: undefined }), system: { interfaces: {}, thermal: [] } }),
+      snapshotFixture({ status: statusFixture({ carp: [], pools: [], unmatched: {}, telemetry: undefined, power: undefined }), system: { interfaces: {}, thermal: [] } }),
     );
     assert.ok(!out.includes('tandem_carp_'));
     assert.ok(!out.includes('tandem_telemetry_'));
+    assert.ok(!out.includes('tandem_power_'));
     assert.ok(!out.includes('tandem_node_cpu_seconds_total'));
     assert.ok(out.includes('tandem_info{node="fw-a",version="0.1.0"} 1'));
     assert.deepEqual(lintExposition(out), []);
