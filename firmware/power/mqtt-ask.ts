@@ -16,8 +16,12 @@ export interface MqttQuestion {
   timeoutMs: number;
   /** mqtts only: `verify: false` accepts any certificate; `ca` is PEM text of the trusted CA. */
   tls?: { verify: boolean; ca?: string };
-  /** Looks at each message: `done` settles with it, `offline` fails as unreachable, undefined waits on. */
-  judge(topic: string, payload: string): 'done' | 'offline' | undefined;
+  /**
+   * Looks at each message: `done` settles with it, `offline` fails as unreachable, undefined waits
+   * on. `retained` marks a broker's stored copy (an LWT, or a state kept by PowerRetain) rather
+   * than an answer to this question.
+   */
+  judge(topic: string, payload: string, retained: boolean): 'done' | 'offline' | undefined;
 }
 
 export type MqttAnswer = { ok: true; topic: string; payload: string } | { ok: false; failure: DriverFailure; detail: string };
@@ -74,9 +78,9 @@ export class LinuxMqttAsker implements MqttAsker {
         if (untrusted) return finish({ ok: false, failure: 'misconfigured', detail: `broker ${q.url}: ${error.code} (the certificate is not trusted: give its CA as \`ca\`, or set \`verify: false\`)` });
         finish({ ok: false, failure: refused ? 'auth' : 'unreachable', detail: `broker ${q.url}: ${error.message}` });
       });
-      client.on('message', (topic, payload) => {
+      client.on('message', (topic, payload, packet) => {
         const text = payload.toString('utf8');
-        const verdict = q.judge(topic, text);
+        const verdict = q.judge(topic, text, packet.retain === true);
         if (verdict === 'done') finish({ ok: true, topic, payload: text });
         else if (verdict === 'offline') finish({ ok: false, failure: 'unreachable', detail: `${topic} says ${text}: the device is offline` });
       });
@@ -102,13 +106,13 @@ export class FakeMqttAsker implements MqttAsker {
     const matches = (filter: string, topic: string) => filter === topic || (filter.endsWith('/#') && topic.startsWith(filter.slice(0, -1)));
     for (const [topic, payload] of this.retained) {
       if (!q.subscribe.some((f) => matches(f, topic))) continue;
-      const verdict = q.judge(topic, payload);
+      const verdict = q.judge(topic, payload, true);
       if (verdict === 'offline') return { ok: false, failure: 'unreachable', detail: `${topic} says ${payload}: the device is offline` };
     }
     this.published.push(q.publish);
     for (const reply of this.device(q.publish.topic, q.publish.payload)) {
       if (!q.subscribe.some((f) => matches(f, reply.topic))) continue;
-      const verdict = q.judge(reply.topic, reply.payload);
+      const verdict = q.judge(reply.topic, reply.payload, false);
       if (verdict === 'done') return { ok: true, ...reply };
     }
     return { ok: false, failure: 'unreachable', detail: `no answer on ${q.subscribe.join(', ')} within ${q.timeoutMs} ms (is the device online and its topic right?)` };

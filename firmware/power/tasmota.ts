@@ -105,7 +105,8 @@ export class TasmotaDriver implements PowerDriver {
           publish: { topic: `cmnd/${c.topic}/${this.power()}`, payload },
           timeoutMs,
           ...(tls ? { tls } : {}),
-          judge: (topic, text) => (topic === lwt ? (text === 'Offline' ? 'offline' : undefined) : topic === stat ? 'done' : undefined),
+          // A retained stat (PowerRetain on) is the state before our command, not its answer.
+          judge: (topic, text, retained) => (topic === lwt ? (text === 'Offline' ? 'offline' : undefined) : topic === stat && !retained ? 'done' : undefined),
         },
         signal,
       );

@@ -52,6 +52,9 @@ test('Tasmota over MQTT through mosquitto: switch, read back, Offline by last wi
     assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'on' });
     assert.equal((await d.park(host, signal)).ok, true);
     assert.deepEqual(plug.relays, [false, false]);
+    // A stale retained state on the broker (PowerRetain) must not pass for the plug's answer.
+    await device.publishAsync('stat/rack_plug_7/POWER2', 'ON', { retain: true, qos: 1 });
+    assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'off' });
 
     const badAuth = await build(tasmotaSettings, createTasmota as never, { topic: 'rack_plug_7', url, user: 'tandem', password: 'wrong', timeoutSeconds: 2 }).wake(host, signal);
     assert.equal(!badAuth.ok && badAuth.failure, 'auth', JSON.stringify(badAuth));

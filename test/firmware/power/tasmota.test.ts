@@ -44,6 +44,10 @@ test('mqtt: relay n uses POWER<n>; a retained LWT Offline is unreachable; a wron
   const { d, mqtt } = driver(plug, { topic: 'rack_plug_3', url: 'mqtt://127.0.0.1', relay: 3 });
   assert.equal((await d.wake(host, signal)).ok, true);
   assert.deepEqual(plug.relays, [false, false, true, false]);
+  // PowerRetain: the broker holds the last state; it is not the answer to a new command.
+  mqtt.retained.set('stat/rack_plug_3/POWER3', 'ON');
+  assert.equal((await d.park(host, signal)).ok, true);
+  assert.deepEqual(plug.relays, [false, false, false, false]);
   mqtt.retained.set('tele/rack_plug_3/LWT', 'Offline');
   const offline = await d.park(host, signal);
   assert.equal(!offline.ok && offline.failure, 'unreachable');
@@ -51,7 +55,7 @@ test('mqtt: relay n uses POWER<n>; a retained LWT Offline is unreachable; a wron
   const wrong = await driver(plug, { topic: 'other', url: 'mqtt://127.0.0.1' }).d.park(host, signal);
   assert.equal(!wrong.ok && wrong.failure, 'unreachable');
   assert.match(!wrong.ok ? wrong.detail : '', /no answer on stat\/other\/POWER/);
-  assert.deepEqual(plug.relays, [false, false, true, false]);
+  assert.deepEqual(plug.relays, [false, false, false, false]);
 });
 
 test('http: /cm?cmnd=Power%20On with user and password; a wrong password is auth', async () => {
