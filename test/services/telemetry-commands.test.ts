@@ -49,15 +49,30 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 }
 
 /** mosquitto with a user per node and the monitor, and the README's ACL, on a free loopback port. */
-async function startBroker(dir: string): Promise<{ broker: Mosquitto; url: string }> {
+interface Broker {
+  broker: Mosquitto;
+  url: string;
+  /** Stops mosquitto and starts it again on the same port and config (no persistence: sessions are gone). */
+  restart(): Promise<void>;
+}
+
+async function startBroker(dir: string): Promise<Broker> {
   const passwords = join(dir, 'passwords');
   await writeFile(passwords, '');
   for (const [user, password] of Object.entries(PASSWORDS)) await run('mosquitto_passwd', ['-b', passwords, user, password]);
   const acl = join(dir, 'acl');
   await writeFile(acl, await readmeAcl());
   const port = await freePort();
-  const broker = await Mosquitto.start(join(dir, 'broker'), [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`, 'persistence false', 'set_tcp_nodelay true']);
-  return { broker, url: `mqtt://127.0.0.1:${port}` };
+  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`, 'persistence false', 'set_tcp_nodelay true'];
+  const result: Broker = {
+    broker: await Mosquitto.start(join(dir, 'broker'), lines),
+    url: `mqtt://127.0.0.1:${port}`,
+    async restart() {
+      await result.broker.stop();
+      result.broker = await Mosquitto.start(join(dir, 'broker'), lines);
+    },
+  };
+  return result;
 }
 
 type Counters = Record<string, number>;
@@ -109,7 +124,7 @@ class CommandNode {
 }
 
 let dir: string;
-let broker: { broker: Mosquitto; url: string };
+let broker: Broker;
 let keyFile: string;
 
 before(async () => {
@@ -266,6 +281,27 @@ describe('the README ACL', () => {
       await nodeClient.endAsync();
       await watcher.endAsync();
     }
+  });
+});
+
+describe('after the broker restarts', () => {
+  let node: CommandNode;
+  before(async () => {
+    node = await CommandNode.start(broker.url, keyFile, '5');
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  it('the node subscribes again (clean sessions forget) and takes commands', async () => {
+    await broker.restart();
+    await until('fw-a to reconnect', async () => ((await node.status()).telemetry?.connection.state === 'connected' ? true : undefined), 15_000);
+    // The SUBACK may trail the CONNACK a little: retry until a reply comes.
+    const reply = await until('a command to be answered after the restart', async () =>
+      (await sendCommand({ url: broker.url, node: 'fw-a', key: Buffer.from(KEY), by: 'monitor-1', protocol: '5', timeoutMs: 1000, username: 'monitor', password: PASSWORDS.monitor, action: 'maintenance', args: { on: true } })).reply,
+    10_000);
+    assert.equal(reply.ok, true, JSON.stringify(reply));
+    assert.equal((await node.status()).maintenance, true);
   });
 });
 
