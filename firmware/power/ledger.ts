@@ -47,7 +47,8 @@ function put(ledger: Ledger, name: string, host: LedgerHost): Ledger {
 /** A host enters `state`; a park starts a cycle. */
 export function transition(ledger: Ledger, name: string, state: LedgerState, at: number, how?: string): Ledger {
   const host = ledgerHost(ledger, name, at);
-  if (host.state === state && host.how === how) return ledger;
+  // A host seen for the first time is recorded, so its `since` holds from now on (dwell times).
+  if (ledger.hosts[name] && host.state === state && host.how === how) return ledger;
   const cycles = state === 'parking' ? [...host.cycles, at].filter((t) => t > at - WEEK_MS).slice(-MAX_CYCLES) : host.cycles;
   const next: LedgerHost = { ...host, state, since: host.state === state ? host.since : at, cycles };
   if (how !== undefined) next.how = how;
