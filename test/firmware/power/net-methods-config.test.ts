@@ -66,3 +66,17 @@ test('broken settings name their path', () => {
   assert.ok(messages.some((m) => m.startsWith('power.hosts[0].wake.outlet: unknown key for method shelly')), messages.join('\n'));
   assert.ok(messages.some((m) => m.startsWith('power.hosts[0].park.user: is required')), messages.join('\n'));
 });
+
+test('the README examples of the network methods are each a valid wake', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+  const block = /### Switched PDUs, BMCs, smart plugs and webhooks[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'no yaml example under "Switched PDUs, BMCs, smart plugs and webhooks"');
+  const examples = parse(block) as Array<Record<string, unknown>>;
+  assert.equal(examples.length, 6);
+  for (const example of examples) {
+    const result = withMethods(JSON.stringify(example), '{ method: ssh }');
+    assert.ok(result.ok, `${JSON.stringify(example)}: ${JSON.stringify(!result.ok && result.issues)}`);
+  }
+});
