@@ -1,13 +1,14 @@
 // scripts/bench/telemetry: what telemetry costs a CARP pair, in one run, in throwaway lab
-// namespaces (test/netns/lab.ts). h1 = master, h2 = backup, h3 = Debian's mosquitto.
+// namespaces (test/netns/lab.ts), and how fast a transition reaches a subscriber.
 //
-// Phases, each with a fresh pair of the built bundle: `off` (no telemetry section), `on` (MQTT
-// at the defaults: metrics every 60 s, inventory worker at start), `busy` (metrics every 5 s and
-// /metrics scraped from h3 every second). Each measures, over the same window, the master's
-// advert inter-arrival at the backup (tcpdump on h2, nanosecond stamps), both daemons' CPU time
-// (/proc/PID/stat) and RSS (/proc/PID/status), and false failovers. In `on`, after the window,
-// forced failovers give the latency from a CARP transition (its `since`/`time`) to a
-// subscriber's receipt (mosquitto_sub -F %U in h3). Ratios are against `off` from the same run.
+// Three Tandem pairs (the built bundle) run at the same time on one segment, so the machine's
+// load (other labs share its cores) falls on all alike: `off` (no telemetry section), `on` (MQTT
+// at the defaults: metrics every 60 s, inventory worker at start) and `busy` (metrics every 5 s,
+// /metrics scraped every second). Over one window each pair gets: the master's advert
+// inter-arrival at its backup (tcpdump there, nanosecond stamps), both daemons' CPU time
+// (/proc/PID/stat) and RSS (/proc/PID/status), false failovers. Then forced failovers of the
+// `on` pair give the latency from a CARP transition (its `since`/`time`) to a subscriber's
+// receipt (mosquitto_sub -F %U next to Debian's mosquitto on h7). Ratios are against `off`.
 //
 // It reports and does not assert: exit 0 when it ran, 1 on an error, 2 on bad arguments.
 
@@ -26,7 +27,7 @@ import { max, ms, percentile, ratio, table } from './failover-lib/stats.js';
 
 const USAGE = `usage: scripts/bench/telemetry [--seconds N] [--failovers N] [--advskew M/B] [--json FILE]
 
-  --seconds N     measurement window per phase (default 60: one metrics publish at the default rate)
+  --seconds N     the measurement window (default 60: one metrics publish at the default rate)
   --failovers N   forced failovers for the transition → subscriber latency (default 20)
   --advskew M/B   master/backup advskew at advbase 0 (default 8/16: adverts every 31 ms, so a
                   window holds thousands of inter-arrival gaps)
@@ -152,89 +153,131 @@ class TimedSubscriber {
   }
 }
 
-interface PhaseSetup {
+interface Setup {
   lab: Lab;
   work: Workdir;
   brokerUrl: string;
   options: Options;
-  print: (line?: string) => void;
 }
 
-async function runPhase(phase: PhaseId, setup: PhaseSetup): Promise<PhaseResult> {
+interface RunningPair {
+  phase: PhaseId;
+  master: TelemetryNode;
+  backup: TelemetryNode;
+  masterIp: string;
+  backupHost: number;
+}
+
+/** Hosts per phase: each pair its own two lab hosts, its own vhid and VIP, on one segment; h7 is the broker. */
+const LAYOUT: Record<PhaseId, { master: number; backup: number; vhid: number; vip: string }> = {
+  off: { master: 1, backup: 2, vhid: 41, vip: '198.51.100.101/24' },
+  on: { master: 3, backup: 4, vhid: 42, vip: '198.51.100.100/24' },
+  busy: { master: 5, backup: 6, vhid: 43, vip: '198.51.100.102/24' },
+};
+const BROKER_HOST = 7;
+const PROMETHEUS_PORT = 9120;
+
+function telemetryFor(phase: PhaseId, setup: Setup): Record<string, unknown> | undefined {
+  const masterIp = setup.lab.host(LAYOUT[phase].master).ipv4;
+  if (phase === 'off') return undefined;
+  if (phase === 'on') return { mqtt: { url: setup.brokerUrl } };
+  return { mqtt: { url: setup.brokerUrl }, metricsIntervalSeconds: 5, prometheus: { listen: `${masterIp}:${PROMETHEUS_PORT}` } };
+}
+
+async function startPair(phase: PhaseId, setup: Setup, nodes: TelemetryNode[]): Promise<RunningPair> {
+  const { lab, work, options } = setup;
+  const layout = LAYOUT[phase];
+  const telemetry = telemetryFor(phase, setup) as Record<string, unknown>;
+  const launch = async (host: number, name: string, advskew: number) => {
+    const node = await TelemetryNode.launchIn({ lab, host }, work, {
+      name: `${name}-${phase}`,
+      telemetry,
+      carp: [{ vhid: layout.vhid, addresses: [layout.vip], advbase: 0, advskew }],
+    });
+    nodes.push(node);
+    return node;
+  };
+  const master = await launch(layout.master, 'fw-a', options.masterSkew);
+  await eventually(`${phase}: master`, async () => ((await master.status()).carp[0]?.state === 'MASTER' ? true : undefined), 15_000);
+  const backup = await launch(layout.backup, 'fw-b', options.backupSkew);
+  await eventually(`${phase}: backup hearing adverts`, async () => {
+    const v = (await backup.status()).carp[0];
+    return v?.state === 'BACKUP' && v.counters.received >= 20 ? true : undefined;
+  }, 15_000);
+  return { phase, master, backup, masterIp: lab.host(layout.master).ipv4, backupHost: layout.backup };
+}
+
+/**
+ * The three pairs run at the same time, so the machine's load (other labs share its cores)
+ * falls on all of them alike; each is measured over the same window.
+ */
+async function measureAll(setup: Setup, print: (line?: string) => void): Promise<PhaseResult[]> {
   const { lab, work, options } = setup;
   const interval = carpIntervalMs(0, options.masterSkew);
   const masterDown = carpMasterDownMs(0, options.backupSkew);
-  const h1 = lab.host(1).ipv4;
-  const telemetry =
-    phase === 'off'
-      ? undefined
-      : phase === 'on'
-        ? { mqtt: { url: setup.brokerUrl } }
-        : { mqtt: { url: setup.brokerUrl }, metricsIntervalSeconds: 5, prometheus: { listen: `${h1}:9120` } };
   const nodes: TelemetryNode[] = [];
   try {
-    const launch = async (host: 1 | 2, name: string, advskew: number) => {
-      const node = await TelemetryNode.launchIn({ lab, host }, work, { name: `${name}-${phase}`, telemetry: telemetry as Record<string, unknown>, carp: [{ advbase: 0, advskew }] });
-      nodes.push(node);
-      return node;
-    };
-    const master = await launch(1, 'fw-a', options.masterSkew);
-    await eventually('h1 MASTER', async () => ((await master.status()).carp[0]?.state === 'MASTER' ? true : undefined), 15_000);
-    const backup = await launch(2, 'fw-b', options.backupSkew);
-    await eventually('h2 BACKUP, hearing adverts', async () => {
-      const v = (await backup.status()).carp[0];
-      return v?.state === 'BACKUP' && v.counters.received >= 20 ? true : undefined;
-    }, 15_000);
+    const pairs: RunningPair[] = [];
+    for (const phase of ['off', 'on', 'busy'] as const) pairs.push(await startPair(phase, setup, nodes));
     // Start-up (bundle compile, inventory worker, MQTT connect) is not the steady cost measured.
     await sleep(3000);
-    const pids = { master: pidOf(master.child), backup: pidOf(backup.child) };
-    const capture = await Capture.start(lab, 2, work.file(`adverts-${phase}.pcap`), 'ip proto 112', 64);
-    const cpu0 = { master: await cpuMsOf(pids.master), backup: await cpuMsOf(pids.backup) };
-    const sentBefore = (await backup.status()).carp[0]!.counters.sent;
+    print(`  three pairs up; measuring ${options.seconds} s`);
+    const pids = pairs.map((p) => ({ master: pidOf(p.master.child), backup: pidOf(p.backup.child) }));
+    const captures = await Promise.all(
+      pairs.map((p) => Capture.start(lab, p.backupHost, work.file(`adverts-${p.phase}.pcap`), `ip proto 112 and src host ${p.masterIp}`, 64)),
+    );
+    const cpu0 = await Promise.all(pids.map(async (p) => ({ master: await cpuMsOf(p.master), backup: await cpuMsOf(p.backup) })));
+    const sent0 = await Promise.all(pairs.map(async (p) => (await p.backup.status()).carp[0]!.counters.sent));
     const started = Date.now();
     const end = started + options.seconds * 1000;
     const scrapes = { ok: 0, failed: 0 };
+    const busyIp = lab.host(LAYOUT.busy.master).ipv4;
     while (Date.now() < end) {
       await sleep(Math.min(1000, end - Date.now()));
-      if (phase === 'busy') {
-        await lab.exec(3, 'curl', ['-sf', '-o', '/dev/null', `http://${h1}:9120/metrics`], 3000).then(
-          () => scrapes.ok++,
-          () => scrapes.failed++,
-        );
-      }
+      await lab.exec(BROKER_HOST, 'curl', ['-sf', '-o', '/dev/null', `http://${busyIp}:${PROMETHEUS_PORT}/metrics`], 3000).then(
+        () => scrapes.ok++,
+        () => scrapes.failed++,
+      );
     }
-    const elapsed = Date.now() - started;
-    const cpu1 = { master: await cpuMsOf(pids.master), backup: await cpuMsOf(pids.backup) };
-    const mem = { master: await memoryOf(pids.master), backup: await memoryOf(pids.backup) };
-    const frames = await capture.stop();
-    const backupStatus = await backup.status();
-    const masterStatus = await master.status();
-    const adverts = frames.filter((f) => f.kind === 'advert' && f.srcIp === h1).map((f) => f.t);
-    const gaps: number[] = [];
-    for (let i = 1; i < adverts.length; i++) gaps.push(adverts[i]! - adverts[i - 1]!);
-    const jitter = gaps.map((g) => Math.abs(g - interval));
-    const seconds = elapsed / 1000;
-    const result: PhaseResult = {
-      phase,
-      seconds,
-      gaps: {
-        count: gaps.length,
-        p50: percentile(gaps, 50),
-        p99: percentile(gaps, 99),
-        p999: percentile(gaps, 99.9),
-        max: max(gaps),
-        jitterP50: percentile(jitter, 50),
-        jitterP99: percentile(jitter, 99),
-        overMasterDown: gaps.filter((g) => g > masterDown).length,
-      },
-      master: { cpuMs: cpu1.master - cpu0.master, ...mem.master },
-      backup: { cpuMs: cpu1.backup - cpu0.backup, ...mem.backup },
-      falseFailovers: backupStatus.carp[0]!.counters.sent - sentBefore > 0 || backupStatus.carp[0]!.state !== 'BACKUP' ? 1 : 0,
-      ...(masterStatus.telemetry ? { metricsPublished: masterStatus.telemetry.published.metrics } : {}),
-      ...(phase === 'busy' ? { scrapes } : {}),
-    };
-    if (phase === 'on' && options.failovers > 0) result.latency = await measureLatency(setup, master, backup, masterDown);
-    return result;
+    const seconds = (Date.now() - started) / 1000;
+    const cpu1 = await Promise.all(pids.map(async (p) => ({ master: await cpuMsOf(p.master), backup: await cpuMsOf(p.backup) })));
+    const mem = await Promise.all(pids.map(async (p) => ({ master: await memoryOf(p.master), backup: await memoryOf(p.backup) })));
+    const frames = await Promise.all(captures.map((c) => c.stop()));
+    const results: PhaseResult[] = [];
+    for (const [i, pair] of pairs.entries()) {
+      const adverts = frames[i]!.filter((f) => f.kind === 'advert' && f.srcIp === pair.masterIp).map((f) => f.t);
+      const gaps: number[] = [];
+      for (let k = 1; k < adverts.length; k++) gaps.push(adverts[k]! - adverts[k - 1]!);
+      const jitter = gaps.map((g) => Math.abs(g - interval));
+      const backupVhost = (await pair.backup.status()).carp[0]!;
+      const masterStatus = await pair.master.status();
+      results.push({
+        phase: pair.phase,
+        seconds,
+        gaps: {
+          count: gaps.length,
+          p50: percentile(gaps, 50),
+          p99: percentile(gaps, 99),
+          p999: percentile(gaps, 99.9),
+          max: max(gaps),
+          jitterP50: percentile(jitter, 50),
+          jitterP99: percentile(jitter, 99),
+          overMasterDown: gaps.filter((g) => g > masterDown).length,
+        },
+        master: { cpuMs: cpu1[i]!.master - cpu0[i]!.master, ...mem[i]!.master },
+        backup: { cpuMs: cpu1[i]!.backup - cpu0[i]!.backup, ...mem[i]!.backup },
+        // The backup sends adverts only as MASTER.
+        falseFailovers: backupVhost.counters.sent > sent0[i]! || backupVhost.state !== 'BACKUP' ? 1 : 0,
+        ...(masterStatus.telemetry ? { metricsPublished: masterStatus.telemetry.published.metrics } : {}),
+        ...(pair.phase === 'busy' ? { scrapes } : {}),
+      });
+    }
+    const on = pairs.find((p) => p.phase === 'on')!;
+    if (options.failovers > 0) {
+      print(`  ${options.failovers} failovers on the "on" pair`);
+      results.find((r) => r.phase === 'on')!.latency = await measureLatency(setup, on.master, on.backup, masterDown);
+    }
+    return results;
   } finally {
     await Promise.all(nodes.map((n) => Promise.race([n.terminate(), sleep(5000)])));
     for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.kill9();
@@ -242,11 +285,11 @@ async function runPhase(phase: PhaseId, setup: PhaseSetup): Promise<PhaseResult>
 }
 
 /** Forced failovers (the master demoted); each transition's time to the subscriber. */
-async function measureLatency(setup: PhaseSetup, a: TelemetryNode, b: TelemetryNode, masterDown: number): Promise<Latency> {
+async function measureLatency(setup: Setup, a: TelemetryNode, b: TelemetryNode, masterDown: number): Promise<Latency> {
   const { lab, options } = setup;
-  const brokerHost = lab.host(3).ipv4;
+  const brokerHost = lab.host(BROKER_HOST).ipv4;
   const sub = new TimedSubscriber(
-    lab.spawn(3, 'mosquitto_sub', ['-h', brokerHost, '-q', '1', '-F', '%U %t %p', '-t', 'tandem/+/carp/+/state', '-t', 'tandem/+/events']),
+    lab.spawn(BROKER_HOST, 'mosquitto_sub', ['-h', brokerHost, '-q', '1', '-F', '%U %t %p', '-t', 'tandem/+/carp/+/state', '-t', 'tandem/+/events']),
   );
   const latency: Latency = { failovers: 0, state: [], events: [] };
   try {
@@ -353,7 +396,7 @@ function report(results: PhaseResult[], options: Options): string {
     lines.push(table(rows, [false, true, true, true, true, true, true, true, true]));
   }
   const busy = results.find((r) => r.phase === 'busy');
-  if (busy?.scrapes) lines.push(`busy: /metrics scraped from h3 ${busy.scrapes.ok} times (${busy.scrapes.failed} failed)`);
+  if (busy?.scrapes) lines.push(`busy: /metrics scraped from h7 ${busy.scrapes.ok} times (${busy.scrapes.failed} failed)`);
   const on = results.find((r) => r.latency);
   if (on?.latency) {
     const l = on.latency;
@@ -369,7 +412,7 @@ function report(results: PhaseResult[], options: Options): string {
   lines.push('');
   lines.push(
     `(advbase 0, advskew ${options.masterSkew}/${options.backupSkew}: adverts every ${ms(carpIntervalMs(0, options.masterSkew))}, master-down ${ms(carpMasterDownMs(0, options.backupSkew))}; ` +
-      `${options.seconds} s per phase; CPU is the daemon's utime+stime over the window; RSS is VmRSS at its end)`,
+      `one ${options.seconds} s window, the three pairs at once; CPU is the daemon's utime+stime over the window; RSS is VmRSS at its end)`,
   );
   return lines.join('\n');
 }
@@ -382,27 +425,19 @@ async function main(): Promise<number> {
   const started = Date.now();
   print('Tandem telemetry bench: the cost of telemetry to a CARP pair, and transition → subscriber latency');
   print(`node ${process.version}, kernel ${release()}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const lab = await Lab.create({ hosts: 3 });
+  const lab = await Lab.create({ hosts: 7 });
   const work = await Workdir.create();
   let broker: Mosquitto | undefined;
-  const results: PhaseResult[] = [];
+  let results: PhaseResult[] = [];
   try {
-    const brokerHost = lab.host(3).ipv4;
-    broker = await Mosquitto.start(work.file('broker'), [`listener 1883 ${brokerHost}`, 'allow_anonymous true', 'persistence false'], { lab, host: 3 });
-    const setup: PhaseSetup = { lab, work, brokerUrl: `mqtt://${brokerHost}:1883`, options, print };
-    for (const phase of ['off', 'on', 'busy'] as const) {
-      print(`phase ${phase}: ${options.seconds} s${phase === 'on' && options.failovers ? `, then ${options.failovers} failovers` : ''} ...`);
-      const result = await runPhase(phase, setup).catch((error: Error): PhaseResult => ({
-        phase,
-        seconds: 0,
-        gaps: { count: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, jitterP50: NaN, jitterP99: NaN, overMasterDown: 0 },
-        master: { cpuMs: NaN, rssKiB: NaN, hwmKiB: NaN },
-        backup: { cpuMs: NaN, rssKiB: NaN, hwmKiB: NaN },
-        falseFailovers: 0,
-        error: error.message,
-      }));
-      results.push(result);
-    }
+    const brokerHost = lab.host(BROKER_HOST).ipv4;
+    // set_tcp_nodelay as the README says: without it the broker holds small messages for Nagle.
+    broker = await Mosquitto.start(work.file('broker'), [`listener 1883 ${brokerHost}`, 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true'], {
+      lab,
+      host: BROKER_HOST,
+    });
+    print(`pairs off (h1/h2), on (h3/h4: MQTT at the defaults), busy (h5/h6: metrics every 5 s, /metrics scraped every second), broker on h7`);
+    results = await measureAll({ lab, work, brokerUrl: `mqtt://${brokerHost}:1883`, options }, print);
   } finally {
     await broker?.stop().catch(() => undefined);
     await lab.dispose().catch(() => undefined);
