@@ -96,7 +96,7 @@ class CommandNode {
     const connection = await until('fw-a to connect to the broker', async () => {
       const c = (await node.status()).telemetry?.connection;
       return c?.state === 'connected' ? c : undefined;
-    }, 10_000);
+    }, 20_000); // generous: the services tier shares two cores with everything else
     assert.equal(connection.protocolVersion, protocol === '5' ? 5 : 4, 'the node speaks the protocol under test');
     return result;
   }
