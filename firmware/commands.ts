@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './log.js';
 import type { Status } from './daemon.js';
 import { formatPools } from './balancer/format.js';
 import type { PowerClientCommand } from './power/client.js';
+import { formatPower } from './power/status.js';
 
 export interface ClientOptions {
   config?: string | undefined;
@@ -140,6 +141,7 @@ export function formatStatus(status: Status): string {
         (c.lastError ? `  last error: ${c.lastError}` : ''),
     );
   }
+  if (status.power) lines.push(...formatPower(status.power));
   return lines.join('\n');
 }
 

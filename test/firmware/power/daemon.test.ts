@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { SimBackends, MemoryTableUpdater } from '../../../firmware/balancer/fake.js';
 import { validate } from '../../../firmware/config/kit.js';
 import { configSchema, type TandemConfig } from '../../../firmware/config/schema.js';
+import { formatStatus } from '../../../firmware/commands.js';
 import { Daemon } from '../../../firmware/daemon.js';
 import { DemoDemand, demoPowerDrivers, demoPowerSection } from '../../../firmware/demo/power.js';
 import { silentLogger } from '../../../firmware/log.js';
@@ -73,6 +74,9 @@ describe('power in the daemon', () => {
     assert.equal(backends.isRunning('198.51.100.33'), false);
     assert.equal(power(a.daemon).pools[0]!.demand, 40, 'a redirect pool measured from conntrack');
     assert.ok(a.files.files.has('/var/lib/tandem/power-ledger.json'));
+    const text = formatStatus(a.daemon.status());
+    assert.match(text, /^power: master \(vhid 42\)/m);
+    assert.match(text, /^ {2}web-3 \(web 198\.51\.100\.33\): parked since \S+ by ssh {2}health \S+ {2}cycles today 1/m);
 
     // Control requests.
     const pinned = await a.daemon.handle({ cmd: 'power-pin', host: 'web-3', on: true });
