@@ -5,7 +5,8 @@
 // round's true peak demand must serve, which fixes for each host the rounds it must serve;
 // the gaps between are where it may park. Each host then picks the set of gaps to park through
 // that saves the most energy, exactly, by dynamic programming over its gaps (state: its parks of
-// the last 24 h and the last wake, for the dwell and the cycle cap). See README "Power".
+// the last 24 h and the end of its awake dwell; a gap may be parked from later than its start
+// when the dwell or the cap demands it). See README "Power management".
 
 import { drawNow, accrue, emptyAccount, summarise, type HostPhase } from './energy.js';
 import { efficiency, netCapacity } from './planner.js';
@@ -16,14 +17,21 @@ const DAY = 86_400;
 /** States kept per gap; beyond it the lowest-valued are dropped and the result is marked inexact. */
 const STATE_BUDGET = 5_000;
 
-interface Gap {
-  /** Park order time (the gap's first round). */
+export interface Gap {
+  /** The earliest park order (the gap's first round). */
   park: number;
-  /** Wake order time, and when the host serves again; Infinity for a gap running to the end. */
+  /** Wake order time; Infinity for a gap running to the end of the trace. */
   wakeAt: number;
+  /** When the host serves again (Infinity at the end). */
   serveAt: number;
-  /** Seconds spent at parked watts: what parking through this gap saves, per watt of idle − parked. */
-  weight: number;
+  /** Parked watts last until here: the wake order, or the end of the trace. */
+  until: number;
+  parkSeconds: number;
+}
+
+/** Seconds at parked watts if parked at `park`: what parking saves, per watt of idle − parked. */
+function weightAt(g: Gap, park: number): number {
+  return g.until - park - g.parkSeconds;
 }
 
 export interface Optimum {
@@ -79,13 +87,13 @@ function gapsOf(required: readonly Set<string>[], name: string, step: number, en
     const b = k;
     const park = a * step;
     if (b === required.length) {
-      const weight = end - park - parkSeconds;
-      if (weight > 0) gaps.push({ park, wakeAt: Infinity, serveAt: Infinity, weight });
+      const g = { park, wakeAt: Infinity, serveAt: Infinity, until: end, parkSeconds };
+      if (weightAt(g, park) > 0) gaps.push(g);
     } else {
       const wakeAt = (b - w) * step;
-      const weight = wakeAt - park - parkSeconds;
+      const g = { park, wakeAt, serveAt: wakeAt + wakeSeconds, until: wakeAt, parkSeconds };
       // The wake is ordered only once the host is parked (the planner wakes parked hosts only).
-      if (weight > 0) gaps.push({ park, wakeAt, serveAt: wakeAt + wakeSeconds, weight });
+      if (weightAt(g, park) > 0) gaps.push(g);
     }
   }
   return gaps;
@@ -93,62 +101,77 @@ function gapsOf(required: readonly Set<string>[], name: string, step: number, en
 
 interface Chain {
   gap: number;
+  park: number;
   prev: Chain | null;
 }
 
 interface State {
   value: number;
+  /** Park times that may still count against the cap, oldest first. */
   recent: number[];
-  last: number;
+  /** The awake dwell after the last wake ends here. */
+  dwellUntil: number;
   chain: Chain | null;
 }
 
-/** The best set of gaps: at most `cap` parks in any 24 h, and `minAwake` s served between a wake and the next park. */
-export function chooseGaps(gaps: readonly Gap[], cap: number, minAwakeSeconds: number): { chosen: number[]; exact: boolean } {
-  let states = new Map<string, State>([['|-1', { value: 0, recent: [], last: -1, chain: null }]]);
+/**
+ * The best parks through the gaps: at most `cap` parks in any `day` seconds, and at least
+ * `minAwakeSeconds` served between a wake and the next park. A gap may be parked late (after
+ * the dwell, or once an old park leaves the 24 h window), on the `step` grid; the earliest
+ * allowed park is always the best one, as it saves more now and frees the cap sooner.
+ */
+export function chooseGaps(
+  gaps: readonly Gap[],
+  cap: number,
+  minAwakeSeconds: number,
+  step = 1,
+  day = DAY,
+): { chosen: { gap: number; park: number }[]; exact: boolean } {
+  let states: State[] = [{ value: 0, recent: [], dwellUntil: -Infinity, chain: null }];
   let exact = true;
-  const put = (map: Map<string, State>, s: State) => {
-    const key = `${s.recent.join(',')}|${s.last}`;
-    const old = map.get(key);
-    if (old === undefined || old.value < s.value) map.set(key, s);
-  };
   for (let i = 0; i < gaps.length; i++) {
     const g = gaps[i]!;
-    const next = new Map<string, State>();
-    for (const s of states.values()) {
-      // Forget what no longer constrains: parks older than 24 h, a wake longer ago than the dwell.
-      const recent = s.recent.filter((j) => gaps[j]!.park > g.park - DAY);
-      const last = s.last >= 0 && g.park - gaps[s.last]!.serveAt < minAwakeSeconds ? s.last : -1;
-      put(next, { value: s.value, recent, last, chain: s.chain });
-      if (recent.length < cap && last < 0) {
-        put(next, { value: s.value + g.weight, recent: [...recent, i], last: i, chain: { gap: i, prev: s.chain } });
-      }
+    const next: State[] = [];
+    for (const st of states) {
+      const recent = st.recent.filter((t) => t > g.park - day);
+      next.push({ ...st, recent });
+      if (cap <= 0) continue;
+      let park = Math.max(g.park, st.dwellUntil);
+      if (recent.length >= cap) park = Math.max(park, recent[recent.length - cap]! + day);
+      park = Math.ceil(park / step - 1e-9) * step;
+      if (weightAt(g, park) <= 0) continue;
+      next.push({
+        value: st.value + weightAt(g, park),
+        recent: [...recent.filter((t) => t > park - day), park],
+        dwellUntil: g.serveAt + minAwakeSeconds,
+        chain: { gap: i, park, prev: st.chain },
+      });
     }
     // Pareto pruning, which keeps the DP exact: a state is dropped when another is worth at least
     // as much and constrains the future no more (each of its recent parks no later, its dwell
     // ending no later), as every choice open to the dropped one is then open to the other.
     const profile = (st: State) => {
-      const times = st.recent.map((j) => gaps[j]!.park);
+      const times = [...st.recent];
       while (times.length < cap) times.unshift(-Infinity);
-      times.push(st.last >= 0 ? gaps[st.last]!.serveAt + minAwakeSeconds : -Infinity);
+      times.push(st.dwellUntil);
       return times;
     };
     const kept: { state: State; profile: number[] }[] = [];
-    for (const st of [...next.values()].sort((a, b) => b.value - a.value)) {
+    for (const st of next.sort((a, b) => b.value - a.value)) {
       const mine = profile(st);
-      const dominated = kept.some((k) => k.profile.every((x, i) => x <= mine[i]!));
-      if (!dominated) kept.push({ state: st, profile: mine });
+      if (kept.some((k) => k.profile.length === mine.length && k.profile.every((x, j) => x <= mine[j]!))) continue;
+      kept.push({ state: st, profile: mine });
       if (kept.length >= STATE_BUDGET) {
         exact = false;
         break;
       }
     }
-    states = new Map(kept.map((k) => [`${k.state.recent.join(',')}|${k.state.last}`, k.state]));
+    states = kept.map((k) => k.state);
   }
   let best: State | undefined;
-  for (const s of states.values()) if (best === undefined || s.value > best.value) best = s;
-  const chosen: number[] = [];
-  for (let c = best?.chain ?? null; c !== null; c = c.prev) chosen.push(c.gap);
+  for (const st of states) if (best === undefined || st.value > best.value) best = st;
+  const chosen: { gap: number; park: number }[] = [];
+  for (let c = best?.chain ?? null; c !== null; c = c.prev) chosen.push({ gap: c.gap, park: c.park });
   return { chosen: chosen.reverse(), exact };
 }
 
@@ -159,11 +182,11 @@ export function clairvoyant(setup: SimSetup, trace: Trace): Optimum {
   for (const h of setup.hosts) {
     if (h.pinned || h.watts.idle <= h.watts.parked) continue;
     const gaps = gapsOf(required, h.name, step, trace.end, h.wakeSeconds, h.parkSeconds);
-    const result = chooseGaps(gaps, setup.policy.maxCyclesPerDay, setup.policy.minAwakeSeconds);
+    const result = chooseGaps(gaps, setup.policy.maxCyclesPerDay, setup.policy.minAwakeSeconds, step);
     exact &&= result.exact;
-    for (const i of result.chosen) {
-      const g = gaps[i]!;
-      transitions.push({ t: g.park, host: h.name, action: 'park', reason: 'clairvoyant: not needed until the next wake' });
+    for (const { gap, park } of result.chosen) {
+      const g = gaps[gap]!;
+      transitions.push({ t: park, host: h.name, action: 'park', reason: 'clairvoyant: not needed until the next wake' });
       if (Number.isFinite(g.wakeAt)) transitions.push({ t: g.wakeAt, host: h.name, action: 'wake', reason: 'clairvoyant: needed from the next rounds' });
     }
   }

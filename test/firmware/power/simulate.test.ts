@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { parseArgs, UsageError } from '../../../firmware/cli.js';
-import { chooseGaps, clairvoyant, requiredSets } from '../../../firmware/power/optimum.js';
+import { chooseGaps, clairvoyant, requiredSets, type Gap } from '../../../firmware/power/optimum.js';
 import { plannerStrategy, replay, scheduleStrategy, type SimSetup } from '../../../firmware/power/simulate.js';
 import type { Trace } from '../../../firmware/power/trace.js';
 import { prng } from '../../../scripts/bench/energy-traces.js';
@@ -66,29 +66,42 @@ describe('power simulate model', () => {
 });
 
 describe('power simulate clairvoyant optimum', () => {
-  it('chooses the same gaps as brute force over every subset', () => {
+  it('finds the same best parks as brute force over every subset and park time', () => {
     const random = prng(7);
-    for (let round = 0; round < 60; round++) {
-      const gaps: { park: number; wakeAt: number; serveAt: number; weight: number }[] = [];
+    const day = 40;
+    for (let round = 0; round < 80; round++) {
+      const gaps: Gap[] = [];
       let t = 0;
-      const count = 3 + Math.floor(random() * 8);
+      const count = 2 + Math.floor(random() * 4);
       for (let i = 0; i < count; i++) {
-        t += Math.floor(random() * 40_000);
-        const length = 100 + Math.floor(random() * 30_000);
-        gaps.push({ park: t, wakeAt: t + length, serveAt: t + length + 60, weight: length - 30 });
-        t += length + 60 + Math.floor(random() * 2000);
+        t += Math.floor(random() * 12);
+        const length = 2 + Math.floor(random() * 8);
+        const last = i === count - 1 && random() < 0.3;
+        const until = t + length;
+        gaps.push({ park: t, wakeAt: last ? Infinity : until, serveAt: last ? Infinity : until + 2, until, parkSeconds: Math.floor(random() * 3) });
+        t = until + 2 + Math.floor(random() * 6);
       }
       const cap = 1 + Math.floor(random() * 3);
-      const dwell = Math.floor(random() * 3000);
+      const dwell = Math.floor(random() * 10);
+      // Every way to park: each gap skipped or parked at any second that still saves something.
       let best = 0;
-      for (let mask = 0; mask < 1 << gaps.length; mask++) {
-        const chosen = gaps.filter((_, i) => mask & (1 << i));
-        const ok = chosen.every((g, i) => (i === 0 || g.park - chosen[i - 1]!.serveAt >= dwell) && (i < cap || g.park - chosen[i - cap]!.park >= 86_400));
-        if (ok) best = Math.max(best, chosen.reduce((a, g) => a + g.weight, 0));
-      }
-      const dp = chooseGaps(gaps, cap, dwell);
+      const pick = (i: number, chosen: { g: Gap; park: number }[]) => {
+        if (i === gaps.length) {
+          const ok = chosen.every(
+            (c, j) => (j === 0 || c.park >= chosen[j - 1]!.g.serveAt + dwell) && (j < cap || c.park - chosen[j - cap]!.park >= day),
+          );
+          if (ok) best = Math.max(best, chosen.reduce((a, c) => a + c.g.until - c.park - c.g.parkSeconds, 0));
+          return;
+        }
+        pick(i + 1, chosen);
+        const g = gaps[i]!;
+        for (let park = g.park; g.until - park - g.parkSeconds > 0; park++) pick(i + 1, [...chosen, { g, park }]);
+      };
+      pick(0, []);
+      const dp = chooseGaps(gaps, cap, dwell, 1, day);
       assert.ok(dp.exact);
-      assert.equal(dp.chosen.reduce((a, i) => a + gaps[i]!.weight, 0), best, `round ${round}`);
+      const value = dp.chosen.reduce((a, c) => a + gaps[c.gap]!.until - c.park - gaps[c.gap]!.parkSeconds, 0);
+      assert.equal(value, best, `round ${round}: ${JSON.stringify({ gaps, cap, dwell, chosen: dp.chosen })}`);
     }
   });
 
