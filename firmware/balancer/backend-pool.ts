@@ -4,7 +4,7 @@
 
 import { connect, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../os/clock.js';
-import { connectError, type RelayTarget } from './relay-tcp.js';
+import { connectError, type ReadBuffer, type RelayTarget } from './relay-tcp.js';
 
 /** At most this many idle connections are kept per backend. */
 export const MAX_IDLE_PER_HOST = 256;
@@ -33,7 +33,8 @@ export class Upstream {
     private readonly backends: BackendPool,
   ) {
     socket.on('connect', this.onConnect);
-    socket.on('data', this.onData);
+    // Reads arrive through onread (BackendPool.take); flowing mode makes 'end' arrive.
+    socket.resume();
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -58,7 +59,7 @@ export class Upstream {
     this.user?.upstreamConnected(this);
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  readonly onData = (chunk: Buffer): void => {
     if (this.user) this.user.upstreamData(this, chunk);
     else this.socket.destroy(); // an idle connection has nothing to say
   };
@@ -102,6 +103,7 @@ export class BackendPool {
   constructor(
     private readonly clock: Clock,
     private idleMs: number,
+    private readonly reads: ReadBuffer,
   ) {}
 
   configure(idleMs: number): void {
@@ -119,9 +121,10 @@ export class BackendPool {
       up.socket.resume();
       return up;
     }
-    const socket = connect({ host: target.address, port: target.port!, noDelay: true });
+    let up: Upstream | undefined;
+    const socket = connect({ host: target.address, port: target.port!, noDelay: true, onread: this.reads.onread((chunk) => up!.onData(chunk)) });
     if (this.idleMs > 0) socket.setTimeout(this.idleMs);
-    const up = new Upstream(socket, target, this);
+    up = new Upstream(socket, target, this);
     up.user = user;
     up.armConnectTimer(this.clock, connectTimeoutMs);
     return up;

@@ -130,7 +130,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Parse
   // A request must be framed: an unknown coding or a 1.1 request without Host is a 400 (RFC 9112 3.2, 6.3).
   if (!fields || fields.otherCoding) return { ok: false, reason: 'malformed' };
   const minor = Number(line[3]);
-  if (minor === 1 && !fields.fields.some((f) => f.lower === 'host')) return { ok: false, reason: 'malformed' };
+  const hasHost = fields.fields.some((f) => f.lower === 'host');
+  if (minor === 1 && !hasHost) return { ok: false, reason: 'malformed' };
   const body: BodyFraming = fields.chunked
     ? { kind: 'chunked' }
     : fields.contentLength
@@ -143,6 +144,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Parse
   // With chunked framing a Content-Length is dropped (RFC 9112 section 6.3 rule 3); chunked is re-sent.
   let forward = forwardLines(fields, false, fields.chunked ? 'content-length' : undefined);
   if (fields.chunked) forward += 'Transfer-Encoding: chunked\r\n';
+  // Sent on as 1.1, a 1.0 request without Host gets the empty one RFC 9110 section 7.2 asks for.
+  if (!hasHost) forward += 'Host: \r\n';
   return {
     ok: true,
     end: found.end,

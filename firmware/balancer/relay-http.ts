@@ -210,19 +210,17 @@ export class HttpSession implements UpstreamUser {
         this.resBody = new BodyScanner(framing);
         this.resPending = undefined;
         this.upKeep = head.keepAlive && framing.kind !== 'close';
-        this.client.cork();
-        this.client.write(renderResponse(head, { minor: this.req!.minor, close: this.closeAfter, dechunk: this.dechunk }), 'latin1');
         this.headSent = true;
-        this.body(up, buf, start);
-        this.client.uncork();
-        return;
+        return this.body(up, buf, start, renderResponse(head, { minor: this.req!.minor, close: this.closeAfter, dechunk: this.dechunk }));
       }
     }
     this.body(up, chunk, start);
   }
 
-  private body(up: Upstream, buf: Buffer, start: number): void {
+  /** Forwards reply bytes from buf[start..], after `head` when the head goes out now. */
+  private body(up: Upstream, buf: Buffer, start: number, head?: string): void {
     let ok = true;
+    if (head !== undefined && this.dechunk) ok = this.client.write(head, 'latin1');
     const step = this.dechunk
       ? this.resBody!.advance(buf, start, buf.length, (from, to) => (ok = this.client.write(buf.subarray(from, to)) && ok))
       : this.resBody!.advance(buf, start, buf.length);
@@ -231,7 +229,14 @@ export class HttpSession implements UpstreamUser {
       return void this.client.destroy();
     }
     const end = step.done ? step.end : buf.length;
-    if (!this.dechunk && end > start) ok = this.client.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    if (this.dechunk) {
+      // written range by range above
+    } else if (head !== undefined) {
+      // Head and body in one buffer: one write, one packet for a small reply.
+      ok = this.client.write(join(head, buf, start, end));
+    } else if (end > start) {
+      ok = this.client.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    }
     if (!ok) up.socket.pause();
     if (!step.done) return;
     // Anything after the reply is a backend out of step: that connection is not reused.
@@ -337,4 +342,11 @@ export class HttpSession implements UpstreamUser {
       splice(client, upstream, this.relay.config.idleTimeoutSeconds);
     });
   }
+}
+
+function join(head: string, buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(head.length + end - start);
+  out.write(head, 0, 'latin1');
+  buf.copy(out, head.length, start, end);
+  return out;
 }

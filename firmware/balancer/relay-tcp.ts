@@ -27,6 +27,30 @@ export interface RelayContext {
   readonly clock: Clock;
   readonly config: RelayConfig;
   readonly counters: { accepted: number; rejected: number; noHost: number; connectFailures: number; requests: number };
+  readonly reads: ReadBuffer;
+}
+
+/**
+ * Reads from connections the relay opens into one buffer per relay and hands on a copy.
+ * Node's default read path allocates a 64 KiB buffer per read, wraps it and pushes it through
+ * a Readable; for the small reads of request/response traffic that is most of the relay's own
+ * cost. The copy matters: a write that does not complete at once keeps a reference to its bytes.
+ */
+export class ReadBuffer {
+  private readonly buffer = Buffer.allocUnsafe(64 * 1024);
+
+  /** The `onread` option of net.connect, delivering each read to `deliver`. */
+  onread(deliver: (chunk: Buffer) => void): { buffer: Buffer; callback: (n: number, buf: Uint8Array) => boolean } {
+    return {
+      buffer: this.buffer,
+      callback: (n: number, buf: Uint8Array) => {
+        const chunk = Buffer.allocUnsafe(n);
+        chunk.set(n === buf.length ? buf : buf.subarray(0, n));
+        deliver(chunk);
+        return true; // reading pauses through socket.pause(), which onread sockets honour
+      },
+    };
+  }
 }
 
 export function connectError(message: string, code: string): NodeJS.ErrnoException {
@@ -46,7 +70,16 @@ export function dial(relay: RelayContext, client: Socket, source: string, tried:
   }
   tried.add(target.id);
   relay.pool.opened(target);
-  const upstream = connect({ host: target.address, port: target.port, noDelay: true, allowHalfOpen: true });
+  // What the host sends goes to the client as it arrives; a full client pauses the host.
+  const upstream: Socket = connect({
+    host: target.address,
+    port: target.port,
+    noDelay: true,
+    allowHalfOpen: true,
+    onread: relay.reads.onread((chunk) => {
+      if (!client.write(chunk)) upstream.pause();
+    }),
+  });
   upstream.once('close', () => relay.pool.closed(target));
   let ready = false;
   const timer = relay.clock.setTimer(relay.config.connectTimeoutSeconds * 1000, () =>
@@ -88,23 +121,26 @@ export function reset(socket: Socket): void {
 }
 
 /**
- * Joins two connections: bytes both ways, a FIN passed on as a FIN, a reset as a reset.
- * Direct 'data' handlers with pause on a full socket and resume on 'drain' do what pipe()
- * does with less machinery per chunk, which is most of the relay's own cost in this mode.
+ * Joins a client to the host `dial` connected: bytes both ways (the host's already flow, see
+ * dial), a FIN passed on as a FIN, a reset as a reset. A direct 'data' handler with pause on
+ * a full socket and resume on 'drain' does what pipe() does with less machinery per chunk.
  */
 export function splice(client: Socket, upstream: Socket, idleSeconds: number): void {
   upstream.on('error', () => undefined);
-  oneWay(client, upstream);
-  oneWay(upstream, client);
+  client.on('data', (chunk: Buffer) => {
+    if (!upstream.write(chunk)) client.pause();
+  });
+  upstream.on('drain', () => client.resume());
+  client.on('drain', () => upstream.resume());
+  follow(client, upstream);
+  follow(upstream, client);
   if (idleSeconds > 0) upstream.setTimeout(idleSeconds * 1000, () => upstream.destroy());
   client.resume();
+  // onread delivers the host's bytes; flowing mode is still what makes its 'end' arrive.
+  upstream.resume();
 }
 
-function oneWay(from: Socket, to: Socket): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
+function follow(from: Socket, to: Socket): void {
   from.once('end', () => {
     if (!to.destroyed) to.end();
   });

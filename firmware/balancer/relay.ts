@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Clock, TimerHandle } from '../os/clock.js';
 import { BackendPool } from './backend-pool.js';
 import { HttpSession } from './relay-http.js';
-import { clientAddress, dial, reset, splice, type RelayContext, type RelayPool } from './relay-tcp.js';
+import { clientAddress, dial, ReadBuffer, reset, splice, type RelayContext, type RelayPool } from './relay-tcp.js';
 import { parseListen, type RelayConfig } from './schema.js';
 
 export type { RelayPool, RelayTarget } from './relay-tcp.js';
@@ -72,6 +72,7 @@ export class NetRelay implements Relay, RelayContext {
   private readonly port: number;
   private readonly family: 4 | 6;
   readonly counters = { accepted: 0, rejected: 0, noHost: 0, connectFailures: 0, requests: 0 };
+  readonly reads = new ReadBuffer();
 
   constructor(
     readonly name: string,
@@ -85,7 +86,7 @@ export class NetRelay implements Relay, RelayContext {
     this.address = listen.address;
     this.port = listen.port;
     this.family = listen.family;
-    this.backends = new BackendPool(clock, current.idleTimeoutSeconds * 1000);
+    this.backends = new BackendPool(clock, current.idleTimeoutSeconds * 1000, this.reads);
   }
 
   get config(): RelayConfig {
