@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createPowerLab, eventually, PYTHON, REPO_ROOT, requireRoot, type PowerLab } from './power-lab.js';
+import { createPowerLab, PYTHON, REPO_ROOT, requireRoot, type PowerLab } from './power-lab.js';
 
 const host = { name: 'web-1', address: '198.51.100.30', mac: '02:00:5e:10:00:30' };
 
@@ -19,12 +19,18 @@ interface StepResult {
   reading?: string;
 }
 
-async function run(pl: PowerLab, settings: Record<string, unknown>, steps: string[]): Promise<StepResult[]> {
-  const arg = JSON.stringify({ method: 'snmp', settings: { address: pl.lab.host(2).ipv4, ...settings }, host, steps });
-  const { stdout } = await pl.lab.exec(1, process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/services/power-net-run.ts'), arg], 60_000);
-  const out = JSON.parse(stdout) as { results?: StepResult[]; issues?: unknown };
-  assert.ok(out.results, `settings refused: ${JSON.stringify(out.issues)}`);
-  return out.results;
+type Run = [settings: Record<string, unknown>, steps: string[]];
+
+/** Runs the driver in the router's namespace, one process for all `runs`; each run's step results. */
+async function runAll(pl: PowerLab, runs: Run[]): Promise<StepResult[][]> {
+  const address = pl.lab.host(2).ipv4;
+  const arg = JSON.stringify({ host, runs: runs.map(([settings, steps]) => ({ method: 'snmp', settings: { address, ...settings }, steps })) });
+  const { stdout } = await pl.lab.exec(1, process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/services/power-net-run.ts'), arg], 120_000);
+  const out = JSON.parse(stdout) as { runs: Array<{ results?: StepResult[]; issues?: unknown }> };
+  return out.runs.map((r, i) => {
+    assert.ok(r.results, `run ${i} settings refused: ${JSON.stringify(r.issues)}`);
+    return r.results;
+  });
 }
 
 interface PduState {
@@ -63,58 +69,65 @@ test('snmpd PDU: switch and read back outlets over v2c and v3 on every MIB; bad 
     });
     const pdu = async () => JSON.parse(await readFile(state, 'utf8')) as PduState;
 
-    // v2c with the default communities: public reads, private switches.
-    const rpdu2 = await run(pl, { outlet: 1, mib: 'apc-rpdu2' }, ['read', 'wake', 'read', 'park', 'read']);
-    assert.deepEqual(rpdu2.map((r) => [r.step, r.ok, r.reading]), [
-      ['read', true, 'off'], ['wake', true, undefined], ['read', true, 'on'], ['park', true, undefined], ['read', true, 'off'],
-    ], JSON.stringify(rpdu2));
-    assert.deepEqual((await pdu()).log.slice(0, 2), [{ outlet: 1, command: 'on', via: 'rpdu2-ctl' }, { outlet: 1, command: 'off', via: 'rpdu2-ctl' }]);
-    t.diagnostic(`v2c per call (incl. the driver's first-use import): ${rpdu2.map((r) => `${r.step} ${r.ms} ms`).join(', ')}`);
-
-    for (const [mib, outlet, via] of [['apc-spdu', 2, 'spdu'], ['apc-rpdu', 3, 'rpdu-ctl'], ['raritan', 4, 'raritan-ctl']] as const) {
-      const r = await run(pl, { outlet, mib, community: 'private' }, ['wake', 'read']);
-      assert.deepEqual(r.map((x) => [x.ok, x.reading]), [[true, undefined], [true, 'on']], `${mib}: ${JSON.stringify(r)}`);
-      const now = await pdu();
-      assert.equal(now.outlets[String(outlet)], 'on');
-      assert.deepEqual(now.log.at(-1), { outlet, command: 'on', via });
-    }
-
-    // v3 authPriv (SHA + AES) and authNoPriv (MD5).
     const v3 = { version: 3, user: 'pduadmin', authKey: 'authpass123', privProtocol: 'aes', privKey: 'privpass123' };
-    const priv = await run(pl, { ...v3, outlet: 5, mib: 'raritan' }, ['wake', 'read', 'park', 'read']);
-    assert.deepEqual(priv.map((x) => [x.ok, x.reading]), [[true, undefined], [true, 'on'], [true, undefined], [true, 'off']], JSON.stringify(priv));
-    t.diagnostic(`v3 authPriv per call: ${priv.map((r) => `${r.step} ${r.ms} ms`).join(', ')}`);
-    const md5 = await run(pl, { version: '3', user: 'opsmd5', authProtocol: 'md5', authKey: 'authpass456', outlet: 6, mib: 'apc-rpdu' }, ['wake', 'read']);
-    assert.deepEqual(md5.map((x) => [x.ok, x.reading]), [[true, undefined], [true, 'on']], JSON.stringify(md5));
+    const good = await runAll(pl, [
+      // v2c with the default communities: public reads, private switches.
+      [{ outlet: 1, mib: 'apc-rpdu2' }, ['read', 'wake', 'read', 'park', 'read']],
+      [{ outlet: 2, mib: 'apc-spdu', community: 'private' }, ['wake', 'read']],
+      [{ outlet: 3, mib: 'apc-rpdu', community: 'private' }, ['wake', 'read']],
+      [{ outlet: 4, mib: 'raritan', community: 'private' }, ['wake', 'read']],
+      // v3 authPriv (SHA + AES) and authNoPriv (MD5).
+      [{ ...v3, outlet: 5, mib: 'raritan' }, ['wake', 'read', 'park', 'read']],
+      [{ version: '3', user: 'opsmd5', authProtocol: 'md5', authKey: 'authpass456', outlet: 6, mib: 'apc-rpdu' }, ['wake', 'read']],
+      // Reboot: off at once, on again after the PDU's 2 s delay.
+      [{ outlet: 7, mib: 'apc-rpdu2' }, ['wake', 'reboot', 'read', 'wait:2500', 'read']],
+    ]);
+    const shape = (rs: StepResult[]) => rs.map((r) => [r.step, r.ok, r.reading]);
+    assert.deepEqual(shape(good[0]!), [['read', true, 'off'], ['wake', true, undefined], ['read', true, 'on'], ['park', true, undefined], ['read', true, 'off']], JSON.stringify(good[0]));
+    for (const i of [1, 2, 3, 5]) assert.deepEqual(shape(good[i]!), [['wake', true, undefined], ['read', true, 'on']], JSON.stringify(good[i]));
+    assert.deepEqual(shape(good[4]!), [['wake', true, undefined], ['read', true, 'on'], ['park', true, undefined], ['read', true, 'off']], JSON.stringify(good[4]));
+    assert.deepEqual(shape(good[6]!), [['wake', true, undefined], ['reboot', true, undefined], ['read', true, 'off'], ['read', true, 'on']], JSON.stringify(good[6]));
+    t.diagnostic(`v2c per call (the first includes loading net-snmp): ${good[0]!.map((r) => `${r.step} ${r.ms} ms`).join(', ')}`);
+    t.diagnostic(`v3 authPriv per call: ${good[4]!.map((r) => `${r.step} ${r.ms} ms`).join(', ')}`);
+    // What the PDU itself did, from its state file, not from the driver's reading.
+    const after = await pdu();
+    assert.deepEqual(after.log, [
+      { outlet: 1, command: 'on', via: 'rpdu2-ctl' }, { outlet: 1, command: 'off', via: 'rpdu2-ctl' },
+      { outlet: 2, command: 'on', via: 'spdu' }, { outlet: 3, command: 'on', via: 'rpdu-ctl' }, { outlet: 4, command: 'on', via: 'raritan-ctl' },
+      { outlet: 5, command: 'on', via: 'raritan-ctl' }, { outlet: 5, command: 'off', via: 'raritan-ctl' },
+      { outlet: 6, command: 'on', via: 'rpdu-ctl' },
+      { outlet: 7, command: 'on', via: 'rpdu2-ctl' }, { outlet: 7, command: 'reboot', via: 'rpdu2-ctl' },
+    ]);
+    // Outlet 7's file entry stays off until the agent's next read applies the reboot's on (done above).
+    assert.deepEqual({ ...after.outlets, 7: undefined }, { 1: 'off', 2: 'on', 3: 'on', 4: 'on', 5: 'off', 6: 'on', 7: undefined, 8: 'off' });
 
-    // Reboot: off at once, on again after the PDU's delay.
-    const reboot = await run(pl, { outlet: 7, mib: 'apc-rpdu2' }, ['wake', 'reboot', 'read']);
-    assert.deepEqual(reboot.map((x) => [x.ok, x.reading]), [[true, undefined], [true, undefined], [true, 'off']], JSON.stringify(reboot));
-    await eventually('outlet 7 back on after the reboot delay', async () => ((await run(pl, { outlet: 7, mib: 'apc-rpdu2' }, ['read']))[0]?.reading === 'on' ? true : undefined), 10_000, 500);
-
-    const before = (await pdu()).log.length;
-    // A wrong community: the agent stays silent.
-    const wrong = await run(pl, { outlet: 1, mib: 'apc-rpdu2', community: 'nope', timeoutSeconds: 0.5, retries: 0 }, ['wake']);
-    assert.equal(wrong[0]?.failure, 'unreachable', JSON.stringify(wrong));
-    assert.match(wrong[0]?.detail ?? '', /wrong community/);
-    // The read-only community may not switch.
-    const ro = await run(pl, { outlet: 1, mib: 'apc-rpdu2', community: 'public' }, ['wake']);
-    assert.equal(ro[0]?.failure, 'auth', JSON.stringify(ro));
-    assert.match(ro[0]?.detail ?? '', /noAccess.*may only read/i);
-    // v3: an unknown user, a wrong auth key, a wrong priv key.
-    const unknown = await run(pl, { ...v3, user: 'mallory', outlet: 1, mib: 'apc-rpdu2' }, ['wake']);
-    assert.equal(unknown[0]?.failure, 'auth', JSON.stringify(unknown));
-    assert.match(unknown[0]?.detail ?? '', /user mallory is unknown/);
-    const badAuth = await run(pl, { ...v3, authKey: 'wrongpass9', outlet: 1, mib: 'apc-rpdu2' }, ['wake']);
-    assert.equal(badAuth[0]?.failure, 'auth', JSON.stringify(badAuth));
-    assert.match(badAuth[0]?.detail ?? '', /wrong authKey or authProtocol/);
-    const badPriv = await run(pl, { ...v3, privKey: 'wrongpriv9', timeoutSeconds: 0.5, retries: 0, outlet: 1, mib: 'apc-rpdu2' }, ['wake']);
-    assert.equal(badPriv[0]?.failure, 'unreachable', JSON.stringify(badPriv));
-    assert.match(badPriv[0]?.detail ?? '', /wrong privKey/);
-    // An outlet the PDU does not have.
-    const missing = await run(pl, { outlet: 99, mib: 'apc-rpdu2' }, ['read', 'wake']);
-    assert.deepEqual(missing.map((x) => x.failure), ['refused', 'refused'], JSON.stringify(missing));
-    assert.equal((await pdu()).log.length, before, 'no failed call switched anything');
+    const bad = await runAll(pl, [
+      // A wrong community: the agent stays silent.
+      [{ outlet: 1, mib: 'apc-rpdu2', community: 'nope', timeoutSeconds: 0.5, retries: 0 }, ['wake']],
+      // The read-only community may not switch.
+      [{ outlet: 1, mib: 'apc-rpdu2', community: 'public' }, ['wake']],
+      // v3: an unknown user, a wrong auth key, a wrong priv key.
+      [{ ...v3, user: 'mallory', outlet: 1, mib: 'apc-rpdu2' }, ['wake']],
+      [{ ...v3, authKey: 'wrongpass9', outlet: 1, mib: 'apc-rpdu2' }, ['wake']],
+      [{ ...v3, privKey: 'wrongpriv9', timeoutSeconds: 0.5, retries: 0, outlet: 1, mib: 'apc-rpdu2' }, ['wake']],
+      // An outlet the PDU does not have.
+      [{ outlet: 99, mib: 'apc-rpdu2' }, ['read', 'wake']],
+    ]);
+    const expect: Array<[string, RegExp]> = [
+      ['unreachable', /wrong community/],
+      ['auth', /noAccess.*may only read/i],
+      ['auth', /user mallory is unknown/],
+      ['auth', /wrong authKey or authProtocol/],
+      ['unreachable', /wrong privKey/],
+      ['refused', /no such outlet/],
+    ];
+    expect.forEach(([failure, detail], i) => {
+      const r = bad[i]![0]!;
+      assert.equal(r.failure, failure, JSON.stringify(r));
+      assert.match(r.detail ?? '', detail);
+    });
+    assert.equal(bad[5]![1]!.failure, 'refused', JSON.stringify(bad[5]));
+    assert.deepEqual((await pdu()).log.length, after.log.length, 'no failed call switched anything');
   } finally {
     await pl.dispose();
   }
