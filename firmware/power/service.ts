@@ -124,6 +124,16 @@ export class PowerService {
       this.rebuildTimer?.cancel();
       this.role = 'backup';
       for (const b of this.busy.values()) b.controller.abort();
+      // A backup's balancer checks every host, parked ones too, so that when this node is master
+      // again its rebuild sees what the other master woke or parked meanwhile.
+      void this.checkAll();
+    }
+  }
+
+  private async checkAll(): Promise<void> {
+    for (const m of this.managed.values()) {
+      const id = this.deps.pools.hostId(m.config.pool, m.config.address);
+      if (id !== undefined) await this.deps.pools.setPower(m.config.pool, id, 'awake').catch(() => undefined);
     }
   }
 

@@ -153,6 +153,9 @@ describe('power service', () => {
     // Failover: a loses, b wins.
     master.value = false;
     a.service.masterChanged();
+    await clock.advance(1);
+    assert.equal(a.pools.powers.get('web-3'), 'awake', 'the old master checks every host again, parked ones too');
+    assert.equal(a.service.status().hosts.find((h) => h.name === 'web-3')!.state, 'parked', 'its ledger still says parked');
     backupMaster.value = true;
     b.service.masterChanged();
     assert.equal(b.service.status().role, 'rebuilding');
