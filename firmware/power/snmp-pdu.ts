@@ -3,7 +3,7 @@
 // SNMP client is a port (snmp-client.ts: net-snmp, loaded on first use, and an in-memory PDU).
 
 import { optional, s, type ConfigIssue, type FieldDoc, type ObjectOf, type Schema, type StringRule } from '../config/kit.js';
-import type { DriverDeps, DriverHost, DriverResult, PowerDriver, PowerReading } from './driver.js';
+import type { DriverDeps, DriverFailure, DriverHost, DriverResult, PowerDriver, PowerReading } from './driver.js';
 import { readSecret } from './http.js';
 import { controlOid, decodeState, PDU_MIBS, PDU_TABLES, stateOid, type OutletCommand } from './pdu-oids.js';
 import { NetSnmpClient, type SnmpAccess, type SnmpClient } from './snmp-client.js';
@@ -107,7 +107,7 @@ export class SnmpPduDriver implements PowerDriver {
     return this.switchOutlet('reboot', signal);
   }
 
-  async read(_host: DriverHost, signal: AbortSignal): Promise<{ ok: true; reading: PowerReading } | { ok: false; failure: 'unreachable' | 'auth' | 'refused' | 'unsupported' | 'misconfigured'; detail: string }> {
+  async read(_host: DriverHost, signal: AbortSignal): Promise<{ ok: true; reading: PowerReading } | { ok: false; failure: DriverFailure; detail: string }> {
     const access = await this.access('read');
     if (!access.ok) return access;
     const { mib, outlet } = this.settings;
