@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { checkCase, PDU_CASES } from './pdu-contract.js';
 import { createPowerLab, PYTHON, REPO_ROOT, requireRoot, type PowerLab } from './power-lab.js';
 
 const host = { name: 'web-1', address: '198.51.100.30', mac: '02:00:5e:10:00:30' };
@@ -128,6 +129,10 @@ test('snmpd PDU: switch and read back outlets over v2c and v3 on every MIB; bad 
     });
     assert.equal(bad[5]![1]!.failure, 'refused', JSON.stringify(bad[5]));
     assert.deepEqual((await pdu()).log.length, after.log.length, 'no failed call switched anything');
+
+    // The table the unit test runs against the in-memory PDU, here against snmpd.
+    const contract = await runAll(pl, PDU_CASES.map((c) => [c.settings, c.steps]));
+    PDU_CASES.forEach((c, i) => checkCase(c, contract[i]!));
   } finally {
     await pl.dispose();
   }

@@ -117,3 +117,14 @@ test('settings: version accepts 3 as a number, keys need 8 characters (not echoe
   assert.equal(settings({ version: 3 }).version, '3');
   assert.equal(settings({}).version, '2c');
 });
+
+test('the shared PDU contract table (also run against snmpd in test/services/power-snmp.test.ts)', async () => {
+  const { PDU_CASES, PDU_USERS, checkCase } = await import('../../services/pdu-contract.js');
+  const pdu = new FakePdu(8, { users: PDU_USERS });
+  for (const c of PDU_CASES) {
+    const d = driver(c.settings, pdu) as unknown as Record<string, (h: typeof host, s: AbortSignal) => Promise<{ ok: boolean }>>;
+    const results = [];
+    for (const step of c.steps) results.push(await d[step]!(host, signal));
+    checkCase(c, results);
+  }
+});
