@@ -3,10 +3,13 @@
 # PowerNet-MIB sPDUOutletCtl, rPDUOutletControl/Status, rPDU2OutletSwitchedControl/Status and
 # Raritan PDU2-MIB switchingOperation/outletSwitchingState over one set of outlets kept in a JSON
 # file (written by rename), so a test reads what the PDU did without asking over SNMP.
-# Usage: pdu-pass.py STATE_JSON OUTLETS. Run with Debian's /usr/bin/python3 (not a pyenv shim).
-import json, os, sys, time
+# Usage: pdu-pass.py STATE_JSON OUTLETS [HOOK ARG...]. With HOOK, each change of an outlet runs
+# `HOOK ARG... N on|off` (detached), so an outlet can start and stop a host's server in a lab.
+# Run with Debian's /usr/bin/python3 (not a pyenv shim).
+import json, os, subprocess, sys, time
 
 STATE, COUNT = sys.argv[1], int(sys.argv[2])
+HOOK = sys.argv[3:]
 REBOOT_S = 2.0
 APC = (1, 3, 6, 1, 4, 1, 318, 1, 1)
 RAR = (1, 3, 6, 1, 4, 1, 13742, 6, 4, 1, 2, 1)
@@ -40,7 +43,16 @@ def load():
         if now >= at:
             state["outlets"][n] = "on"
             del state["rebootAt"][n]
+            save(state)
+            hook(n, "on")
     return state
+
+
+def hook(n, power):
+    if HOOK:
+        # Detached and fully redirected: snmpd waits for this script's answer, not for the hook.
+        subprocess.Popen(HOOK + [str(n), power], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def save(state):
@@ -104,11 +116,14 @@ def main():
                     continue
                 state = load()
                 n = str(row[2])
+                before = state["outlets"][n]
                 state["outlets"][n] = "on" if command == "on" else "off"
                 if command == "reboot":
                     state["rebootAt"][n] = time.time() + REBOOT_S
                 state["log"].append({"outlet": row[2], "command": command, "via": COLUMNS[row[1]][0]})
                 save(state)
+                if state["outlets"][n] != before:
+                    hook(n, state["outlets"][n])
                 answer(["DONE"])
             elif cmd == "":
                 continue

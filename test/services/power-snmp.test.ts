@@ -7,7 +7,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkCase, PDU_CASES } from './pdu-contract.js';
-import { createPowerLab, PYTHON, REPO_ROOT, requireRoot, type PowerLab } from './power-lab.js';
+import { createPowerLab, eventually, PYTHON, REPO_ROOT, requireRoot, type PowerLab } from './power-lab.js';
 
 const host = { name: 'web-1', address: '198.51.100.30', mac: '02:00:5e:10:00:30' };
 
@@ -47,6 +47,10 @@ test('snmpd PDU: switch and read back outlets over v2c and v3 on every MIB; bad 
     const state = join(pl.dir, 'outlets.json');
     await mkdir(join(pl.dir, 'persist'));
     const script = join(REPO_ROOT, 'test/services/pdu-pass.py');
+    // Each outlet change runs the hook (the way a lab outlet would start or stop a host's server).
+    const hookScript = join(pl.dir, 'outlet-hook.sh');
+    const hookLog = join(pl.dir, 'hook.log');
+    await writeFile(hookScript, `echo "$1 $2" >> ${hookLog}\n`);
     const conf = [
       `agentAddress udp:${pduAddress}:161`,
       'rocommunity public 198.51.100.0/24',
@@ -57,8 +61,8 @@ test('snmpd PDU: switch and read back outlets over v2c and v3 on every MIB; bad 
       'rwuser opsmd5 auth',
       'dontLogTCPWrappersConnects yes',
       // snmpd splits this line on blanks and honours no quotes: the paths carry no spaces.
-      `pass_persist .1.3.6.1.4.1.318 ${PYTHON} ${script} ${state} 8`,
-      `pass_persist .1.3.6.1.4.1.13742 ${PYTHON} ${script} ${state} 8`,
+      `pass_persist .1.3.6.1.4.1.318 ${PYTHON} ${script} ${state} 8 /bin/sh ${hookScript}`,
+      `pass_persist .1.3.6.1.4.1.13742 ${PYTHON} ${script} ${state} 8 /bin/sh ${hookScript}`,
     ].join('\n');
     await writeFile(join(pl.dir, 'snmpd.conf'), conf + '\n');
     const snmpd = pl.lab.spawn(2, 'env', ['MIBS=', `SNMP_PERSISTENT_DIR=${join(pl.dir, 'persist')}`, '/usr/sbin/snmpd', '-f', '-C', '-c', join(pl.dir, 'snmpd.conf'), '-Lo']);
@@ -101,6 +105,12 @@ test('snmpd PDU: switch and read back outlets over v2c and v3 on every MIB; bad 
     ]);
     // Outlet 7's file entry stays off until the agent's next read applies the reboot's on (done above).
     assert.deepEqual({ ...after.outlets, 7: undefined }, { 1: 'off', 2: 'on', 3: 'on', 4: 'on', 5: 'off', 6: 'on', 7: undefined, 8: 'off' });
+
+    const hooked = await eventually('the outlet hook to have run for every change', async () => {
+      const lines = (await readFile(hookLog, 'utf8').catch(() => '')).trim().split('\n').sort();
+      return lines.length === 11 ? lines : undefined;
+    }, 5000);
+    assert.deepEqual(hooked, ['1 off', '1 on', '2 on', '3 on', '4 on', '5 off', '5 on', '6 on', '7 off', '7 on', '7 on']);
 
     const bad = await runAll(pl, [
       // A wrong community: the agent stays silent.
