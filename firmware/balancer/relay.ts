@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Clock, TimerHandle } from '../os/clock.js';
 import { BackendPool } from './backend-pool.js';
 import { HttpSession } from './relay-http.js';
-import { clientAddress, dial, ReadBuffer, reset, splice, type RelayContext, type RelayPool } from './relay-tcp.js';
+import { adopt, clientAddress, dial, ReadBuffer, reset, splice, type RelayContext, type RelayPool } from './relay-tcp.js';
 import { parseListen, type RelayConfig } from './schema.js';
 
 export type { RelayPool, RelayTarget } from './relay-tcp.js';
@@ -179,9 +179,21 @@ export class NetRelay implements Relay, RelayContext {
     return true;
   }
 
-  private acceptTcp(client: Socket): void {
+  private acceptTcp(accepted: Socket): void {
+    // The client's bytes go to the host once connected; until then the client is paused.
+    let upstream: Socket | undefined;
+    const client = adopt(
+      accepted,
+      this.reads.onread((chunk) => {
+        if (upstream && !upstream.write(chunk)) client.pause();
+      }),
+    );
     if (!this.admit(client)) return;
-    dial(this, client, clientAddress(client), new Set(), (upstream) => splice(client, upstream, this.current.idleTimeoutSeconds));
+    const reads = client === accepted ? 'events' : 'onread';
+    dial(this, client, clientAddress(client), new Set(), (connected) => {
+      upstream = connected;
+      splice(client, connected, this.current.idleTimeoutSeconds, reads);
+    });
   }
 
   private acceptHttp(client: Socket): void {
