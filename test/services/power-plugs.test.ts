@@ -21,6 +21,7 @@ import { createTasmota, tasmotaSettings } from '../../firmware/power/tasmota.js'
 import { FakeShelly } from './fake-shelly.js';
 import { FakeTasmota } from './fake-tasmota.js';
 import { serve } from './http-serve.js';
+import { checkTasmotaCase, TASMOTA_CASES } from './tasmota-contract.js';
 import { freePort, makeCa, Mosquitto } from './telemetry-lab.js';
 
 const host = { name: 'pi-1', address: '198.51.100.50', mac: '02:00:5e:10:00:50' };
@@ -55,6 +56,14 @@ test('Tasmota over MQTT through mosquitto: switch, read back, Offline by last wi
     // A stale retained state on the broker (PowerRetain) must not pass for the plug's answer.
     await device.publishAsync('stat/rack_plug_7/POWER2', 'ON', { retain: true, qos: 1 });
     assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'off' });
+
+    // The table the unit test runs against the in-memory broker, here through mosquitto.
+    for (const c of TASMOTA_CASES) {
+      const driver = build(tasmotaSettings, createTasmota as never, { url, user: 'tandem', password: 'brokerpass1', ...c.settings });
+      const results = [];
+      for (const step of c.steps) results.push(await driver[step](host, signal));
+      checkTasmotaCase(c, results);
+    }
 
     const badAuth = await build(tasmotaSettings, createTasmota as never, { topic: 'rack_plug_7', url, user: 'tandem', password: 'wrong', timeoutSeconds: 2 }).wake(host, signal);
     assert.equal(!badAuth.ok && badAuth.failure, 'auth', JSON.stringify(badAuth));

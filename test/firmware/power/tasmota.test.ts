@@ -79,3 +79,16 @@ test('missing settings are misconfigured, naming what each way needs', async () 
   const bad = validate(s.object(tasmotaSettings), { topic: 'a/b', url: 'http://x' });
   assert.deepEqual(bad.issues.map((i) => i.path), ['topic', 'url']);
 });
+
+test('the shared Tasmota contract table (also run through mosquitto in test/services/power-plugs.test.ts)', async () => {
+  const { TASMOTA_CASES, TASMOTA_TOPIC, checkTasmotaCase } = await import('../../services/tasmota-contract.js');
+  const plug = new FakeTasmota(2);
+  const mqtt = new FakeMqttAsker(plug.mqttReplies(TASMOTA_TOPIC));
+  for (const c of TASMOTA_CASES) {
+    const { value } = validate(s.object(tasmotaSettings), { url: 'mqtt://127.0.0.1:1883', ...c.settings });
+    const d = createTasmota(value as TasmotaSettings, { clock: new FakeClock(), processes: new FakeProcessRunner(), log: silentLogger, stateDir: '/x', mqtt });
+    const results = [];
+    for (const step of c.steps) results.push(await d[step](host, signal));
+    checkTasmotaCase(c, results);
+  }
+});
