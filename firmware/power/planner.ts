@@ -39,6 +39,14 @@ export interface PlannerTuning {
   parkHysteresis: number;
   /** Rising demand: the slope is multiplied by this before projecting (headroom for curvature). */
   trendGain: number;
+  /** With a day of history, a park must also fit yesterday's peak over this much of what follows. */
+  seasonLookaheadSeconds: number;
+  /** The park hysteresis when yesterday's peak is part of the test (it already holds the rise). */
+  seasonHysteresis: number;
+  /** Bucket width of `history` (dailyHistory keeps one peak per bucket). */
+  historyBucketSeconds: number;
+  /** The seasonal park margin is this many relative standard deviations of recent demand. */
+  noiseMargin: number;
 }
 
 export const DEFAULT_TUNING: PlannerTuning = {
@@ -46,6 +54,10 @@ export const DEFAULT_TUNING: PlannerTuning = {
   peakHoldSeconds: 900,
   parkHysteresis: 0.9,
   trendGain: 1.5,
+  seasonLookaheadSeconds: 3600,
+  seasonHysteresis: 0.97,
+  historyBucketSeconds: 300,
+  noiseMargin: 1.5,
 };
 
 export interface DemandSample {
@@ -60,6 +72,12 @@ export interface PlannerPool {
   unit: string;
   /** Recent demand, oldest first; the last one is the current demand. */
   samples: readonly DemandSample[];
+  /**
+   * Optional: the last day and more of demand, coarse (peaks per few minutes, oldest first;
+   * `dailyHistory` keeps it). Parking then also asks what the same hours did yesterday, scaled
+   * to today's level, so a host is not parked just before the daily rise.
+   */
+  history?: readonly DemandSample[];
 }
 
 export interface PlannerHost {
@@ -131,6 +149,18 @@ export function forecast(pool: PlannerPool, now: number, tuning: PlannerTuning):
   return { pool: pool.name, demand, slope, peak };
 }
 
+/** Standard deviation of the residuals around the least-squares line, relative to the mean. */
+function spread(samples: readonly DemandSample[], from: number): number {
+  const recent = samples.filter((s) => s.t > from - 1e-9);
+  if (recent.length < 3) return 0;
+  const slope = slopeOver(recent, from);
+  const mt = recent.reduce((a, s) => a + s.t, 0) / recent.length;
+  const mv = recent.reduce((a, s) => a + s.value, 0) / recent.length;
+  if (mv <= 0) return 0;
+  const variance = recent.reduce((a, s) => a + (s.value - mv - slope * (s.t - mt)) ** 2, 0) / (recent.length - 2);
+  return Math.sqrt(variance) / mv;
+}
+
 /** Least-squares slope of the samples since `from` (0 with fewer than two). */
 function slopeOver(samples: readonly DemandSample[], from: number): number {
   const recent = samples.filter((s) => s.t > from - 1e-9);
@@ -156,6 +186,34 @@ function peakSince(samples: readonly DemandSample[], from: number, floor: number
   let peak = floor;
   for (const s of samples) if (s.t > from - 1e-9 && s.value > peak) peak = s.value;
   return peak;
+}
+
+/**
+ * Yesterday's peak over the lookahead that follows now, scaled by today's held peak over
+ * yesterday's at the same hour; undefined until the history covers a day.
+ */
+function seasonalPeak(history: readonly DemandSample[] | undefined, now: number, heldNow: number, tuning: PlannerTuning): number | undefined {
+  if (history === undefined || history.length === 0 || history[0]!.t > now - DAY) return undefined;
+  const then = now - DAY;
+  let ahead = 0;
+  let before = 0;
+  for (const s of history) {
+    if (s.t >= then - tuning.peakHoldSeconds && s.t <= then) before = Math.max(before, s.value);
+    if (s.t >= then && s.t <= then + tuning.seasonLookaheadSeconds) ahead = Math.max(ahead, s.value);
+  }
+  const scale = before > 0 ? Math.min(2, Math.max(0.5, heldNow / before)) : 1;
+  return ahead * scale;
+}
+
+/** Fold a sample into the coarse history (peak per bucket), keeping a day plus the lookahead. */
+export function dailyHistory(history: readonly DemandSample[], sample: DemandSample, tuning: Partial<PlannerTuning> = {}): DemandSample[] {
+  const t = { ...DEFAULT_TUNING, ...tuning };
+  const bucket = Math.floor(sample.t / t.historyBucketSeconds) * t.historyBucketSeconds;
+  const out = history.filter((s) => s.t >= sample.t - DAY - t.seasonLookaheadSeconds - t.peakHoldSeconds - t.historyBucketSeconds);
+  const last = out[out.length - 1];
+  if (last !== undefined && last.t === bucket) out[out.length - 1] = { t: bucket, value: Math.max(last.value, sample.value) };
+  else out.push({ t: bucket, value: sample.value });
+  return out;
 }
 
 /** Keep only what the planner will look at again (trend, peak hold): for the caller's buffer. */
@@ -287,8 +345,15 @@ function planPool(
     committed.delete(h);
     const hold = tuning.peakHoldSeconds;
     const held = peakSince(pool.samples, now - hold, f.demand);
-    const want = Math.max(held, projected(h.wakeSeconds + input.intervalSeconds));
-    if (fits(want, tuning.parkHysteresis)) {
+    const season = seasonalPeak(pool.history, now, held, tuning);
+    // With yesterday in the test, the margin left is for noise: as wide as the demand's own
+    // relative spread (residuals around its trend), within [parkHysteresis, seasonHysteresis].
+    const hysteresis =
+      season === undefined
+        ? tuning.parkHysteresis
+        : Math.min(tuning.seasonHysteresis, Math.max(tuning.parkHysteresis, 1 - tuning.noiseMargin * spread(pool.samples, now - hold)));
+    const want = Math.max(held, projected(h.wakeSeconds + input.intervalSeconds), season ?? 0);
+    if (fits(want, hysteresis)) {
       const net = netCapacity(caps(), policy.spares);
       decisions.push({
         host: h.name,
@@ -296,7 +361,8 @@ function planPool(
         action: 'park',
         cause: 'idle',
         reason:
-          `demand ${round(f.demand)} ${u} (${trend}, peak ${round(held)} in ${round(hold)} s) fits ${Math.round(policy.targetUtilisation * tuning.parkHysteresis * 100)}% ` +
+          `demand ${round(f.demand)} ${u} (${trend}, peak ${round(held)} in ${round(hold)} s` +
+          `${season === undefined ? '' : `, ${round(season)} in the next ${round(tuning.seasonLookaheadSeconds / 60)} min as yesterday`}) fits ${Math.round(policy.targetUtilisation * hysteresis * 100)}% ` +
           `of ${round(net)} without ${h.name}: parking ${h.name} (least efficient awake: ${describe(h)})`,
       });
       break;

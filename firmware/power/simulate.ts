@@ -7,6 +7,7 @@
 
 import { accrue, drawNow, emptyAccount, summarise, type EnergySummary, type HostPhase, type Watts } from './energy.js';
 import {
+  dailyHistory,
   netCapacity,
   plan,
   trimSamples,
@@ -34,6 +35,8 @@ export interface SimSetup {
   intervalSeconds: number;
   policy: PlannerPolicy;
   tuning?: Partial<PlannerTuning>;
+  /** Give the planner a day of history (as the daemon does); false replays without it. */
+  seasonal?: boolean;
   pool: { name: string; unit: string };
   hosts: SimHost[];
 }
@@ -51,6 +54,8 @@ export interface RoundView {
   t: number;
   hosts: readonly PlannerHost[];
   samples: readonly DemandSample[];
+  /** Coarse demand of the last day and more (planner.ts dailyHistory). */
+  history: readonly DemandSample[];
 }
 
 export type Strategy = (view: RoundView) => readonly Omit<Transition, 't'>[];
@@ -112,7 +117,7 @@ export function plannerStrategy(setup: SimSetup): Strategy {
       intervalSeconds: setup.intervalSeconds,
       policy: setup.policy,
       ...(setup.tuning ? { tuning: setup.tuning } : {}),
-      pools: [{ name: setup.pool.name, unit: setup.pool.unit, samples: view.samples }],
+      pools: [{ name: setup.pool.name, unit: setup.pool.unit, samples: view.samples, ...(setup.seasonal === false ? {} : { history: view.history }) }],
       hosts: view.hosts,
     }).decisions.map((d) => ({ host: d.host, action: d.action, cause: d.cause, reason: d.reason }));
 }
@@ -154,6 +159,7 @@ export function replay(setup: SimSetup, trace: Trace, strategy: Strategy): Repla
   let shortfall = 0;
   let belowPolicy = 0;
   let samples: DemandSample[] = [];
+  let history: DemandSample[] = [];
   let changeIndex = 0;
 
   const settle = (t: number) => {
@@ -195,9 +201,11 @@ export function replay(setup: SimSetup, trace: Trace, strategy: Strategy): Repla
     const next = Math.min(t + setup.intervalSeconds, trace.end);
     settle(t);
     samples = trimSamples([...samples, { t, value: demandAt(trace, t) }], t, setup.tuning);
+    history = dailyHistory(history, { t, value: demandAt(trace, t) }, setup.tuning);
     const view: RoundView = {
       t,
       samples,
+      history,
       hosts: runs.map((r) => ({
         name: r.host.name,
         pool: setup.pool.name,

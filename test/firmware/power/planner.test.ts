@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { efficiency, forecast, netCapacity, plan, DEFAULT_TUNING, type PlanInput, type PlannerHost } from '../../../firmware/power/planner.js';
+import { dailyHistory, efficiency, forecast, netCapacity, plan, DEFAULT_TUNING, type DemandSample, type PlanInput, type PlannerHost } from '../../../firmware/power/planner.js';
 
 const policy = { spares: 1, minAwake: 1, maxCyclesPerDay: 4, minAwakeSeconds: 600, minParkedSeconds: 600, targetUtilisation: 0.8 };
 const NOW = 100_000;
@@ -174,6 +174,34 @@ describe('power planner', () => {
     assert.deepEqual(actions(plan(input(dwelling, 60))), [], 'b (0.9 W/conn) waits for big (1 W/conn) to end its dwell');
     const rested = [host('a'), host('b'), host('big', { ...big, since: NOW - 700 })];
     assert.deepEqual(actions(plan(input(rested, 60))), ['park big idle']);
+  });
+
+  it('with a day of history, does not park before the rise yesterday saw, and parks into yesterday\'s trough', () => {
+    const hosts = [host('a'), host('b'), host('c'), host('d')];
+    // Now: steady 100 (fits 3 hosts' net 200 at 72%). Yesterday at this hour also 100, but 200
+    // within the next hour: parking d now would have to wake it again.
+    let history: DemandSample[] = [];
+    for (let t = NOW - 86_400 - 1800; t <= NOW - 86_400 + 3600; t += 60) {
+      history = dailyHistory(history, { t, value: t < NOW - 86_400 + 1800 ? 100 : 200 });
+    }
+    const steady = Array(31).fill(100);
+    const rising = input(hosts, steady);
+    rising.pools = [{ ...rising.pools[0]!, history }];
+    assert.deepEqual(actions(plan(rising)), []);
+    // Yesterday fell from 100 to 40 instead: park, and the reason says what yesterday did.
+    let falling: DemandSample[] = [];
+    for (let t = NOW - 86_400 - 1800; t <= NOW - 86_400 + 3600; t += 60) {
+      falling = dailyHistory(falling, { t, value: t <= NOW - 86_400 ? 100 : 40 });
+    }
+    const ebb = input(hosts, steady);
+    ebb.pools = [{ ...ebb.pools[0]!, history: falling }];
+    const out = plan(ebb);
+    assert.deepEqual(actions(out), ['park d idle']);
+    assert.match(out.decisions[0]!.reason, /peak 100 in 900 s, 40 in the next 60 min as yesterday\) fits 78% of 200 without d/);
+    // Without a full day of history the rule is not used (the first day behaves as before).
+    const young = input(hosts, steady);
+    young.pools = [{ ...young.pools[0]!, history: history.slice(8) }];
+    assert.deepEqual(actions(plan(young)), ['park d idle']);
   });
 
   it('plans each pool on its own', () => {
