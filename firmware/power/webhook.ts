@@ -88,10 +88,15 @@ export function fill(template: string, values: Values, encode: (v: string) => st
 
 export class WebhookDriver implements PowerDriver {
   readonly method = 'webhook';
+  /** Present only with `statusUrl` and `onMatch`: the executor then counts this driver as a reader. */
+  readonly read?: (host: DriverHost, signal: AbortSignal) => Promise<{ ok: true; reading: PowerReading } | Fail>;
+
   constructor(
     private readonly settings: WebhookSettings,
     private readonly http: HttpClient,
-  ) {}
+  ) {
+    if (settings.statusUrl !== undefined && settings.onMatch !== undefined) this.read = (host, signal) => this.readStatus(host, signal);
+  }
 
   wake(host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
     return this.call(host, 'wake', signal);
@@ -101,7 +106,7 @@ export class WebhookDriver implements PowerDriver {
     return this.call(host, 'park', signal);
   }
 
-  async read(host: DriverHost, signal: AbortSignal): Promise<{ ok: true; reading: PowerReading } | Fail> {
+  private async readStatus(host: DriverHost, signal: AbortSignal): Promise<{ ok: true; reading: PowerReading } | Fail> {
     const c = this.settings;
     if (c.statusUrl === undefined || c.onMatch === undefined) return { ok: false, failure: 'unsupported', detail: 'webhook has no `statusUrl` with `onMatch` to read the state back' };
     const prepared = await this.prepare(host, 'read');

@@ -52,16 +52,16 @@ test('webhook over real HTTP: the request arrives as configured, read-back by re
       offMatch: '"power":"OFF"',
     };
     const d = driver(settings);
-    assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'off' });
+    assert.deepEqual(await d.read!(host, signal), { ok: true, reading: 'off' });
     const woke = await d.wake(host, signal);
     assert.equal(woke.ok, true, JSON.stringify(woke));
     assert.equal(power.get('gpu-2'), 'ON');
-    assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'on' });
+    assert.deepEqual(await d.read!(host, signal), { ok: true, reading: 'on' });
     const put = seen.find((x) => x.method === 'PUT')!;
     assert.deepEqual(JSON.parse(put.body), { mac: '02:00:5e:10:00:62', address: '198.51.100.62' });
     assert.equal(put.headers['content-type'], 'application/json');
     assert.equal((await d.park(host, signal)).ok, true);
-    assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'off' });
+    assert.deepEqual(await d.read!(host, signal), { ok: true, reading: 'off' });
 
     const badKey = await driver({ ...settings, secret: 'wrong' }).wake(host, signal);
     assert.equal(!badKey.ok && badKey.failure, 'auth');
