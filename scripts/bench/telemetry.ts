@@ -23,7 +23,9 @@ import { BUNDLE, Workdir } from '../../test/netns/peers.js';
 import { Mosquitto, TelemetryNode } from '../../test/services/telemetry-lab.js';
 import { Capture } from './failover-lib/capture.js';
 import { carpIntervalMs, carpMasterDownMs } from './failover-lib/configs.js';
-import { max, ms, percentile, ratio, table } from './failover-lib/stats.js';
+import { max, percentile } from './failover-lib/stats.js';
+import { measureLatency } from './telemetry-lib/latency.js';
+import { report, type Options, type PhaseId, type PhaseResult } from './telemetry-lib/report.js';
 
 const USAGE = `usage: scripts/bench/telemetry [--seconds N] [--failovers N] [--advskew M/B] [--json FILE]
 
@@ -32,41 +34,6 @@ const USAGE = `usage: scripts/bench/telemetry [--seconds N] [--failovers N] [--a
   --advskew M/B   master/backup advskew at advbase 0 (default 8/16: adverts every 31 ms, so a
                   window holds thousands of inter-arrival gaps)
   --json FILE     also write every measurement as JSON`;
-
-type PhaseId = 'off' | 'on' | 'busy';
-
-interface Options {
-  seconds: number;
-  failovers: number;
-  masterSkew: number;
-  backupSkew: number;
-  json?: string;
-}
-
-interface ProcessCost {
-  cpuMs: number;
-  rssKiB: number;
-  hwmKiB: number;
-}
-
-interface PhaseResult {
-  phase: PhaseId;
-  seconds: number;
-  gaps: { count: number; p50: number; p99: number; p999: number; max: number; jitterP50: number; jitterP99: number; overMasterDown: number };
-  master: ProcessCost;
-  backup: ProcessCost;
-  falseFailovers: number;
-  metricsPublished?: number;
-  scrapes?: { ok: number; failed: number };
-  latency?: Latency;
-  error?: string;
-}
-
-interface Latency {
-  failovers: number;
-  state: number[];
-  events: number[];
-}
 
 function fail(message: string): never {
   console.error(`telemetry bench: ${message}\n\n${USAGE}`);
@@ -129,28 +96,6 @@ function pidOf(child: ChildProcess): number {
   // `ip netns exec` execs the command in place, so the child's PID is node's.
   if (!child.pid) throw new Error('daemon has no pid');
   return child.pid;
-}
-
-/** Lines `%U topic payload` from mosquitto_sub in a lab host, with the receipt time in ms. */
-class TimedSubscriber {
-  readonly messages: { at: number; topic: string; payload: Record<string, unknown> }[] = [];
-  private buffer = '';
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString();
-      const lines = this.buffer.split('\n');
-      this.buffer = lines.pop()!;
-      for (const line of lines) {
-        const m = /^(\d+)\.(\d{9}) (\S+) (.*)$/.exec(line);
-        if (!m) continue;
-        try {
-          this.messages.push({ at: Number(m[1]) * 1000 + Number(m[2]) / 1e6, topic: m[3]!, payload: JSON.parse(m[4]!) as Record<string, unknown> });
-        } catch {
-          // not JSON: not ours
-        }
-      }
-    });
-  }
 }
 
 interface Setup {
@@ -275,55 +220,12 @@ async function measureAll(setup: Setup, print: (line?: string) => void): Promise
     const on = pairs.find((p) => p.phase === 'on')!;
     if (options.failovers > 0) {
       print(`  ${options.failovers} failovers on the "on" pair`);
-      results.find((r) => r.phase === 'on')!.latency = await measureLatency(setup, on.master, on.backup, masterDown);
+      results.find((r) => r.phase === 'on')!.latency = await measureLatency(lab, BROKER_HOST, on.master, on.backup, masterDown, options.failovers);
     }
     return results;
   } finally {
     await Promise.all(nodes.map((n) => Promise.race([n.terminate(), sleep(5000)])));
     for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.kill9();
-  }
-}
-
-/** Forced failovers (the master demoted); each transition's time to the subscriber. */
-async function measureLatency(setup: Setup, a: TelemetryNode, b: TelemetryNode, masterDown: number): Promise<Latency> {
-  const { lab, options } = setup;
-  const brokerHost = lab.host(BROKER_HOST).ipv4;
-  const sub = new TimedSubscriber(
-    lab.spawn(BROKER_HOST, 'mosquitto_sub', ['-h', brokerHost, '-q', '1', '-F', '%U %t %p', '-t', 'tandem/+/carp/+/state', '-t', 'tandem/+/events']),
-  );
-  const latency: Latency = { failovers: 0, state: [], events: [] };
-  try {
-    await sleep(500);
-    const from = Date.now();
-    let master = a;
-    let backup = b;
-    for (let i = 0; i < options.failovers; i++) {
-      // Demote, not `failover`: carp(4) takes over from a master with a higher demote count
-      // regardless of preempt, and the demoted node stays BACKUP. A bowed-out node at the
-      // faster advskew would retake the VIP on its own master-down when the load delays the
-      // new master's first advert.
-      await master.control({ cmd: 'demote', by: 50 });
-      await eventually('the backup to take over', async () => ((await backup.status()).carp[0]?.state === 'MASTER' ? true : undefined), masterDown * 4 + 5000, 20);
-      await eventually('the old master to be BACKUP', async () => ((await master.status()).carp[0]?.state === 'BACKUP' ? true : undefined), masterDown * 4 + 5000, 20);
-      await master.control({ cmd: 'demote', reset: true });
-      latency.failovers++;
-      [master, backup] = [backup, master];
-      await sleep(300);
-    }
-    // Let the last messages arrive.
-    await sleep(1000);
-    for (const m of sub.messages) {
-      if (m.topic.endsWith('/state') && typeof m.payload['since'] === 'string') {
-        const since = Date.parse(m.payload['since']);
-        if (since >= from) latency.state.push(m.at - since);
-      } else if (m.topic.endsWith('/events') && m.payload['type'] === 'carpTransition' && typeof m.payload['time'] === 'string') {
-        const time = Date.parse(m.payload['time']);
-        if (time >= from) latency.events.push(m.at - time);
-      }
-    }
-    return latency;
-  } finally {
-    if (sub.child.exitCode === null) sub.child.kill('SIGTERM');
   }
 }
 
@@ -338,83 +240,6 @@ function preflight(): void {
       throw new Error(`${tool} is not installed`);
     }
   }
-}
-
-const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
-const cpuShare = (c: ProcessCost, seconds: number) => `${((c.cpuMs / (seconds * 1000)) * 100).toFixed(2)}%`;
-
-function report(results: PhaseResult[], options: Options): string {
-  const lines: string[] = [];
-  const base = results.find((r) => r.phase === 'off' && !r.error);
-  lines.push(
-    table(
-      [
-        ['phase', 'adverts', 'gap p50', 'p99', 'p99.9', 'max', 'jitter p99', '>master-down', 'false failovers', 'CPU master', 'CPU backup', 'RSS master', 'RSS backup', 'metrics sent'],
-        ...results.map((r) =>
-          r.error
-            ? [r.phase, `ERROR ${r.error}`]
-            : [
-                r.phase,
-                String(r.gaps.count),
-                ms(r.gaps.p50),
-                ms(r.gaps.p99),
-                ms(r.gaps.p999),
-                ms(r.gaps.max),
-                ms(r.gaps.jitterP99),
-                String(r.gaps.overMasterDown),
-                String(r.falseFailovers),
-                cpuShare(r.master, r.seconds),
-                cpuShare(r.backup, r.seconds),
-                mib(r.master.rssKiB),
-                mib(r.backup.rssKiB),
-                r.metricsPublished === undefined ? '—' : String(r.metricsPublished),
-              ],
-        ),
-      ],
-      [false, true, true, true, true, true, true, true, true, true, true, true, true, true],
-    ),
-  );
-  if (base) {
-    lines.push('');
-    lines.push(`against off (same run): ratio of the phase's figure to off's`);
-    const rows = [['phase', 'gap p99', 'jitter p99', 'gap max', 'CPU master', 'CPU backup', 'RSS master', 'RSS added (master)', 'RSS added (backup)']];
-    for (const r of results) {
-      if (r.phase === 'off' || r.error) continue;
-      const perS = (c: ProcessCost, s: number) => c.cpuMs / s;
-      rows.push([
-        r.phase,
-        ratio(r.gaps.p99, base.gaps.p99),
-        ratio(r.gaps.jitterP99, base.gaps.jitterP99),
-        ratio(r.gaps.max, base.gaps.max),
-        ratio(perS(r.master, r.seconds), perS(base.master, base.seconds)),
-        ratio(perS(r.backup, r.seconds), perS(base.backup, base.seconds)),
-        ratio(r.master.rssKiB, base.master.rssKiB),
-        `${((r.master.rssKiB - base.master.rssKiB) / 1024).toFixed(1)} MiB`,
-        `${((r.backup.rssKiB - base.backup.rssKiB) / 1024).toFixed(1)} MiB`,
-      ]);
-    }
-    lines.push(table(rows, [false, true, true, true, true, true, true, true, true]));
-  }
-  const busy = results.find((r) => r.phase === 'busy');
-  if (busy?.scrapes) lines.push(`busy: /metrics scraped from h7 ${busy.scrapes.ok} times (${busy.scrapes.failed} failed)`);
-  const on = results.find((r) => r.latency);
-  if (on?.latency) {
-    const l = on.latency;
-    const line = (name: string, v: number[]) =>
-      `  ${name}: n=${v.length}, p50 ${ms(percentile(v, 50))}, p99 ${ms(percentile(v, 99))}, max ${ms(max(v))}`;
-    lines.push('');
-    lines.push(`CARP transition → subscriber receipt on mosquitto (QoS 1, ${l.failovers} forced failovers, both nodes' transitions; target p99 ≤ 50 ms):`);
-    lines.push(line('carp/<vhid>/state (since → receipt)', l.state));
-    lines.push(line('events carpTransition (time → receipt)', l.events));
-    const p99 = percentile(l.state, 99);
-    lines.push(`  state p99 ${Number.isFinite(p99) && p99 <= 50 ? 'meets' : 'misses'} the 50 ms target`);
-  }
-  lines.push('');
-  lines.push(
-    `(advbase 0, advskew ${options.masterSkew}/${options.backupSkew}: adverts every ${ms(carpIntervalMs(0, options.masterSkew))}, master-down ${ms(carpMasterDownMs(0, options.backupSkew))}; ` +
-      `one ${options.seconds} s window, the three pairs at once; CPU is the daemon's utime+stime over the window; RSS is VmRSS at its end)`,
-  );
-  return lines.join('\n');
 }
 
 async function main(): Promise<number> {
