@@ -11,11 +11,13 @@ import { simulate, type SimSetup, type SimulationReport } from '../../firmware/p
 import { formatTrace, type Trace } from '../../firmware/power/trace.js';
 import { diurnalTrace, withFlashCrowd } from './energy-traces.js';
 
-const USAGE = `usage: scripts/bench/energy [--days N] [--seed N] [--peak N] [--json FILE] [--trace-out FILE]
+const USAGE = `usage: scripts/bench/energy [--days N] [--seed N] [--peak N] [--noise PCT] [--json FILE] [--trace-out FILE]
 
   --days N         days of trace (default 7)
   --seed N         PRNG seed of the trace's noise (default 1)
   --peak N         weekday peak demand in connections (default 3000; the pool holds 5600)
+  --noise PCT      noise around the daily curve, % of demand (default 2; 4 and 6 are also
+                   summarised)
   --json FILE      also write both reports as JSON
   --trace-out FILE also write the diurnal trace as CSV (for tandem power simulate)`;
 
@@ -31,6 +33,7 @@ const values = (() => {
         days: { type: 'string' },
         seed: { type: 'string' },
         peak: { type: 'string' },
+        noise: { type: 'string' },
         json: { type: 'string' },
         'trace-out': { type: 'string' },
         help: { type: 'boolean' },
@@ -52,6 +55,7 @@ const count = (name: string, text: string | undefined, fallback: number, max: nu
 const DAYS = count('days', values.days, 7, 60);
 const SEED = count('seed', values.seed, 1, 2 ** 31);
 const PEAK = count('peak', values.peak, 3000, 5000);
+const NOISE = count('noise', values.noise, 2, 30) / 100;
 
 // The pool: two generations of S3-capable servers (suspend to RAM, wake-on-LAN: about 5 s to
 // serve again) and two older generations that only power off (boot about 120 s). Watts are
@@ -68,7 +72,7 @@ const setup: SimSetup = {
   ],
 };
 
-const diurnal = diurnalTrace({ days: DAYS, peak: PEAK, step: 60, seed: SEED, noise: 0.06 });
+const diurnal = diurnalTrace({ days: DAYS, peak: PEAK, step: 60, seed: SEED, noise: NOISE });
 // The flash crowd arrives on day 2 at 11:00, a rising morning: demand doubles within 2 minutes
 // and holds for an hour.
 const flash = withFlashCrowd(diurnal, Math.min(DAYS - 1, 2) * 86_400 + 11 * 3600, 2, 120, 3600);
@@ -87,6 +91,7 @@ function show(title: string, r: SimulationReport, trace: Trace): void {
   console.log(`  free-parking floor   ${s.optimum.boundKWh.toFixed(2)} kWh (no latency, dwell or cycle cap: unreachable)`);
   console.log(`  planner / optimum    ${s.optimumRatio === null ? 'n/a' : pct(s.optimumRatio)} of the optimum's saving`);
   console.log(`  shortfall            ${s.shortfallSeconds.toFixed(0)} s`);
+  console.log(`  below the policy     ${s.belowPolicySeconds.toFixed(0)} s (serving capacity net of spares under the target; optimum ${s.optimum.belowPolicySeconds.toFixed(0)} s)`);
   console.log('  host     kWh  always-on  parks  cycles/day  most in 24 h');
   for (const h of s.hosts) {
     console.log(
@@ -111,17 +116,31 @@ try {
   );
   const started = performance.now();
   const week = await simulate(setup, diurnal);
-  show(`diurnal (seed ${SEED})`, week, diurnal);
+  show(`diurnal (seed ${SEED}, noise ${(NOISE * 100).toFixed(0)}%)`, week, diurnal);
   const crowd = await simulate(setup, flash);
   show('diurnal + flash crowd (×2 within 120 s on day 3, 11:00, for an hour)', crowd, flash);
-  const extra = crowd.summary.energyKWh - crowd.summary.alwaysOnKWh * (week.summary.energyKWh / week.summary.alwaysOnKWh);
+  const w = week.summary;
+  const c = crowd.summary;
   console.log(
-    `\nflash crowd cost: ${crowd.summary.shortfallSeconds.toFixed(0)} shortfall s (week without it: ${week.summary.shortfallSeconds.toFixed(0)} s); ` +
-      `saving ${(crowd.summary.savedFraction * 100).toFixed(1)}% against ${(week.summary.savedFraction * 100).toFixed(1)}% ` +
-      `(energy ${extra >= 0 ? '+' : ''}${extra.toFixed(2)} kWh beyond the same saving fraction)`,
+    `\nflash crowd cost: shortfall ${c.shortfallSeconds.toFixed(0)} s (without the crowd ${w.shortfallSeconds.toFixed(0)} s), ` +
+      `below the policy ${c.belowPolicySeconds.toFixed(0)} s (${w.belowPolicySeconds.toFixed(0)} s); energy +${(c.energyKWh - w.energyKWh).toFixed(2)} kWh ` +
+      `(always-on +${(c.alwaysOnKWh - w.alwaysOnKWh).toFixed(2)} kWh for the same extra demand); wakes in its first 10 minutes:`,
   );
   const crowdWakes = crowd.transitions.filter((t) => t.action === 'wake' && t.t >= 2 * 86_400 + 11 * 3600 && t.t < 2 * 86_400 + 11 * 3600 + 600);
   for (const t of crowdWakes) console.log(`  +${(t.t - (2 * 86_400 + 11 * 3600)).toFixed(0)} s ${t.host}: ${t.reason}`);
+  console.log('\nsensitivity (same seed; planner saving as a fraction of the optimum\'s, shortfall, below-policy s, most cycles/day):');
+  for (const noise of [0.02, 0.04, 0.06]) {
+    const trace = diurnalTrace({ days: DAYS, peak: PEAK, step: 60, seed: SEED, noise });
+    for (const seasonal of [true, false]) {
+      const r = (await simulate({ ...setup, seasonal }, trace)).summary;
+      const cycles = Math.max(...Object.values(r.cyclesPerHostPerDay));
+      console.log(
+        `  noise ${(noise * 100).toFixed(0)}% ${seasonal ? 'with yesterday   ' : 'without history  '} ${((r.optimumRatio ?? 0) * 100).toFixed(1)}%  ` +
+          `saved ${(r.savedFraction * 100).toFixed(1)}% (optimum ${((r.optimum.savedKWh / r.alwaysOnKWh) * 100).toFixed(1)}%)  shortfall ${r.shortfallSeconds.toFixed(0)} s  ` +
+          `below policy ${r.belowPolicySeconds.toFixed(0)} s  cycles/day ≤ ${cycles.toFixed(2)}`,
+      );
+    }
+  }
   console.log(`\nreplays took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (values['trace-out']) await writeFile(values['trace-out'], formatTrace(diurnal));
   if (values.json) await writeFile(values.json, JSON.stringify({ setup, diurnal: week, flash: crowd }, null, 2));
