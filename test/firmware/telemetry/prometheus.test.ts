@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 
+import { parseConfig } from '../../../firmware/config/load.js';
 import { createLogger } from '../../../firmware/log.js';
 import { parseListen } from '../../../firmware/telemetry/listen.js';
 import { MetricsListener } from '../../../firmware/telemetry/metrics-http.js';
@@ -170,6 +171,15 @@ describe('README', () => {
   it('lists exactly the metrics METRICS documents (run `npm run docs` after changing them)', async () => {
     const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
     assert.equal(withMetricsTable(readme), readme);
+  });
+
+  it('its telemetry.prometheus example is valid', async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const example = /## Prometheus metrics[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'no yaml example under "Prometheus metrics"');
+    const result = parseConfig(`node: { name: fw-a }\n${example}`);
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.issues));
+    assert.equal(result.config.telemetry?.prometheus?.listen, '198.51.100.11:9120');
   });
 });
 
