@@ -53,8 +53,12 @@ export class HttpSession implements UpstreamUser {
     private readonly backends: BackendPool,
     readonly client: Socket,
     private readonly source: string,
+    /** 'onread': the relay adopted the connection and calls clientData itself (relay-tcp.ts adopt). */
+    private readonly reads: 'events' | 'onread',
   ) {
-    client.on('data', this.onClientData);
+    if (reads === 'events') client.on('data', this.clientData);
+    // Flowing mode, also for onread: it is what delivers the client's 'end'.
+    client.resume();
     client.on('end', this.onClientEnd);
     client.on('close', this.onClientClose);
     client.on('drain', this.onClientDrain);
@@ -70,8 +74,15 @@ export class HttpSession implements UpstreamUser {
     return this.pending ? this.pending.length - this.offset : 0;
   }
 
-  private readonly onClientData = (chunk: Buffer): void => {
-    if (this.phase === 'closed' || this.phase === 'upgraded') return;
+  /** An upgraded connection's host, once connected. */
+  private tunnel: Socket | undefined;
+
+  readonly clientData = (chunk: Buffer): void => {
+    if (this.phase === 'upgraded') {
+      if (this.tunnel && !this.tunnel.write(chunk)) this.client.pause();
+      return;
+    }
+    if (this.phase === 'closed') return;
     if (this.unconsumed() === 0) {
       this.pending = chunk;
       this.offset = 0;
@@ -331,7 +342,7 @@ export class HttpSession implements UpstreamUser {
     this.phase = 'upgraded';
     const client = this.client;
     client.pause();
-    client.off('data', this.onClientData);
+    client.off('data', this.clientData);
     client.off('end', this.onClientEnd);
     client.off('drain', this.onClientDrain);
     const rest = this.pending!.subarray(this.offset);
@@ -339,7 +350,9 @@ export class HttpSession implements UpstreamUser {
     dial(this.relay, client, this.source, new Set(), (upstream) => {
       upstream.write(renderUpgrade(head, this.source), 'latin1');
       if (rest.length > 0) upstream.write(rest);
-      splice(client, upstream, this.relay.config.idleTimeoutSeconds);
+      // Adopted clients' bytes keep coming through clientData, which now writes to the tunnel.
+      this.tunnel = upstream;
+      splice(client, upstream, this.relay.config.idleTimeoutSeconds, this.reads);
     });
   }
 }

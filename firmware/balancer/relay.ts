@@ -113,7 +113,8 @@ export class NetRelay implements Relay, RelayContext {
   // MASTER. Until then it retries; once bound, the socket stays bound through BACKUP spells.
   private tryListen(): void {
     if (this.stopped || this.listening || this.server) return;
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: this.current.mode === 'tcp', noDelay: true }, (client) =>
+    // Paused on accept: nothing is read before adopt() re-wraps the connection.
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) =>
       this.current.mode === 'http' ? this.acceptHttp(client) : this.acceptTcp(client),
     );
     this.server = server;
@@ -196,10 +197,15 @@ export class NetRelay implements Relay, RelayContext {
     });
   }
 
-  private acceptHttp(client: Socket): void {
+  private acceptHttp(accepted: Socket): void {
+    let session: HttpSession | undefined;
+    const client = adopt(
+      accepted,
+      this.reads.onread((chunk) => session?.clientData(chunk)),
+    );
     // Over the limit: reset before anything is read.
     if (!this.admit(client)) return;
-    const session = new HttpSession(this, this.backends, client, clientAddress(client));
+    session = new HttpSession(this, this.backends, client, clientAddress(client), client === accepted ? 'events' : 'onread');
     this.sessions.add(session);
     client.once('close', () => this.sessions.delete(session));
   }
