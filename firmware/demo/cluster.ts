@@ -12,6 +12,7 @@ import { Segment } from '../net/segment.js';
 import { validate } from '../config/kit.js';
 import { configSchema } from '../config/schema.js';
 import { FakeRelays, MemoryTableUpdater, SimBackends } from '../balancer/fake.js';
+import type { MqttPort } from '../telemetry/mqtt.js';
 
 export interface ClusterEvent {
   at: number;
@@ -38,8 +39,11 @@ export const DEMO_VIPS = ['198.51.100.100/24', '198.51.100.101/24'];
 /** The simulated web servers behind the routers' pool `web`. */
 export const DEMO_BACKENDS = ['198.51.100.31', '198.51.100.32', '198.51.100.33'];
 
-/** Three routers, two VIP groups, skews arranged so that each group prefers a different node. */
-export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1): TandemConfig[] {
+/**
+ * Three routers, two VIP groups, skews arranged so that each group prefers a different node;
+ * with `telemetry`, each also reports to that broker (the demo's in-process one).
+ */
+export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1, telemetry?: Record<string, unknown>): TandemConfig[] {
   return names.map((name, index) => {
     const raw = {
       node: { name, stateDir: '/cfg/state' },
@@ -56,6 +60,7 @@ export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1): Tand
         },
       ],
       hooks: { master: '/cfg/hooks/master.sh', backup: '/cfg/hooks/backup.sh' },
+      ...(telemetry ? { telemetry } : {}),
       balancer: {
         pools: [
           {
@@ -82,7 +87,13 @@ export class SimCluster {
   readonly backends = new SimBackends();
   private readonly listeners: ((event: ClusterEvent) => void)[] = [];
 
-  constructor(readonly clock: Clock, configs: TandemConfig[], private readonly log: Logger = createLogger('error', () => undefined)) {
+  constructor(
+    readonly clock: Clock,
+    configs: TandemConfig[],
+    private readonly log: Logger = createLogger('error', () => undefined),
+    /** Telemetry's MQTT for every node (the demo's broker); nodes without `telemetry` ignore it. */
+    private readonly mqtt?: MqttPort,
+  ) {
     this.segment = new Segment(clock, { seed: 7 });
     this.segment.attach(CLIENT, { addresses: ['198.51.100.50/24'] });
     configs.forEach((config, index) => {
@@ -133,6 +144,7 @@ export class SimCluster {
       healthChecks: this.backends.checksFor(node.name),
       relays: new FakeRelays(),
       tables: node.tables,
+      ...(this.mqtt ? { mqtt: this.mqtt } : {}),
     });
     daemon.balancer.onEvent((event) => {
       if (event.type === 'poolChanged') this.record(node.name, `pool ${event.pool}: ${event.from} -> ${event.to}`);

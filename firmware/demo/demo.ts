@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import { systemClock } from '../os/clock.js';
 import { SimCluster, demoConfigs } from './cluster.js';
+import { startDemoBroker, type DemoBroker } from './broker.js';
 import type { PoolStatus } from '../balancer/service.js';
 
 const HELP = `commands:
@@ -20,17 +21,47 @@ const HELP = `commands:
   backend cut|restore NODE                a router loses / regains its way to the backends: its pool
                                           goes down and it demotes, so a peer takes the VIPs
   drain web-N | undrain web-N             no new connections to a backend / back in service
+  telemetry on|off                        print what the nodes publish to the demo's MQTT broker
+                                          (retained state first, then live), as mosquitto_sub -v
   status | help | quit
 nodes may be named fw-a or just a`;
 
+/** The broker's messages as `mosquitto_sub -v` prints them, while the operator wants them. */
+class TelemetryView {
+  printing = false;
+  private readonly retained = new Map<string, string>();
+
+  constructor(broker: DemoBroker) {
+    broker.onMessage((topic, payload, retain) => {
+      if (retain) this.retained.set(topic, payload);
+      if (this.printing) process.stdout.write(`${topic} ${payload}\n`);
+    });
+  }
+
+  set(on: boolean): void {
+    if (on && !this.printing) for (const [topic, payload] of this.retained) process.stdout.write(`${topic} ${payload}\n`);
+    this.printing = on;
+  }
+}
+
 export async function runDemo(): Promise<number> {
-  const cluster = new SimCluster(systemClock, demoConfigs());
+  // Telemetry with zero setup: an in-process broker on loopback that every simulated node reports to.
+  const broker = await startDemoBroker();
+  const { LinuxMqttPort } = await import('../telemetry/mqtt-linux.js');
+  // Loaded before the nodes start, so the first node's start is not the one that pays for it:
+  // the nodes start one after another, and a slow first start would skew their CARP timers.
+  await import('../telemetry/service.js');
+  // aedes speaks 3.1.1 only: say so rather than have every node try 5 first.
+  const telemetry = { mqtt: { url: broker.url, protocol: '3.1.1', keepaliveSeconds: 10, reconnectMaxSeconds: 5 }, metricsIntervalSeconds: 10 };
+  const cluster = new SimCluster(systemClock, demoConfigs(undefined, undefined, telemetry), undefined, new LinuxMqttPort(systemClock));
+  const view = new TelemetryView(broker);
   const interactive = process.stdout.isTTY === true;
   cluster.onEvent((event) => {
     const time = new Date(event.at).toISOString().slice(11, 23);
     process.stdout.write(`${time} ${event.node.padEnd(8)} ${event.text}\n`);
   });
-  process.stdout.write(`Tandem demo: ${cluster.nodes.size} simulated routers on one in-memory segment.\n${HELP}\n\n`);
+  process.stdout.write(`Tandem demo: ${cluster.nodes.size} simulated routers on one in-memory segment.\n${HELP}\n`);
+  process.stdout.write(`telemetry: MQTT broker (aedes) on ${broker.url}; watch it with \`telemetry on\` or mosquitto_sub -h 127.0.0.1 -p ${broker.port} -v -t 'tandem/#'\n\n`);
   await cluster.startAll();
 
   const printStatus = () => process.stdout.write(renderStatus(cluster) + '\n');
@@ -48,6 +79,7 @@ export async function runDemo(): Promise<number> {
       done = true;
       lines.close();
       await cluster.stopAll();
+      await broker.close();
       resolve(0);
     };
     process.once('SIGINT', () => void finish());
@@ -55,7 +87,7 @@ export async function runDemo(): Promise<number> {
     lines.on('line', (line) => {
       void (async () => {
         try {
-          const quit = await runCommand(cluster, line.trim(), printStatus);
+          const quit = await runCommand(cluster, line.trim(), printStatus, view);
           if (quit) return finish();
         } catch (error) {
           process.stdout.write(`error: ${(error as Error).message}\n`);
@@ -67,7 +99,7 @@ export async function runDemo(): Promise<number> {
   });
 }
 
-async function runCommand(cluster: SimCluster, line: string, printStatus: () => void): Promise<boolean> {
+async function runCommand(cluster: SimCluster, line: string, printStatus: () => void, view: TelemetryView): Promise<boolean> {
   const [verb, ...args] = line.split(/\s+/).filter(Boolean);
   const need = (n: number) => {
     if (args.length < n) throw new Error(`${verb} needs ${n} argument(s); type help`);
@@ -143,6 +175,10 @@ async function runCommand(cluster: SimCluster, line: string, printStatus: () => 
     case 'undrain':
       need(1);
       await cluster.setBackendDrained(args[0]!, verb === 'drain');
+      return false;
+    case 'telemetry':
+      if (args[0] !== 'on' && args[0] !== 'off') throw new Error('telemetry on|off');
+      view.set(args[0] === 'on');
       return false;
     default:
       throw new Error(`unknown command ${verb}; type help`);

@@ -19,6 +19,9 @@ type MqttClient = InstanceType<MqttClientClass>;
 const loaded = clientModule as unknown as { default: MqttClientClass | { default: MqttClientClass } };
 const MqttClient: MqttClientClass = 'default' in loaded.default ? loaded.default.default : loaded.default;
 
+/** How long a clean close waits for the broker to acknowledge what is in flight. */
+const CLOSE_WAIT_MS = 1000;
+
 /** CONNACK codes meaning "this protocol version is not spoken here": 3.1.1's 1 and MQTT 5's 132. */
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 
@@ -230,7 +233,18 @@ class LinuxMqttSession implements MqttSession {
     this.connected = false;
     if (!client) return;
     // A clean DISCONNECT: the broker discards the will (the service published offline itself).
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // mqtt.js first waits for unacknowledged messages; a broker that stopped answering gets 1 s,
+    // then the socket is cut (its will then says what the service already published: offline).
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimer(CLOSE_WAIT_MS, () => {
+        this.socket?.destroy();
+        resolve();
+      });
+      client.end(false, {}, () => {
+        timer.cancel();
+        resolve();
+      });
+    });
   }
 
   destroy(): void {

@@ -112,6 +112,12 @@ export class EventQueue {
     await this.flush();
   }
 
+  /** A simulated kill -9: the pending write never happens (what is on disk stays). */
+  abandon(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
   private trim(): void {
     const excess = this.pending.length - this.options.maxEvents;
     if (excess <= 0) return;

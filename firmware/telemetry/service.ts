@@ -148,6 +148,7 @@ export class TelemetryService {
     this.unsubscribe?.();
     this.metricsTimer?.cancel();
     this.setState('stopped');
+    this.queue.abandon();
     this.session?.destroy();
   }
 
