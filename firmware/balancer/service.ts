@@ -77,6 +77,7 @@ class PoolRuntime {
   feed: TableFeed | undefined;
   relay: Relay | undefined;
   demoting = 0;
+  private measuring = false;
 
   constructor(config: PoolConfig, private readonly balancer: Balancer) {
     const { clock } = balancer.ports;
@@ -156,19 +157,23 @@ class PoolRuntime {
     for (const [host, result] of results) {
       if (result.outcome !== 'ok') this.log.debug(`pool ${this.name}: host ${host.id}: ${result.outcome}${result.detail ? ` (${result.detail})` : ''}`);
     }
-    await this.measureKernel();
     await this.settle();
+    // Not awaited: a slow read of the table must hold up neither this round nor the next.
+    void this.measureKernel();
   }
 
   /** Once per round, a redirect pool's demand from conntrack (the power manager plans with it). */
   private async measureKernel(): Promise<void> {
     const conntrack = this.balancer.ports.conntrack;
-    if (!this.pool.config.redirect || !conntrack) return;
+    if (!this.pool.config.redirect || !conntrack || this.measuring) return;
+    this.measuring = true;
     try {
       this.pool.applyFlows(await conntrack.redirected(), this.balancer.ports.clock.monotonic());
     } catch (error) {
       if (this.pool.kernelMeasured) this.log.warn(`pool ${this.name}: demand not measured: cannot read conntrack: ${(error as Error).message}`);
       this.pool.kernelMeasured = false;
+    } finally {
+      this.measuring = false;
     }
   }
 
