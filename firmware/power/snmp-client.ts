@@ -72,7 +72,9 @@ export class NetSnmpClient implements SnmpClient {
   }
 
   private async exchange(access: SnmpAccess, oid: string, value: number | undefined, signal?: AbortSignal): Promise<SnmpOutcome> {
-    loaded ??= import('net-snmp');
+    // net-snmp is CommonJS: Node's import gives its exports as names and as `default`, the bundle's
+    // split chunk only as `default`.
+    loaded ??= import('net-snmp').then((m) => (m as unknown as { default?: NetSnmp }).default ?? m);
     const snmp = await loaded;
     const operation = value === undefined ? 'get' : 'set';
     const options = {
