@@ -110,9 +110,9 @@ export class BackendPool {
     this.idleMs = idleMs;
   }
 
-  /** An idle connection to `target` for `user`, or a new one (connecting). */
-  take(target: RelayTarget, user: UpstreamUser, connectTimeoutMs: number): Upstream {
-    const list = this.idle.get(key(target));
+  /** An idle connection to `target` for `user`, or a new one (connecting); `fresh`: a new one. */
+  take(target: RelayTarget, user: UpstreamUser, connectTimeoutMs: number, which: 'idle-first' | 'fresh' = 'idle-first'): Upstream {
+    const list = which === 'fresh' ? undefined : this.idle.get(key(target));
     while (list && list.length > 0) {
       const up = list.pop()!;
       if (up.socket.destroyed || up.socket.readableEnded) continue;

@@ -45,7 +45,6 @@ export class HttpSession implements UpstreamUser {
   /** The backend keeps the connection after this reply, framed so its end is known. */
   private upKeep = false;
   private closeAfter = false;
-  private clientEnded = false;
   private stopping = false;
 
   constructor(
@@ -94,9 +93,9 @@ export class HttpSession implements UpstreamUser {
   };
 
   private readonly onClientEnd = (): void => {
-    this.clientEnded = true;
-    if (this.phase === 'head' && this.unconsumed() === 0) this.client.end();
-    else this.closeAfter = true;
+    if (this.phase !== 'head') this.closeAfter = true;
+    else if (this.unconsumed() === 0) this.client.end();
+    else this.fail(400, 'request head cut short\n');
   };
 
   private readonly onClientClose = (): void => {
@@ -189,9 +188,13 @@ export class HttpSession implements UpstreamUser {
   /** Writes the request head and the body bytes already here in one go (cork: one syscall). */
   private sendHead(): void {
     const socket = this.up!.socket;
+    if (this.phase !== 'body') return void socket.write(renderRequest(this.req!, this.source), 'latin1');
     socket.cork();
     socket.write(renderRequest(this.req!, this.source), 'latin1');
-    if (this.phase === 'body') this.pump();
+    // Reading may have paused while the connect was under way (readAheadLimit); pump pauses
+    // it again if the host cannot take the body as fast.
+    this.client.resume();
+    this.pump();
     socket.uncork();
   }
 
@@ -288,7 +291,7 @@ export class HttpSession implements UpstreamUser {
     if (up.reused && nothingBack && noBody && !this.staleRetried) {
       // A kept-alive connection the backend closed as the request went out: once more, fresh.
       this.staleRetried = true;
-      return this.use(this.backends.take(target, this, this.relay.config.connectTimeoutSeconds * 1000));
+      return this.use(this.backends.take(target, this, this.relay.config.connectTimeoutSeconds * 1000, 'fresh'));
     }
     this.relay.pool.closed(target);
     this.target = undefined;

@@ -190,7 +190,7 @@ describe('http relay: HTTP/1.1 on the wire', () => {
   });
 
   it('streams chunked bodies both ways without waiting for their end', async () => {
-    const { relay, port } = await startRelay([backends[0]!.target]);
+    const { relay, pool, port } = await startRelay([backends[0]!.target]);
     const client = new RawClient(port);
     try {
       // A chunked request with an extension and a trailer: the backend counts 15 bytes.
@@ -204,6 +204,7 @@ describe('http relay: HTTP/1.1 on the wire', () => {
       client.send(GET('/chunked'));
       const first = await client.until('part one', (r) => r.includes('h1 part one'));
       assert.ok(!first.includes('part two'), 'the first chunk was forwarded before the reply ended');
+      assert.equal(pool.open, 1, 'the request in flight counts for least-connections');
       const whole = await client.until('the last chunk', (r) => r.endsWith('0\r\n\r\n'));
       assert.match(whole, /^HTTP\/1\.1 200 OK\r\n/);
       assert.match(whole, /\r\nTransfer-Encoding: chunked\r\n/i);
@@ -258,6 +259,12 @@ describe('http relay: HTTP/1.1 on the wire', () => {
         assert.match(client.received, new RegExp(`^HTTP/1\\.1 ${status} `), JSON.stringify(text.slice(0, 60)));
         assert.match(client.received, /\r\nConnection: close\r\n/);
       }
+      // A head cut short by the client's FIN is answered too, not left hanging.
+      const cut = new RawClient(port);
+      cut.send('GET / HTTP/1.1\r\nHost: la');
+      cut.socket.end();
+      await cut.until('400 and close', () => cut.closed);
+      assert.match(cut.received, /^HTTP\/1\.1 400 /);
       assert.equal(pool.open, 0);
       assert.equal(relay.stats().requests, 0, 'nothing was forwarded');
     } finally {
