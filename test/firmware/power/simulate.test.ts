@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { parseArgs, UsageError } from '../../../firmware/cli.js';
 import { chooseGaps, clairvoyant, requiredSets, type Gap } from '../../../firmware/power/optimum.js';
-import { plannerStrategy, replay, scheduleStrategy, type SimSetup } from '../../../firmware/power/simulate.js';
+import type { PowerConfig } from '../../../firmware/power/schema.js';
+import { plannerStrategy, replay, scheduleStrategy, setupFromConfig, type SimSetup } from '../../../firmware/power/simulate.js';
 import type { Trace } from '../../../firmware/power/trace.js';
 import { prng } from '../../../scripts/bench/energy-traces.js';
 
@@ -137,6 +138,35 @@ describe('power simulate clairvoyant optimum', () => {
 });
 
 describe('tandem power simulate', () => {
+  it('takes the one pool, or the one --pool names, from the config', () => {
+    const base = { intervalSeconds: 30, policy: { ...two.policy, drainTimeoutSeconds: 60 }, pools: [{ name: 'web', unit: 'requestsPerSecond' as const }] };
+    const member = (name: string, pool: string) => ({
+      name,
+      pool,
+      address: '198.51.100.21',
+      mac: '02:00:5e:10:00:21',
+      capacity: 10,
+      watts,
+      wake: { method: 'wol' as const, seconds: 5 },
+      park: { method: 'ssh' as const, seconds: 10 },
+      pinned: name === 'w2',
+      pinSchedule: [],
+    });
+    const config = { ...base, hosts: [member('w1', 'web'), member('w2', 'web'), member('m1', 'mail')] } as unknown as PowerConfig;
+    const none = setupFromConfig(config);
+    assert.ok(!none.ok);
+    assert.match(none.message, /pools web, mail: choose one with --pool/);
+    const web = setupFromConfig(config, 'web');
+    assert.ok(web.ok);
+    assert.deepEqual(web.setup.pool, { name: 'web', unit: 'requestsPerSecond' });
+    assert.deepEqual(web.setup.hosts.map((h) => [h.name, h.wakeSeconds, h.parkSeconds, h.pinned]), [['w1', 5, 10, false], ['w2', 5, 10, true]]);
+    const mail = setupFromConfig(config, 'mail');
+    assert.ok(mail.ok);
+    assert.equal(mail.setup.pool.unit, 'connections');
+    assert.ok(!setupFromConfig(config, 'db').ok);
+  });
+
+
   it('parses --trace, --pool and --json', () => {
     assert.deepEqual(parseArgs(['power', 'simulate', '--trace', 't.csv', '--json', '--config', 'c.yaml']), {
       kind: 'power-simulate',
