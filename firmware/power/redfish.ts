@@ -79,8 +79,13 @@ export class RedfishDriver implements PowerDriver {
       const system = await this.system(c);
       if (!system.ok) return system;
       const state = system.json['PowerState'];
-      // An On to a host already on is refused by many BMCs (Base.ResetNotAllowed); nothing to do.
-      if (state === target && resetType !== 'PowerCycle') return { ok: true, detail: `${system.path} already ${target}` };
+      // Parking a system already off is done. Waking one the BMC already sees On is not: a BMC
+      // powers on only from off, so a suspended (S3) host needs WoL and a hung one a PowerCycle;
+      // saying so now lets the executor escalate at once instead of waiting out the latency.
+      if (state === target && target === 'Off') return { ok: true, detail: `${system.path} already Off` };
+      if (state === 'On' && target === 'On' && resetType !== 'PowerCycle') {
+        return { ok: false, failure: 'refused', detail: `${system.path} is already On: the BMC cannot wake a suspended host (use wol) or a hung one (wakeReset: PowerCycle)` };
+      }
       const action = (system.json['Actions'] as Record<string, { target?: string; 'ResetType@Redfish.AllowableValues'?: unknown }> | undefined)?.['#ComputerSystem.Reset'];
       if (!action?.target) return { ok: false, failure: 'unsupported', detail: `${system.path} offers no #ComputerSystem.Reset action` };
       const allowed = action['ResetType@Redfish.AllowableValues'];

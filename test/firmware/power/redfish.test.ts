@@ -46,15 +46,17 @@ test('session auth: wake posts ResetType On to the discovered system, and every 
   assert.equal(post.url.protocol, 'https:');
 });
 
-test('park is a GracefulShutdown that reads unknown while powering off, then off; an On to an On host is skipped', async () => {
+test('park is a GracefulShutdown that reads unknown while powering off, then off; waking a host the BMC sees On is refused with the way out', async () => {
   const { bmc, driver, advance } = setup({ auth: 'basic', system: '1' });
   assert.equal((await driver.wake(host, signal)).ok, true);
   const again = await driver.wake(host, signal);
-  assert.equal(again.ok && again.detail, '/redfish/v1/Systems/1 already On');
+  assert.equal(!again.ok && again.failure, 'refused');
+  assert.match(!again.ok ? again.detail : '', /already On: the BMC cannot wake a suspended host \(use wol\)/);
   assert.equal((await driver.park(host, signal)).ok, true);
   assert.deepEqual(await driver.read(host, signal), { ok: true, reading: 'unknown' });
   advance(301);
   assert.deepEqual(await driver.read(host, signal), { ok: true, reading: 'off' });
+  assert.equal((await driver.park(host, signal)).ok, true, 'parking a host already off is done');
   assert.deepEqual(bmc.resets.map((r) => r.resetType), ['On', 'GracefulShutdown']);
   assert.equal(bmc.created, 0, 'basic auth opens no session');
 });
@@ -89,4 +91,11 @@ test('a wrong password is auth (session and Basic); a missing system is refused;
   });
   const d = await down.wake(host, signal);
   assert.equal(!d.ok && d.failure, 'unreachable');
+});
+
+test('wakeReset PowerCycle acts on a host the BMC sees On (a hung host)', async () => {
+  const { bmc, driver } = setup({ wakeReset: 'PowerCycle' });
+  assert.equal((await driver.wake(host, signal)).ok, true);
+  assert.equal((await driver.wake(host, signal)).ok, true);
+  assert.deepEqual(bmc.resets.map((r) => r.resetType), ['PowerCycle', 'PowerCycle']);
 });
