@@ -94,7 +94,17 @@ export class SnmpPduDriver implements PowerDriver {
     private readonly client: SnmpClient,
   ) {}
 
-  wake(_host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
+  async wake(host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
+    if (this.settings.onWake === 'on') {
+      // Switching on an outlet that is on changes nothing: a host that is off or asleep behind it
+      // needs WoL, or an off-on cycle (`onWake: reboot`). Saying so lets the executor escalate now.
+      // A failed read is left to the set, which fails the same way or works.
+      const now = await this.read(host, signal);
+      if (now.ok && now.reading === 'on') {
+        const { address, outlet } = this.settings;
+        return { ok: false, failure: 'refused', detail: `${address} outlet ${outlet} is already on: switching it on cannot start the host (a suspended one needs wol; \`onWake: reboot\` cycles it)` };
+      }
+    }
     return this.switchOutlet(this.settings.onWake, signal);
   }
 

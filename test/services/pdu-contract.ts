@@ -25,10 +25,11 @@ const quick = { timeoutSeconds: 0.5, retries: 0 };
 
 export const PDU_CASES: PduCase[] = [
   { name: 'v2c default communities, rPDU2', settings: { outlet: 1, mib: 'apc-rpdu2' }, steps: ['read', 'wake', 'read', 'park', 'read'], expect: [{ reading: 'off' }, {}, { reading: 'on' }, {}, { reading: 'off' }] },
-  { name: 'v2c one community, MasterSwitch', settings: { outlet: 2, mib: 'apc-spdu', community: 'private' }, steps: ['wake', 'read'], expect: [{}, { reading: 'on' }] },
-  { name: 'v2c, rPDU', settings: { outlet: 3, mib: 'apc-rpdu' }, steps: ['wake', 'read'], expect: [{}, { reading: 'on' }] },
+  { name: 'v2c one community, MasterSwitch', settings: { outlet: 2, mib: 'apc-spdu', community: 'private' }, steps: ['park', 'wake', 'read'], expect: [{}, {}, { reading: 'on' }] },
+  { name: 'v2c, rPDU', settings: { outlet: 3, mib: 'apc-rpdu' }, steps: ['park', 'wake', 'read'], expect: [{}, {}, { reading: 'on' }] },
+  { name: 'waking an outlet already on', settings: { outlet: 8, mib: 'apc-rpdu' }, steps: ['wake', 'wake', 'read'], expect: [{}, { failure: 'refused', detail: /outlet 8 is already on.*onWake: reboot/ }, { reading: 'on' }] },
   { name: 'v3 authPriv, Raritan', settings: { ...v3, outlet: 5, mib: 'raritan' }, steps: ['wake', 'read', 'park', 'read'], expect: [{}, { reading: 'on' }, {}, { reading: 'off' }] },
-  { name: 'v3 authNoPriv MD5', settings: { version: '3', user: 'opsmd5', authProtocol: 'md5', authKey: 'authpass456', outlet: 6, mib: 'apc-rpdu' }, steps: ['wake', 'read'], expect: [{}, { reading: 'on' }] },
+  { name: 'v3 authNoPriv MD5', settings: { version: '3', user: 'opsmd5', authProtocol: 'md5', authKey: 'authpass456', outlet: 6, mib: 'apc-rpdu' }, steps: ['park', 'wake', 'read'], expect: [{}, {}, { reading: 'on' }] },
   { name: 'wrong community', settings: { ...quick, outlet: 1, mib: 'apc-rpdu2', community: 'nope' }, steps: ['wake'], expect: [{ failure: 'unreachable', detail: /wrong community/ }] },
   { name: 'read-only community switching', settings: { outlet: 1, mib: 'apc-rpdu2', community: 'public' }, steps: ['wake'], expect: [{ failure: 'auth', detail: /noAccess.*may only read/i }] },
   { name: 'unknown v3 user', settings: { ...v3, user: 'mallory', outlet: 1, mib: 'apc-rpdu2' }, steps: ['wake'], expect: [{ failure: 'auth', detail: /user mallory is unknown/ }] },
