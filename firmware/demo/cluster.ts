@@ -13,6 +13,7 @@ import { validate } from '../config/kit.js';
 import { configSchema } from '../config/schema.js';
 import { FakeRelays, MemoryTableUpdater, SimBackends } from '../balancer/fake.js';
 import type { MqttPort } from '../telemetry/mqtt.js';
+import { DemoDemand, demoPowerDrivers, demoPowerSection } from './power.js';
 
 export interface ClusterEvent {
   at: number;
@@ -28,6 +29,8 @@ export interface SimNode {
   hooks: FakeProcessRunner;
   /** The node's firewall tables, as its balancer last wrote them. */
   tables: MemoryTableUpdater;
+  /** The connections through the VIP as this node's conntrack shows them (`load N`). */
+  demand: DemoDemand;
   daemon: Daemon | undefined;
 }
 
@@ -43,7 +46,7 @@ export const DEMO_BACKENDS = ['198.51.100.31', '198.51.100.32', '198.51.100.33']
  * Three routers, two VIP groups, skews arranged so that each group prefers a different node;
  * with `telemetry`, each also reports to that broker (the demo's in-process one).
  */
-export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1, telemetry?: Record<string, unknown>): TandemConfig[] {
+export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1, telemetry?: Record<string, unknown>, power = false): TandemConfig[] {
   return names.map((name, index) => {
     const raw = {
       node: { name, stateDir: '/cfg/state' },
@@ -61,6 +64,8 @@ export function demoConfigs(names = ['fw-a', 'fw-b', 'fw-c'], advbase = 1, telem
       ],
       hooks: { master: '/cfg/hooks/master.sh', backup: '/cfg/hooks/backup.sh' },
       ...(telemetry ? { telemetry } : {}),
+      // With `power`, the MASTER of vhid 42 parks and wakes the simulated backends.
+      ...(power ? { power: demoPowerSection(DEMO_BACKENDS) } : {}),
       balancer: {
         pools: [
           {
@@ -99,13 +104,15 @@ export class SimCluster {
     configs.forEach((config, index) => {
       const address = `198.51.100.${11 + index}/24`;
       this.segment.attach(config.node.name, { addresses: [address] });
+      const tables = new MemoryTableUpdater();
       this.nodes.set(config.node.name, {
         name: config.node.name,
         address,
         config,
         files: new MemoryFileStore(),
         hooks: new FakeProcessRunner(),
-        tables: new MemoryTableUpdater(),
+        tables,
+        demand: new DemoDemand(() => tables.members('web') ?? []),
         daemon: undefined,
       });
     });
@@ -145,6 +152,10 @@ export class SimCluster {
       relays: new FakeRelays(),
       tables: node.tables,
       ...(this.mqtt ? { mqtt: this.mqtt } : {}),
+      ...(node.config.power ? { conntrack: node.demand, powerDrivers: demoPowerDrivers(this.backends, this.clock) } : {}),
+    });
+    daemon.events.on((event) => {
+      if (event.type === 'powerAction') this.record(node.name, `power: ${event.action} ${event.host} by ${event.method} ${event.outcome}${event.outcome === 'started' ? `: ${event.reason}` : event.detail ? ` (${event.detail})` : ''}`);
     });
     daemon.balancer.onEvent((event) => {
       if (event.type === 'poolChanged') this.record(node.name, `pool ${event.pool}: ${event.from} -> ${event.to}`);
@@ -188,6 +199,12 @@ export class SimCluster {
     if (!resolved.some((g) => g.includes(CLIENT))) resolved[0]?.push(CLIENT);
     this.segment.partition(...resolved);
     this.record('segment', `partitioned: ${resolved.map((g) => g.join('+')).join(' | ')}`);
+  }
+
+  /** `load N`: N connections through the VIP, as every router's conntrack would show them. */
+  setLoad(connections: number): void {
+    for (const node of this.nodes.values()) node.demand.level = connections;
+    this.record('clients', `load ${connections} connections`);
   }
 
   /** A backend's service stops (every router's checks are refused) or starts again. */

@@ -8,6 +8,7 @@ import { systemClock } from '../os/clock.js';
 import { SimCluster, demoConfigs } from './cluster.js';
 import { startDemoBroker, type DemoBroker } from './broker.js';
 import type { PoolStatus } from '../balancer/service.js';
+import { renderDemoPower } from './power.js';
 
 const HELP = `commands:
   stop NODE | crash NODE | start NODE     graceful stop (bow out), kill -9, start again
@@ -23,6 +24,9 @@ const HELP = `commands:
   drain web-N | undrain web-N             no new connections to a backend / back in service
   telemetry on|off                        print what the nodes publish to the demo's MQTT broker
                                           (retained state first, then live), as mosquitto_sub -v
+  load N                                  N connections through the VIP: the MASTER of vhid 42
+                                          parks backends that demand does not need, wakes them
+  pin web-N on|off                        keep a backend awake whatever the demand
   status | help | quit
 nodes may be named fw-a or just a`;
 
@@ -53,7 +57,7 @@ export async function runDemo(): Promise<number> {
   await import('../telemetry/service.js');
   // aedes speaks 3.1.1 only: say so rather than have every node try 5 first.
   const telemetry = { mqtt: { url: broker.url, protocol: '3.1.1', keepaliveSeconds: 10, reconnectMaxSeconds: 5 }, metricsIntervalSeconds: 10 };
-  const cluster = new SimCluster(systemClock, demoConfigs(undefined, undefined, telemetry), undefined, new LinuxMqttPort(systemClock));
+  const cluster = new SimCluster(systemClock, demoConfigs(undefined, undefined, telemetry, true), undefined, new LinuxMqttPort(systemClock));
   const view = new TelemetryView(broker);
   const interactive = process.stdout.isTTY === true;
   cluster.onEvent((event) => {
@@ -176,6 +180,20 @@ async function runCommand(cluster: SimCluster, line: string, printStatus: () => 
       need(1);
       await cluster.setBackendDrained(args[0]!, verb === 'drain');
       return false;
+    case 'load': {
+      const n = Number(args[0]);
+      if (!Number.isInteger(n) || n < 0 || n > 1000) throw new Error('load N (0-1000 connections)');
+      cluster.setLoad(n);
+      return false;
+    }
+    case 'pin': {
+      need(2);
+      const acting = cluster.statuses().find((s) => s.status?.power?.acting);
+      if (!acting) throw new Error('no node acts for power yet');
+      const reply = await running(cluster, acting.name).handle({ cmd: 'power-pin', host: args[0]!, on: args[1] === 'on' });
+      if (!reply.ok) throw new Error(reply.error);
+      return false;
+    }
     case 'telemetry':
       if (args[0] !== 'on' && args[0] !== 'off') throw new Error('telemetry on|off');
       view.set(args[0] === 'on');
@@ -219,5 +237,6 @@ export function renderStatus(cluster: SimCluster): string {
     .map(([vip, node]) => `${vip} -> ${node ?? 'UNREACHABLE'}`)
     .join('   ');
   rows.push(`client reaches: ${reach}`);
+  if (cluster.statuses().some((s) => s.status?.power)) rows.push(...renderDemoPower(cluster.statuses().map((s) => ({ node: s.name, ...(s.status?.power ? { power: s.status.power } : {}) }))));
   return rows.join('\n');
 }

@@ -8,6 +8,7 @@ import type { ConntrackPort, TrackedFlow } from '../balancer/conntrack.js';
 import type { Clock } from '../os/clock.js';
 import type { DriverHost, DriverResult, PowerDriver } from '../power/driver.js';
 import type { DriverFactory } from '../power/targets.js';
+import type { PowerStatus } from '../power/status.js';
 
 /** Seconds a simulated backend takes to come up after a magic packet, and to go down after suspend. */
 export const DEMO_WAKE_SECONDS = 6;
@@ -70,4 +71,19 @@ export class DemoDemand implements ConntrackPort {
     if (members.length === 0) return [];
     return Array.from({ length: this.level }, (_, i) => ({ key: `client:${i}`, backend: members[i % members.length]! }));
   }
+}
+
+/** The demo's `power` line(s): what the node acting for power (MASTER of vhid 42) reports. */
+export function renderDemoPower(statuses: readonly { node: string; power?: PowerStatus }[]): string[] {
+  const acting = statuses.find((s) => s.power?.acting);
+  if (!acting?.power) return ['power: no node acts yet (it follows the MASTER of vhid 42)'];
+  const p = acting.power;
+  const demand = p.pools.map((pool) => `${pool.name} ${pool.demand ?? '-'} ${pool.unit}`).join(', ');
+  const hosts = p.hosts.map((h) => `${h.name} ${h.state}${h.pinned ? ' (pinned)' : ''}`).join(', ');
+  const e = p.energy;
+  const last = p.decisions[p.decisions.length - 1];
+  return [
+    `power (acting: ${acting.node}): demand ${demand}; ${hosts}; saved ${e.savedKWh.toFixed(4)} kWh of ${e.alwaysOnKWh.toFixed(4)} (${(e.savedFraction * 100).toFixed(1)}%)`,
+    ...(last ? [`  last decision: ${last.action} ${last.host}: ${last.reason}`] : []),
+  ];
 }
