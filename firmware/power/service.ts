@@ -329,6 +329,11 @@ export class PowerService {
     if (busy) return { ok: false, error: `${name} is already ${busy.action === 'wake' ? 'waking' : 'parking'}` };
     const state = ledgerHost(this.ledger, name, this.deps.clock.now()).state;
     if ((action === 'wake' && state === 'awake') || (action === 'park' && state === 'parked')) return { ok: false, error: `${name} is already ${state}` };
+    if (action === 'park') {
+      // By hand too, never below minAwake healthy hosts (and never the last one): the pool would go dark.
+      const others = [...this.managed.values()].filter((o) => o !== m && o.config.pool === m.config.pool && !this.busy.has(o.config.name) && this.healthOf(o) === 'up' && ledgerHost(this.ledger, o.config.name, 0).state === 'awake');
+      if (others.length < Math.max(1, this.config.policy.minAwake)) return { ok: false, error: `parking ${name} would leave pool ${m.config.pool} ${others.length} healthy awake host(s); policy.minAwake is ${this.config.policy.minAwake}` };
+    }
     this.backoffUntil.delete(name);
     this.run(m, action, `by hand (tandem power ${action})`);
     return { ok: true, detail: `${action === 'wake' ? 'waking' : 'parking'} ${name}` };

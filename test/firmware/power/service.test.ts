@@ -209,4 +209,15 @@ describe('power service', () => {
     assert.ok(events.some((e) => e.type === 'powerPin' && e.host === 'web-3'));
     assert.equal((await service.pin('nope', true)).ok, false);
   });
+
+  it('refuses a manual park that would leave the pool without a healthy awake host', async () => {
+    const { clock, pools, service, sims } = rig();
+    await service.start();
+    pools.demands.set('web', 20);
+    await clock.advance(60_000);
+    sims.get('web-2')!.power = 'off'; // web-2 failed: web-1 is the only healthy one
+    const refused = service.order('web-1', 'park');
+    assert.equal(refused.ok, false);
+    assert.match((refused as { error: string }).error, /would leave pool web 0 healthy awake host\(s\)/);
+  });
 });
