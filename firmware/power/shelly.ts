@@ -38,8 +38,19 @@ export class ShellyDriver implements PowerDriver {
     private readonly http: HttpClient,
   ) {}
 
-  wake(_host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
+  async wake(host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
+    // Gen2 answers `was_on` to the set itself; Gen1 is asked first.
+    if (this.settings.generation === 1) {
+      const now = await this.read(host, signal);
+      if (now.ok && now.reading === 'on') return this.alreadyOn();
+    }
     return this.turn(true, signal);
+  }
+
+  /** Switching on a relay that is on changes nothing: the host behind it needs WoL or an off-on cycle. */
+  private alreadyOn(): DriverResult {
+    const { address, channel } = this.settings;
+    return { ok: false, failure: 'refused', detail: `${address} switch ${channel} is already on: switching it on cannot start the host (a suspended one needs wol; park then wake cycles it)` };
   }
 
   park(_host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
@@ -62,6 +73,7 @@ export class ShellyDriver implements PowerDriver {
     if (!done.ok) return done;
     // Gen2 answers the previous state (`was_on`), Gen1 the new one (`ison`): say both where known.
     const before = done.json['was_on'];
+    if (on && before === true) return this.alreadyOn();
     const detail = `${address} switch ${channel} ${on ? 'on' : 'off'}${typeof before === 'boolean' ? ` (was ${before ? 'on' : 'off'})` : ''}`;
     if (generation === 1 && done.json['ison'] !== on) return { ok: false, failure: 'refused', detail: `${address} relay ${channel} still reads ison=${String(done.json['ison'])}` };
     return { ok: true, detail };

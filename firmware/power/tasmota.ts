@@ -53,8 +53,17 @@ export class TasmotaDriver implements PowerDriver {
     private readonly mqtt: MqttAsker,
   ) {}
 
-  wake(_host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
-    return this.command('ON', signal).then((r) => (r.ok ? this.confirm(r.reading, 'on') : r));
+  async wake(_host: DriverHost, signal: AbortSignal): Promise<DriverResult> {
+    // Switching on a relay that is on changes nothing: the host behind it needs WoL or an off-on
+    // cycle. Tasmota answers only the new state, so it is asked first; a failed ask is left to the
+    // command, which fails the same way or works.
+    const before = await this.command('', signal);
+    if (before.ok && before.reading === 'on') {
+      const what = `${this.settings.via === 'mqtt' ? this.settings.topic : this.settings.address} ${this.power()}`;
+      return { ok: false, failure: 'refused', detail: `${what} is already on: switching it on cannot start the host (a suspended one needs wol; park then wake cycles it)` };
+    }
+    const r = await this.command('ON', signal);
+    return r.ok ? this.confirm(r.reading, 'on') : r;
   }
 
   park(_host: DriverHost, signal: AbortSignal): Promise<DriverResult> {

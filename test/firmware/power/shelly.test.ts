@@ -69,8 +69,19 @@ test('Gen1: relay on/off/read with Basic auth; a password without a user is misc
   assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'on' });
   assert.equal((await d.park(host, signal)).ok, true);
   assert.deepEqual(plug.outputs, [false]);
-  assert.equal(http.requests[0]!.url.pathname + http.requests[0]!.url.search, '/relay/0?turn=on');
+  assert.deepEqual(http.requests.slice(0, 2).map((r) => r.url.pathname + r.url.search), ['/relay/0', '/relay/0?turn=on'], 'Gen1 is asked before it is switched on');
   assert.equal(plug.unauthorised, 0, 'Basic goes with the first request');
   const noUser = await driver(plug, { generation: 1, password: 'relaypass' }).d.wake(host, signal);
   assert.equal(!noUser.ok && noUser.failure, 'misconfigured');
+});
+
+test('waking through a switch that is already on is refused (Gen2 by was_on, Gen1 by asking first)', async () => {
+  for (const generation of [2, 1]) {
+    const plug = new FakeShelly(generation as 1 | 2, 1);
+    plug.outputs[0] = true;
+    const r = await driver(plug, { generation }).d.wake(host, signal);
+    assert.equal(!r.ok && r.failure, 'refused', `gen ${generation}`);
+    assert.match(!r.ok ? r.detail : '', /switch 0 is already on: .*needs wol/);
+    assert.deepEqual(plug.outputs, [true]);
+  }
 });

@@ -34,9 +34,14 @@ test('mqtt: cmnd/<topic>/POWER ON and OFF, the answer on stat/<topic>/POWER, an 
   assert.equal((await d.park(host, signal)).ok, true);
   assert.deepEqual(mqtt.published, [
     { topic: 'cmnd/rack_plug_3/POWER', payload: '' },
+    { topic: 'cmnd/rack_plug_3/POWER', payload: '' }, // wake asks first: on cannot start a host behind a relay already on
     { topic: 'cmnd/rack_plug_3/POWER', payload: 'ON' },
     { topic: 'cmnd/rack_plug_3/POWER', payload: 'OFF' },
   ]);
+  assert.equal((await d.wake(host, signal)).ok, true);
+  const again = await d.wake(host, signal);
+  assert.equal(!again.ok && again.failure, 'refused');
+  assert.match(!again.ok ? again.detail : '', /rack_plug_3 POWER is already on/);
 });
 
 test('mqtt: relay n uses POWER<n>; a retained LWT Offline is unreachable; a wrong topic gets no answer', async () => {
@@ -63,7 +68,7 @@ test('http: /cm?cmnd=Power%20On with user and password; a wrong password is auth
   const { d, http } = driver(plug, { via: 'http', address: '198.51.100.8', password: 'webpass1' });
   assert.equal((await d.wake(host, signal)).ok, true);
   assert.deepEqual(await d.read(host, signal), { ok: true, reading: 'on' });
-  assert.equal(http.requests[0]!.url.search, '?user=admin&password=webpass1&cmnd=Power%20On');
+  assert.deepEqual(http.requests.slice(0, 2).map((r) => r.url.search), ['?user=admin&password=webpass1&cmnd=Power', '?user=admin&password=webpass1&cmnd=Power%20On']);
   const wrong = await driver(plug, { via: 'http', address: '198.51.100.8', password: 'nope' }).d.park(host, signal);
   assert.equal(!wrong.ok && wrong.failure, 'auth');
   assert.match(!wrong.ok ? wrong.detail : '', /Need user=<username>&password=<password>/);
