@@ -1,7 +1,8 @@
 // The HTTP port of the network power drivers (Redfish, Shelly, Tasmota, webhook): one request
 // with a deadline on the injected clock, TLS with `verify`/`ca` (BMCs ship self-signed certs),
 // Basic (RFC 7617) and Digest (RFC 7616, MD5 and SHA-256, qop=auth) auth; a Linux side on
-// node:http/https and an in-memory fake that routes to a handler.
+// node:http/https and an in-memory fake that routes to a handler. Also `readSecret`, the network
+// drivers' one way to take a secret inline or from a `...File`.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
