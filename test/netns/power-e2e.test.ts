@@ -15,7 +15,7 @@ import { describe, it } from 'node:test';
 import type { PowerStatus } from '../../firmware/power/status.js';
 import { REPO, VIP, curl, run } from './balancer-lab.js';
 import { eventually, requireRoot, type HostRef, type Lab } from './lab.js';
-import { DaemonProcess, labPerTest, type Workdir } from './peers.js';
+import { BUNDLE, DaemonProcess, labPerTest, type Workdir } from './peers.js';
 
 const AGENT = join(REPO, 'test/netns/power-host.ts');
 const ROUTERS = [1, 2];
@@ -187,6 +187,16 @@ describe('power end to end', () => {
     assert.equal(served.code, 0);
     const web = (await b.status()).pools.find((p) => p.name === 'web')!;
     assert.equal(web.hosts.find((h) => h.id === 'web-2')!.state, 'up', 'back in the pool');
+
+    // The CLI as an admin runs it, against the new master's control socket.
+    const cli = (...args: string[]) => run(process.execPath, [BUNDLE, ...args, '--control', b.socket]);
+    const text = await cli('power', 'status');
+    assert.match(text, /^power: master \(vhid 42\)/m);
+    assert.match(text, /web-2 \(web 198\.51\.100\.14\): awake/);
+    const json = JSON.parse(await cli('power', 'status', '--json')) as PowerStatus;
+    assert.equal(json.hosts.find((h) => h.name === 'web-2')!.wake.learned, true);
+    assert.match(await cli('power', 'pin', 'web-2', 'on'), /web-2 pinned awake/);
+    assert.equal((await b.host('web-2')).pinned, true);
     low.kill();
     high.kill();
   });
