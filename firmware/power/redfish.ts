@@ -82,7 +82,7 @@ export class RedfishDriver implements PowerDriver {
       // Parking a system already off is done. Waking one the BMC already sees On is not: a BMC
       // powers on only from off, so a suspended (S3) host needs WoL and a hung one a PowerCycle;
       // saying so now lets the executor escalate at once instead of waiting out the latency.
-      if (state === target && target === 'Off') return { ok: true, detail: `${system.path} already Off` };
+      if (target === 'Off' && (state === 'Off' || state === 'PoweringOff')) return { ok: true, detail: `${system.path} already ${state}` };
       if (state === 'On' && target === 'On' && resetType !== 'PowerCycle') {
         return { ok: false, failure: 'refused', detail: `${system.path} is already On: the BMC cannot wake a suspended host (use wol) or a hung one (wakeReset: PowerCycle)` };
       }

@@ -54,6 +54,8 @@ test('park is a GracefulShutdown that reads unknown while powering off, then off
   assert.match(!again.ok ? again.detail : '', /already On: the BMC cannot wake a suspended host \(use wol\)/);
   assert.equal((await driver.park(host, signal)).ok, true);
   assert.deepEqual(await driver.read(host, signal), { ok: true, reading: 'unknown' });
+  const during = await driver.park(host, signal);
+  assert.equal(during.ok && during.detail, '/redfish/v1/Systems/1 already PoweringOff', 'a park while powering off is not sent again');
   advance(301);
   assert.deepEqual(await driver.read(host, signal), { ok: true, reading: 'off' });
   assert.equal((await driver.park(host, signal)).ok, true, 'parking a host already off is done');
