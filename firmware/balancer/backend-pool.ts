@@ -4,6 +4,7 @@
 
 import { connect, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../os/clock.js';
+import type { IdleSweep } from './relay-idle.js';
 import { connectError, type ReadBuffer, type RelayTarget } from './relay-tcp.js';
 
 /** At most this many idle connections are kept per backend. */
@@ -39,7 +40,6 @@ export class Upstream {
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
-    socket.on('timeout', this.onTimeout);
   }
 
   armConnectTimer(clock: Clock, ms: number): void {
@@ -83,11 +83,6 @@ export class Upstream {
     this.user?.upstreamDrained(this);
   };
 
-  private readonly onTimeout = (): void => {
-    if (this.user) this.socket.destroy(connectError('backend idle timeout', 'ETIMEDOUT'));
-    else this.socket.destroy();
-  };
-
   private fail(code: string): void {
     if (this.failed) return;
     this.failed = true;
@@ -100,21 +95,19 @@ export class Upstream {
 export class BackendPool {
   private readonly idle = new Map<string, Upstream[]>();
 
+  /** Idle kept connections close after the relay's idle timeout (the backend's may be shorter). */
   constructor(
     private readonly clock: Clock,
-    private idleMs: number,
+    private readonly sweep: IdleSweep,
     private readonly reads: ReadBuffer,
   ) {}
-
-  configure(idleMs: number): void {
-    this.idleMs = idleMs;
-  }
 
   /** An idle connection to `target` for `user`, or a new one (connecting); `fresh`: a new one. */
   take(target: RelayTarget, user: UpstreamUser, connectTimeoutMs: number, which: 'idle-first' | 'fresh' = 'idle-first'): Upstream {
     const list = which === 'fresh' ? undefined : this.idle.get(key(target));
     while (list && list.length > 0) {
       const up = list.pop()!;
+      this.sweep.unwatch(up.socket);
       if (up.socket.destroyed || up.socket.readableEnded) continue;
       up.user = user;
       up.reused = true;
@@ -123,7 +116,6 @@ export class BackendPool {
     }
     let up: Upstream | undefined;
     const socket = connect({ host: target.address, port: target.port!, noDelay: true, onread: this.reads.onread((chunk) => up!.onData(chunk)) });
-    if (this.idleMs > 0) socket.setTimeout(this.idleMs);
     up = new Upstream(socket, target, this);
     up.user = user;
     up.armConnectTimer(this.clock, connectTimeoutMs);
@@ -137,9 +129,11 @@ export class BackendPool {
     if (list.length >= MAX_IDLE_PER_HOST) return void up.socket.destroy();
     up.reused = true;
     list.push(up);
+    this.sweep.watch(up.socket, () => up.socket.destroy());
   }
 
   forget(up: Upstream): void {
+    this.sweep.unwatch(up.socket);
     const list = this.idle.get(key(up.target));
     const at = list ? list.indexOf(up) : -1;
     if (at >= 0) list!.splice(at, 1);

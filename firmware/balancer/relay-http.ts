@@ -355,7 +355,7 @@ export class HttpSession implements UpstreamUser {
       if (rest.length > 0) upstream.write(rest);
       // Adopted clients' bytes keep coming through clientData, which now writes to the tunnel.
       this.tunnel = upstream;
-      splice(client, upstream, this.relay.config.idleTimeoutSeconds, this.reads);
+      splice(client, upstream, this.reads);
     });
   }
 }

@@ -4,6 +4,7 @@
 
 import { connect, Socket } from 'node:net';
 import type { Clock } from '../os/clock.js';
+import type { IdleSweep } from './relay-idle.js';
 import type { RelayConfig } from './schema.js';
 
 export interface RelayTarget {
@@ -28,6 +29,7 @@ export interface RelayContext {
   readonly config: RelayConfig;
   readonly counters: { accepted: number; rejected: number; noHost: number; connectFailures: number; requests: number };
   readonly reads: ReadBuffer;
+  readonly idle: IdleSweep;
 }
 
 /**
@@ -137,10 +139,11 @@ export function reset(socket: Socket): void {
 
 /**
  * Joins a client to the host `dial` connected: bytes both ways (the host's already flow, see
- * dial), a FIN passed on as a FIN, a reset as a reset. A direct 'data' handler with pause on
+ * dial), a FIN passed on as a FIN, a reset as a reset. The idle timeout watches the client,
+ * whose byte counters see both directions (relay-idle.ts). A direct 'data' handler with pause on
  * a full socket and resume on 'drain' does what pipe() does with less machinery per chunk.
  */
-export function splice(client: Socket, upstream: Socket, idleSeconds: number, clientReads: 'events' | 'onread' = 'events'): void {
+export function splice(client: Socket, upstream: Socket, clientReads: 'events' | 'onread'): void {
   upstream.on('error', () => undefined);
   if (clientReads === 'events') {
     client.on('data', (chunk: Buffer) => {
@@ -151,7 +154,6 @@ export function splice(client: Socket, upstream: Socket, idleSeconds: number, cl
   client.on('drain', () => upstream.resume());
   follow(client, upstream);
   follow(upstream, client);
-  if (idleSeconds > 0) upstream.setTimeout(idleSeconds * 1000, () => upstream.destroy());
   client.resume();
   // onread delivers the host's bytes; flowing mode is still what makes its 'end' arrive.
   upstream.resume();

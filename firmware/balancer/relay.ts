@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Clock, TimerHandle } from '../os/clock.js';
 import { BackendPool } from './backend-pool.js';
+import { IdleSweep } from './relay-idle.js';
 import { HttpSession } from './relay-http.js';
 import { adopt, clientAddress, dial, ReadBuffer, reset, splice, type RelayContext, type RelayPool } from './relay-tcp.js';
 import { parseListen, type RelayConfig } from './schema.js';
@@ -73,6 +74,7 @@ export class NetRelay implements Relay, RelayContext {
   private readonly family: 4 | 6;
   readonly counters = { accepted: 0, rejected: 0, noHost: 0, connectFailures: 0, requests: 0 };
   readonly reads = new ReadBuffer();
+  readonly idle: IdleSweep;
 
   constructor(
     readonly name: string,
@@ -86,7 +88,8 @@ export class NetRelay implements Relay, RelayContext {
     this.address = listen.address;
     this.port = listen.port;
     this.family = listen.family;
-    this.backends = new BackendPool(clock, current.idleTimeoutSeconds * 1000, this.reads);
+    this.idle = new IdleSweep(clock, current.idleTimeoutSeconds * 1000);
+    this.backends = new BackendPool(clock, this.idle, this.reads);
   }
 
   get config(): RelayConfig {
@@ -100,7 +103,7 @@ export class NetRelay implements Relay, RelayContext {
 
   configure(config: RelayConfig): void {
     this.current = { ...config, listen: this.current.listen, mode: this.current.mode };
-    this.backends.configure(config.idleTimeoutSeconds * 1000);
+    this.idle.configure(config.idleTimeoutSeconds * 1000);
   }
 
   retryListen(): void {
@@ -175,8 +178,11 @@ export class NetRelay implements Relay, RelayContext {
     }
     this.counters.accepted++;
     this.clients.add(client);
-    client.once('close', () => this.clients.delete(client));
-    if (this.current.idleTimeoutSeconds > 0) client.setTimeout(this.current.idleTimeoutSeconds * 1000, () => client.destroy());
+    client.once('close', () => {
+      this.clients.delete(client);
+      this.idle.unwatch(client);
+    });
+    this.idle.watch(client, () => client.destroy());
     return true;
   }
 
@@ -193,7 +199,7 @@ export class NetRelay implements Relay, RelayContext {
     const reads = client === accepted ? 'events' : 'onread';
     dial(this, client, clientAddress(client), new Set(), (connected) => {
       upstream = connected;
-      splice(client, connected, this.current.idleTimeoutSeconds, reads);
+      splice(client, connected, reads);
     });
   }
 
