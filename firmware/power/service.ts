@@ -18,6 +18,7 @@ import { plan, trimSamples, type Decision, type DemandSample, type PlannerHost, 
 import type { PowerPools } from './pools.js';
 import { parsePinWindow, pinnedBySchedule } from './schedule.js';
 import { poolUnit, type PowerConfig, type PowerHostConfig } from './schema.js';
+import { readBack, rebuildVerdict } from './rebuild.js';
 import { hostStatus, type PowerRole, type PowerStatus } from './status.js';
 import { actionTarget, buildDrivers, type DriverFactory, type HostDrivers } from './targets.js';
 
@@ -172,12 +173,10 @@ export class PowerService {
       if (id === undefined) continue;
       const health = pools.observe(m.config.pool, id)?.health;
       const before = ledgerHost(this.ledger, m.config.name, clock.now());
-      // Only a host that passes its checks is awake; one that does not is parked (or broken), and
-      // the planner wakes it if it is needed. A wake by the old master still booting is not sent twice
-      // unless the planner needs it after this check round.
-      const awake = health === 'up';
-      const state = awake ? 'awake' : 'parked';
-      if (before.state !== state) this.deps.log.info(`power: ${m.config.name}: ledger said ${before.state}, checks say ${health ?? 'nothing'}: ${state}`);
+      const reading = await readBack(m.drivers.readers, { name: m.config.name, address: m.config.address, mac: m.config.mac }, clock);
+      if (this.role !== 'rebuilding') return;
+      const { state, why } = rebuildVerdict({ health, reading, ledger: before.state });
+      if (before.state !== state) this.deps.log.info(`power: ${m.config.name}: the ledger said ${before.state}; ${why}: ${state}`);
       this.ledger = transition(this.ledger, m.config.name, state, clock.now(), state === 'parked' ? before.how : undefined);
       await pools.setPower(m.config.pool, id, state === 'awake' ? 'awake' : 'parked');
     }
