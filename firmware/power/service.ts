@@ -14,12 +14,12 @@ import { Executor, type ActionResult } from './executor.js';
 import { latencyOf } from './latency.js';
 import { emptyLedger, ledgerHost, LedgerStore, recordError, recordLatency, setPin, transition, type Ledger } from './ledger.js';
 import { createDriver } from './methods.js';
-import { plan, trimSamples, type Decision, type DemandSample, type PlannerHost, type PlannerTuning, type PoolForecast } from './planner.js';
+import { dailyHistory, plan, trimSamples, type Decision, type DemandSample, type PlannerHost, type PlannerTuning, type PoolForecast } from './planner.js';
 import type { PowerPools } from './pools.js';
 import { parsePinWindow, pinnedBySchedule } from './schedule.js';
 import { poolUnit, type PowerConfig, type PowerHostConfig } from './schema.js';
 import { readBack, rebuildVerdict } from './rebuild.js';
-import { hostStatus, type PowerRole, type PowerStatus } from './status.js';
+import { hostStatus, poolStatus, type PowerRole, type PowerStatus } from './status.js';
 import { actionTarget, buildDrivers, type DriverFactory, type HostDrivers } from './targets.js';
 
 export interface PowerServiceDeps {
@@ -57,6 +57,8 @@ export class PowerService {
   private readonly executor: Executor;
   private managed = new Map<string, Managed>();
   private readonly samples = new Map<string, DemandSample[]>();
+  /** A day of coarse demand per pool (planner.ts dailyHistory), in memory only: no flash writes. */
+  private readonly history = new Map<string, DemandSample[]>();
   private readonly busy = new Map<string, Busy>();
   private readonly backoffUntil = new Map<string, number>();
   private account = emptyAccount();
@@ -196,7 +198,9 @@ export class PowerService {
     for (const pool of poolNames) {
       const value = pools.demand(pool, poolUnit(this.config, pool));
       if (value === undefined) continue;
-      this.samples.set(pool, trimSamples([...(this.samples.get(pool) ?? []), { t: now / 1000, value }], now / 1000, this.deps.tuning));
+      const sample = { t: now / 1000, value };
+      this.samples.set(pool, trimSamples([...(this.samples.get(pool) ?? []), sample], now / 1000, this.deps.tuning));
+      this.history.set(pool, dailyHistory(this.history.get(pool) ?? [], sample, this.deps.tuning));
     }
     this.lastRound = now;
     if (!this.acting) return;
@@ -207,7 +211,7 @@ export class PowerService {
       intervalSeconds: this.config.intervalSeconds,
       policy: this.config.policy,
       ...(this.deps.tuning ? { tuning: this.deps.tuning } : {}),
-      pools: measured.map((p) => ({ name: p, unit: poolUnit(this.config, p), samples: this.samples.get(p)! })),
+      pools: measured.map((p) => ({ name: p, unit: poolUnit(this.config, p), samples: this.samples.get(p)!, history: this.history.get(p)! })),
       hosts,
     });
     this.forecasts = output.forecasts;
@@ -357,17 +361,9 @@ export class PowerService {
       ...(this.config.vhid !== undefined ? { vhid: this.config.vhid } : {}),
       intervalSeconds: this.config.intervalSeconds,
       ...(this.lastRound !== undefined ? { lastRound: new Date(this.lastRound).toISOString() } : {}),
-      pools: [...new Set(this.config.hosts.map((h) => h.pool))].map((pool) => {
-        const samples = this.samples.get(pool);
-        const f = this.forecasts.find((x) => x.pool === pool);
-        return {
-          name: pool,
-          unit: poolUnit(this.config, pool),
-          measured: samples !== undefined,
-          demand: samples?.[samples.length - 1]?.value ?? null,
-          ...(f ? { slope: f.slope, committedCapacity: f.committedCapacity } : {}),
-        };
-      }),
+      pools: [...new Set(this.config.hosts.map((h) => h.pool))].map((pool) =>
+        poolStatus(pool, poolUnit(this.config, pool), this.samples.get(pool), this.forecasts.find((x) => x.pool === pool)),
+      ),
       hosts: [...this.managed.values()].map((m) =>
         hostStatus(m.config, ledgerHost(this.ledger, m.config.name, now), {
           now,

@@ -5,6 +5,7 @@
 import { JOULES_PER_KWH, type EnergySummary } from './energy.js';
 import { latencyOf } from './latency.js';
 import { cyclesToday, type LedgerHost, type LedgerState } from './ledger.js';
+import type { DemandSample, PoolForecast } from './planner.js';
 import type { PowerHostConfig } from './schema.js';
 
 /** standalone: no vhid, acts; master: MASTER of the vhid, acts; rebuilding: became master, checking first; backup: watches only. */
@@ -42,6 +43,16 @@ export interface PowerStatus {
   /** kWh since this daemon started (not persisted: the ledger is written only on change). */
   energy: EnergySummary;
   ledger: { path: string; writes: number; lastError?: string; ignored?: string };
+}
+
+export function poolStatus(name: string, unit: string, samples: readonly DemandSample[] | undefined, forecast: PoolForecast | undefined): PowerStatus['pools'][number] {
+  return {
+    name,
+    unit,
+    measured: samples !== undefined,
+    demand: samples?.[samples.length - 1]?.value ?? null,
+    ...(forecast ? { slope: forecast.slope, committedCapacity: forecast.committedCapacity } : {}),
+  };
 }
 
 export function hostStatus(
