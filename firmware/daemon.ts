@@ -30,7 +30,7 @@ import type { MqttPort } from './telemetry/mqtt.js';
 import type { TelemetryService, TelemetryStatus } from './telemetry/service.js';
 import { MetricsCollector, nodeProcess } from './telemetry/metrics.js';
 import { ProcSysSource, type SystemSource } from './telemetry/proc.js';
-import { WorkerInventory, type InventorySource } from './telemetry/inventory.js';
+import { ProcessInventory, type InventorySource } from './telemetry/inventory.js';
 import type { PowerService } from './power/service.js';
 import type { PowerStatus } from './power/status.js';
 import type { DriverFactory } from './power/targets.js';
@@ -137,7 +137,7 @@ export class Daemon {
       system: ports.system ?? new ProcSysSource(),
       process: nodeProcess,
       status: () => this.status(),
-      inventory: ports.inventory ?? new WorkerInventory(ports.clock),
+      inventory: ports.inventory ?? new ProcessInventory(ports.clock),
     });
     this.balancer = new Balancer(config.balancer, {
       clock: ports.clock,

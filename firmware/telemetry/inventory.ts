@@ -1,8 +1,9 @@
 // The slow inventory (CPU model, OS, board, disks) behind a port: the Linux adapter runs
-// inventory-worker.ts in a worker thread that gathers once through systeminformation and exits,
-// so its spawns and execSync never touch the event loop and its memory is released afterwards.
+// inventory-worker.ts as a child process that gathers once through systeminformation and exits,
+// so its spawns and execSync never touch the event loop and none of its memory stays behind.
 
-import { Worker } from 'node:worker_threads';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Clock } from '../os/clock.js';
 
 export interface Inventory {
@@ -10,12 +11,12 @@ export interface Inventory {
   os: { platform: string; distro: string; release: string; kernel: string; arch: string };
   system: { manufacturer: string; model: string; virtual: boolean };
   disks: { device: string; type: string; name: string; sizeBytes: number }[];
-  /** How long systeminformation took, in the worker. */
+  /** How long systeminformation took, in the worker process. */
   tookMs: number;
   scheduling: WorkerScheduling;
 }
 
-/** What the worker thread ran at: policy as in sched(7) (0 SCHED_OTHER, 1 FIFO, 2 RR). */
+/** What the worker process ran at: policy as in sched(7) (0 SCHED_OTHER, 1 FIFO, 2 RR). */
 export interface WorkerScheduling {
   tid: number;
   inheritedPolicy: number;
@@ -37,17 +38,14 @@ export function inventoryWorkerUrl(moduleUrl = import.meta.url): URL {
   return moduleUrl.endsWith('.ts') ? new URL('./inventory-worker.ts', moduleUrl) : new URL('./inventory-worker.mjs', moduleUrl);
 }
 
-function startWorker(url: URL): Worker {
+function startWorker(url: URL): ChildProcess {
   // A small young generation: the worker lives for one answer, so a big nursery is waste.
-  const options = { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } };
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, options);
-  // Source tree (tests): a worker does not inherit tsx's loader, so it registers it first.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(code, { ...options, eval: true });
+  const node = ['--max-semi-space-size=1', ...(url.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [])];
+  return spawn(process.execPath, [...node, fileURLToPath(url)], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export class WorkerInventory implements InventorySource {
+/** Runs the worker as a child process that prints one JSON answer and exits. */
+export class ProcessInventory implements InventorySource {
   private running: Promise<InventoryOutcome> | undefined;
 
   constructor(
@@ -68,22 +66,35 @@ export class WorkerInventory implements InventorySource {
     return new Promise((resolve) => {
       const worker = startWorker(this.url);
       let settled = false;
+      let stdout = '';
+      let stderr = '';
       const finish = (outcome: InventoryOutcome) => {
         if (settled) return;
         settled = true;
         timer.cancel();
         resolve(outcome);
-        // The worker exits by itself after posting; terminate covers a hung or failed one.
-        void worker.terminate();
+        // The worker exits by itself after answering; the kill covers a hung or failed one.
+        if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
       };
       const timer = this.clock.setTimer(this.timeoutMs, () =>
         finish({ ok: false, reason: 'timedOut', detail: `no inventory after ${this.timeoutMs} ms` }),
       );
-      worker.once('message', (message: { ok: true; inventory: Inventory } | { ok: false; error: string }) =>
-        finish(message.ok ? { ok: true, inventory: message.inventory } : { ok: false, reason: 'failed', detail: message.error }),
-      );
+      worker.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        const newline = stdout.indexOf('\n');
+        if (newline < 0) return;
+        try {
+          const message = JSON.parse(stdout.slice(0, newline)) as { ok: true; inventory: Inventory } | { ok: false; error: string };
+          finish(message.ok ? { ok: true, inventory: message.inventory } : { ok: false, reason: 'failed', detail: message.error });
+        } catch {
+          finish({ ok: false, reason: 'failed', detail: `the worker answered something that is not JSON: ${stdout.slice(0, 200)}` });
+        }
+      });
+      worker.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)));
       worker.once('error', (error) => finish({ ok: false, reason: 'failed', detail: error.message }));
-      worker.once('exit', (code) => finish({ ok: false, reason: 'workerExited', detail: `worker exited with code ${code} before answering` }));
+      worker.once('close', (code) =>
+        finish({ ok: false, reason: 'workerExited', detail: `worker exited with code ${code} before answering${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}` }),
+      );
     });
   }
 }

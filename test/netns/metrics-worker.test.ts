@@ -1,5 +1,5 @@
 // The inventory worker of the shipped bundle (dist/inventory-worker.mjs) under a realtime
-// daemon: a thread inherits its creator's SCHED_RR, so the worker must step down to
+// daemon: a child process inherits its creator's SCHED_RR, so the worker must step down to
 // SCHED_OTHER at nice 19 before systeminformation forks anything (firmware/telemetry/
 // inventory-worker.ts). Run under chrt(1) on Node 20 and on Debian's Node 18, as root.
 
@@ -16,15 +16,9 @@ const WORKER = fileURLToPath(new URL('../../dist/inventory-worker.mjs', import.m
 const NODE18 = fileURLToPath(new URL('../../scripts/node18', import.meta.url));
 const skip = netnsUnavailable() ?? (existsSync(WORKER) ? undefined : 'dist/inventory-worker.mjs is not built (npm run build)');
 
-// What the daemon does (firmware/telemetry/inventory.ts), reduced: start the worker, print its answer.
-const PROBE = `const { Worker } = require('node:worker_threads');
-const w = new Worker(process.argv[1]);
-w.once('message', (m) => { console.log(JSON.stringify(m)); });
-w.once('error', (e) => { console.error(e.message); process.exitCode = 1; });`;
-
 async function gatherUnderRealtime(node: string[]): Promise<{ ok: boolean; inventory: { os: { platform: string }; scheduling: { inheritedPolicy: number; policy: number; nice: number } } }> {
-  // chrt -r 5: SCHED_RR priority 5 for the process and, by inheritance, the worker thread.
-  const { stdout } = await run('chrt', ['-r', '5', ...node, '-e', PROBE, WORKER], { timeout: 90_000 });
+  // chrt -r 5: the worker starts under SCHED_RR priority 5, as a child of a realtime daemon does.
+  const { stdout } = await run('chrt', ['-r', '5', ...node, WORKER], { timeout: 90_000 });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
 import { FakeClock } from '../../../firmware/os/clock.js';
-import { WorkerInventory } from '../../../firmware/telemetry/inventory.js';
+import { ProcessInventory } from '../../../firmware/telemetry/inventory.js';
 import { MetricsCollector, nodeProcess } from '../../../firmware/telemetry/metrics.js';
 import { cpuPercent, parseLoadavg, parseMeminfo, parseProcStat, ProcSysSource, type SystemSample } from '../../../firmware/telemetry/proc.js';
 import { processFixture, statusFixture, systemFixture } from './metrics-fixture.js';
@@ -200,7 +200,7 @@ describe('MetricsCollector', () => {
   });
 });
 
-describe('WorkerInventory', () => {
+describe('ProcessInventory', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tandem-inventory-'));
@@ -209,13 +209,13 @@ describe('WorkerInventory', () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  it('gathers the inventory through systeminformation in a worker thread at nice 19, SCHED_OTHER', async () => {
+  it('gathers the inventory through systeminformation in a worker process at nice 19, SCHED_OTHER', async () => {
     const collector = new MetricsCollector({
       clock: new FakeClock(),
       system: { sample: async () => systemFixture() },
       process: { sample: () => processFixture },
       status: () => statusFixture(),
-      inventory: new WorkerInventory(new FakeClock()),
+      inventory: new ProcessInventory(new FakeClock()),
     });
     const outcome = await collector.refreshInventory();
     assert.ok(outcome?.ok, JSON.stringify(outcome));
@@ -224,13 +224,13 @@ describe('WorkerInventory', () => {
     assert.ok(inv.cpu.cores >= 1);
     assert.equal(inv.scheduling.policy, 0);
     assert.equal(inv.scheduling.nice, 19);
-    assert.notEqual(inv.scheduling.tid, process.pid, 'its own thread');
+    assert.notEqual(inv.scheduling.tid, process.pid, 'its own process');
     assert.deepEqual((await collector.collect()).inventory, inv);
   });
 
   it('gives up on a worker that never answers, at the timeout on the injected clock', async () => {
     const clock = new FakeClock();
-    const pending = new WorkerInventory(clock, 5000, pathToFileURL(join(dir, 'silent.mjs'))).gather();
+    const pending = new ProcessInventory(clock, 5000, pathToFileURL(join(dir, 'silent.mjs'))).gather();
     await clock.advance(4999);
     let settled = false;
     void pending.then(() => (settled = true));
@@ -241,7 +241,7 @@ describe('WorkerInventory', () => {
   });
 
   it('reports a worker that exits without answering', async () => {
-    const outcome = await new WorkerInventory(new FakeClock(), 5000, pathToFileURL(join(dir, 'quits.mjs'))).gather();
+    const outcome = await new ProcessInventory(new FakeClock(), 5000, pathToFileURL(join(dir, 'quits.mjs'))).gather();
     assert.deepEqual(outcome, { ok: false, reason: 'workerExited', detail: 'worker exited with code 3 before answering' });
   });
 });
