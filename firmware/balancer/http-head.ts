@@ -43,25 +43,173 @@ export type Parsed<T> = { ok: true; head: T; end: number } | { ok: false; reason
 
 // RFC 9110 section 7.6.1: connection-specific fields; also those the Connection field names.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\0-\x20\x7f]+) HTTP\/1\.([01])$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\0-\x08\x0a-\x1f\x7f]*))?$/;
 const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
+/** Connection tokens that name no field (RFC 9110 section 7.6.1 and the upgrade mechanism). */
+const PLAIN_TOKENS = new Set(['close', 'keep-alive', 'upgrade']);
 
-interface Field {
-  name: string;
-  lower: string;
-  value: string;
+// tchar (RFC 9110 section 5.6.2), as a table: the scan below runs for every field of every request.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** The fields the relay acts on; all others are forwarded as they came. */
+const enum Name {
+  Other,
+  Hop,
+  Connection,
+  ContentLength,
+  TransferEncoding,
+  Host,
+  Upgrade,
+  XForwardedFor,
+}
+
+function nameOf(text: string, from: number, to: number): Name {
+  const n = to - from;
+  // Only names of these lengths can matter: the others are not lower-cased at all.
+  if (n !== 2 && n !== 4 && n !== 7 && n !== 10 && n !== 14 && n !== 15 && n !== 16 && n !== 17) return Name.Other;
+  const lower = text.slice(from, to).toLowerCase();
+  switch (lower) {
+    case 'connection':
+      return Name.Connection;
+    case 'content-length':
+      return Name.ContentLength;
+    case 'transfer-encoding':
+      return Name.TransferEncoding;
+    case 'host':
+      return Name.Host;
+    case 'upgrade':
+      return Name.Upgrade;
+    case 'x-forwarded-for':
+      return Name.XForwardedFor;
+    default:
+      return HOP_BY_HOP.has(lower) ? Name.Hop : Name.Other;
+  }
 }
 
 interface Fields {
-  fields: Field[];
-  connection: Set<string>;
+  /** Field lines for the next hop as received: hop-by-hop and X-Forwarded-For left out. */
+  forward: string;
+  /** Lower-cased Connection tokens. */
+  connection: string[];
   contentLength: number | undefined;
   chunked: boolean;
   /** Transfer-Encoding present but not ending in chunked. */
   otherCoding: boolean;
+  hasHost: boolean;
+  hasUpgrade: boolean;
+  /** X-Forwarded-For values received, joined with ", ". */
+  forwardedFor: string;
+}
+
+/**
+ * Scans the field lines of a head (text[from..], CRLF-separated, without the blank line) in one
+ * pass. No obs-fold, no whitespace before the colon, no control characters in a value (RFC
+ * 9112 sections 5.1-5.2): undefined, a 400, not a guess.
+ */
+function parseFields(text: string, from: number): Fields | undefined {
+  const out: Fields = {
+    forward: '',
+    connection: [],
+    contentLength: undefined,
+    chunked: false,
+    otherCoding: false,
+    hasHost: false,
+    hasUpgrade: false,
+    forwardedFor: '',
+  };
+  const len = text.length;
+  let pos = from;
+  while (pos < len) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = len;
+    let colon = pos;
+    while (colon < eol) {
+      const c = text.charCodeAt(colon);
+      if (c === 58) break;
+      if (c > 127 || TCHAR[c] === 0) return undefined;
+      colon++;
+    }
+    if (colon === pos || colon === eol) return undefined;
+    let vs = colon + 1;
+    let ve = eol;
+    for (let i = vs; i < ve; i++) {
+      const c = text.charCodeAt(i);
+      if ((c < 32 && c !== 9) || c === 127) return undefined;
+    }
+    while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+    const line = eol + 2 <= len ? text.slice(pos, eol + 2) : `${text.slice(pos, eol)}\r\n`;
+    switch (nameOf(text, pos, colon)) {
+      case Name.Other:
+        out.forward += line;
+        break;
+      case Name.Host:
+        out.hasHost = true;
+        out.forward += line;
+        break;
+      case Name.Hop:
+        break;
+      case Name.Upgrade:
+        out.hasUpgrade = true;
+        break;
+      case Name.Connection:
+        for (const token of text.slice(vs, ve).split(',')) {
+          const t = token.trim().toLowerCase();
+          if (t) out.connection.push(t);
+        }
+        break;
+      case Name.XForwardedFor: {
+        const value = text.slice(vs, ve);
+        out.forwardedFor = out.forwardedFor ? `${out.forwardedFor}, ${value}` : value;
+        break;
+      }
+      case Name.ContentLength:
+        // Repeated identical lengths are one length (RFC 9112 section 6.3 rule 5); differing ones are not.
+        for (const part of text.slice(vs, ve).split(',')) {
+          const digits = part.trim();
+          if (!/^\d{1,15}$/.test(digits)) return undefined;
+          const n = Number(digits);
+          if (out.contentLength !== undefined && out.contentLength !== n) return undefined;
+          out.contentLength = n;
+        }
+        out.forward += line;
+        break;
+      case Name.TransferEncoding: {
+        const codings = text.slice(vs, ve).split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+        out.chunked = codings.at(-1) === 'chunked';
+        out.otherCoding = !out.chunked;
+        break;
+      }
+    }
+    pos = eol + 2;
+  }
+  // Fields the Connection field names are hop-by-hop too, and with chunked framing a
+  // Content-Length is dropped (RFC 9112 section 6.3 rule 3) and chunked re-sent: rare, a second pass.
+  const drop = new Set(out.connection.filter((t) => !PLAIN_TOKENS.has(t)));
+  if (out.chunked && out.contentLength !== undefined) drop.add('content-length');
+  if (drop.size > 0) out.forward = withoutFields(out.forward, drop);
+  if (out.chunked) out.forward += 'Transfer-Encoding: chunked\r\n';
+  return out;
+}
+
+/** Field lines (each ending in CRLF) without those whose lower-cased name is in `names`. */
+function withoutFields(lines: string, names: ReadonlySet<string>): string {
+  let kept = '';
+  for (const line of lines.split('\r\n')) {
+    if (line && !names.has(line.slice(0, line.indexOf(':')).toLowerCase())) kept += `${line}\r\n`;
+  }
+  return kept;
+}
+
+/** Every field line but X-Forwarded-For, Connection and Upgrade included: what an upgrade sends on. */
+function allLines(text: string, from: number): string {
+  let kept = '';
+  for (const line of text.slice(from).split('\r\n')) {
+    if (line && line.slice(0, line.indexOf(':')).toLowerCase() !== 'x-forwarded-for') kept += `${line}\r\n`;
+  }
+  return kept;
 }
 
 /**
@@ -75,77 +223,33 @@ function findHead(buf: Buffer, start: number, end: number): { text: string; end:
   return { text: buf.toString('latin1', start, at), end: at + 4 };
 }
 
-function parseFields(lines: string[]): Fields | undefined {
-  const out: Fields = { fields: [], connection: new Set(), contentLength: undefined, chunked: false, otherCoding: false };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    // No obs-fold, no whitespace before the colon (RFC 9112 sections 5.1-5.2): a 400, not a guess.
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return undefined;
-    const value = line.slice(colon + 1).trim();
-    if (!FIELD_VALUE.test(value)) return undefined;
-    const lower = name.toLowerCase();
-    out.fields.push({ name, lower, value });
-    if (lower === 'connection') {
-      for (const token of value.split(',')) if (token.trim()) out.connection.add(token.trim().toLowerCase());
-    } else if (lower === 'content-length') {
-      // Repeated identical lengths are one length (RFC 9112 section 6.3 rule 5); differing ones are not.
-      for (const part of value.split(',')) {
-        const text = part.trim();
-        if (!/^\d{1,15}$/.test(text)) return undefined;
-        const n = Number(text);
-        if (out.contentLength !== undefined && out.contentLength !== n) return undefined;
-        out.contentLength = n;
-      }
-    } else if (lower === 'transfer-encoding') {
-      const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
-      out.chunked = codings.at(-1) === 'chunked';
-      out.otherCoding = !out.chunked;
-    }
-  }
-  return out;
-}
-
-/** Header lines for the next hop: hop-by-hop fields, X-Forwarded-For and `drop` left out. */
-function forwardLines(fields: Fields, keepAllHop: boolean, drop?: string): string {
-  let text = '';
-  for (const f of fields.fields) {
-    if (f.lower === 'x-forwarded-for' || f.lower === drop) continue;
-    if (!keepAllHop && (HOP_BY_HOP.has(f.lower) || fields.connection.has(f.lower))) continue;
-    text += `${f.name}: ${f.value}\r\n`;
-  }
-  return text;
+/** The start line and where the field lines begin. */
+function startLine(text: string): { line: string; fields: number } {
+  const eol = text.indexOf('\r\n');
+  return eol < 0 ? { line: text, fields: text.length } : { line: text.slice(0, eol), fields: eol + 2 };
 }
 
 export function parseRequestHead(buf: Buffer, start: number, end: number): Parsed<RequestHead> {
   const found = findHead(buf, start, end);
   if (found === undefined) return undefined;
   if (typeof found === 'string') return { ok: false, reason: found };
-  const lines = found.text.split('\r\n');
-  const line = REQUEST_LINE.exec(lines[0]!);
+  const first = startLine(found.text);
+  const line = REQUEST_LINE.exec(first.line);
   if (!line) return { ok: false, reason: 'malformed' };
-  const fields = parseFields(lines);
+  const fields = parseFields(found.text, first.fields);
   // A request must be framed: an unknown coding or a 1.1 request without Host is a 400 (RFC 9112 3.2, 6.3).
   if (!fields || fields.otherCoding) return { ok: false, reason: 'malformed' };
   const minor = Number(line[3]);
-  const hasHost = fields.fields.some((f) => f.lower === 'host');
-  if (minor === 1 && !hasHost) return { ok: false, reason: 'malformed' };
+  if (minor === 1 && !fields.hasHost) return { ok: false, reason: 'malformed' };
   const body: BodyFraming = fields.chunked
     ? { kind: 'chunked' }
     : fields.contentLength
       ? { kind: 'length', length: fields.contentLength }
       : { kind: 'none' };
-  let forwardedFor = '';
-  for (const f of fields.fields) if (f.lower === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${f.value}` : f.value;
-  const keepAlive = minor === 1 ? !fields.connection.has('close') : fields.connection.has('keep-alive');
-  const upgrade = fields.connection.has('upgrade') && fields.fields.some((f) => f.lower === 'upgrade');
-  // With chunked framing a Content-Length is dropped (RFC 9112 section 6.3 rule 3); chunked is re-sent.
-  let forward = forwardLines(fields, false, fields.chunked ? 'content-length' : undefined);
-  if (fields.chunked) forward += 'Transfer-Encoding: chunked\r\n';
+  const keepAlive = minor === 1 ? !fields.connection.includes('close') : fields.connection.includes('keep-alive');
+  const upgrade = fields.connection.includes('upgrade') && fields.hasUpgrade;
   // Sent on as 1.1, a 1.0 request without Host gets the empty one RFC 9110 section 7.2 asks for.
-  if (!hasHost) forward += 'Host: \r\n';
+  const forward = fields.hasHost ? fields.forward : `${fields.forward}Host: \r\n`;
   return {
     ok: true,
     end: found.end,
@@ -157,8 +261,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Parse
       keepAlive,
       upgrade,
       forward,
-      all: upgrade ? forwardLines(fields, true) : '',
-      forwardedFor,
+      all: upgrade ? allLines(found.text, first.fields) : '',
+      forwardedFor: fields.forwardedFor,
     },
   };
 }
@@ -167,10 +271,10 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Pars
   const found = findHead(buf, start, end);
   if (found === undefined) return undefined;
   if (typeof found === 'string') return { ok: false, reason: found };
-  const lines = found.text.split('\r\n');
-  const line = STATUS_LINE.exec(lines[0]!);
+  const first = startLine(found.text);
+  const line = STATUS_LINE.exec(first.line);
   if (!line) return { ok: false, reason: 'malformed' };
-  const fields = parseFields(lines);
+  const fields = parseFields(found.text, first.fields);
   if (!fields) return { ok: false, reason: 'malformed' };
   const minor = Number(line[1]);
   const body: BodyFraming = fields.chunked
@@ -182,10 +286,8 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Pars
           ? { kind: 'length', length: fields.contentLength }
           : { kind: 'none' }
         : { kind: 'close' };
-  const keepAlive = minor === 1 ? !fields.connection.has('close') : fields.connection.has('keep-alive');
-  let forward = forwardLines(fields, false, fields.chunked ? 'content-length' : undefined);
-  if (fields.chunked) forward += 'Transfer-Encoding: chunked\r\n';
-  return { ok: true, end: found.end, head: { status: Number(line[2]), reason: line[3] ?? '', minor, keepAlive, body, forward } };
+  const keepAlive = minor === 1 ? !fields.connection.includes('close') : fields.connection.includes('keep-alive');
+  return { ok: true, end: found.end, head: { status: Number(line[2]), reason: line[3] ?? '', minor, keepAlive, body, forward: fields.forward } };
 }
 
 /** The framing of a response to `method` (RFC 9112 section 6.3 rules 1-2). */
