@@ -19,6 +19,10 @@ const { metafile } = await build({
     'inventory-worker': 'firmware/telemetry/inventory-worker.ts',
   },
   outdir: 'dist',
+  // readable-stream is a userland copy of Node's streams that mqtt.js, mqtt-packet and bl load;
+  // Node's own (already in memory) does the same job. Measured on the daemon with telemetry on:
+  // 64.5 MiB RSS with the copy, 55.3 MiB without (telemetry off: 53.5 MiB).
+  alias: { 'readable-stream': 'node:stream' },
   splitting: true,
   outExtension: { '.js': '.mjs' },
   chunkNames: '[name]-[hash]',

@@ -13,7 +13,7 @@ import type { Clock, TimerHandle } from '../os/clock.js';
 import type { FileStore } from '../os/files.js';
 import { discoveryMessages } from './discovery.js';
 import type { MqttIncoming, MqttMessage, MqttPort, MqttProtocolVersion, MqttSession } from './mqtt.js';
-import { openCommandHandler, type CommandHandler, type CommandOutcome } from './commands.js';
+import type { CommandHandler, CommandOutcome } from './commands.js';
 import { offlineMessage, onlineMessage, RetainedRecord, stateMessages, type NodeIdentity } from './publisher.js';
 import { EventQueue, type QueueStatus } from './queue.js';
 import type { MqttConfig, TelemetryConfig } from './schema.js';
@@ -185,8 +185,10 @@ export class TelemetryService {
   /** The command handler when commands are on; a bad key leaves them off and says why, never telemetry. */
   private async openCommands(): Promise<CommandHandler | undefined> {
     const daemon = this.source.commands;
-    if (!daemon) return undefined;
+    if (!daemon || !this.config.commands.enabled) return undefined;
     try {
+      // Loaded only when commands are on: the HMAC code pulls in node:crypto (about 1 MiB of RSS).
+      const { openCommandHandler } = await import('./commands.js');
       return await openCommandHandler(this.config, {
         node: this.source.node,
         files: this.deps.files,
