@@ -187,9 +187,10 @@ function parseFields(text: string, from: number): Fields | undefined {
   }
   // Fields the Connection field names are hop-by-hop too, and with chunked framing a
   // Content-Length is dropped (RFC 9112 section 6.3 rule 3) and chunked re-sent: rare, a second pass.
-  const drop = new Set(out.connection.filter((t) => !PLAIN_TOKENS.has(t)));
-  if (out.chunked && out.contentLength !== undefined) drop.add('content-length');
-  if (drop.size > 0) out.forward = withoutFields(out.forward, drop);
+  const named = out.connection.length > 0 ? out.connection.filter((t) => !PLAIN_TOKENS.has(t)) : out.connection;
+  if (named.length > 0 || (out.chunked && out.contentLength !== undefined)) {
+    out.forward = withoutFields(out.forward, new Set(out.chunked ? [...named, 'content-length'] : named));
+  }
   if (out.chunked) out.forward += 'Transfer-Encoding: chunked\r\n';
   return out;
 }

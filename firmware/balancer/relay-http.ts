@@ -33,7 +33,7 @@ export class HttpSession implements UpstreamUser {
   private req: RequestHead | undefined;
   private reqBody: BodyScanner | undefined;
   private reqDone = false;
-  private tried = new Set<string>();
+  private readonly tried = new Set<string>();
   private target: RelayTarget | undefined;
   private up: Upstream | undefined;
   private staleRetried = false;
@@ -153,7 +153,7 @@ export class HttpSession implements UpstreamUser {
     this.reqBody = new BodyScanner(head.body);
     this.reqDone = head.body.kind === 'none';
     this.phase = this.reqDone ? 'wait' : 'body';
-    this.tried = new Set();
+    this.tried.clear();
     this.staleRetried = false;
     this.pickAndSend();
   }
