@@ -8,6 +8,7 @@ import { balancerIssues } from '../balancer/semantic.js';
 import { firewallIssues } from '../firewall/semantic.js';
 import { powerIssues } from '../power/semantic.js';
 import { commandConfigIssues } from '../telemetry/commands.js';
+import { mqttConfigIssues } from '../telemetry/schema.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -72,6 +73,7 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   issues.push(...firewallIssues(config));
   issues.push(...powerIssues(config));
   issues.push(...commandConfigIssues(config.telemetry));
+  issues.push(...mqttConfigIssues(config.telemetry));
   return issues;
 }
 

@@ -124,3 +124,20 @@ export const telemetrySchema = s
 
 export type TelemetryConfig = Infer<typeof telemetrySchema>;
 export type MqttConfig = NonNullable<TelemetryConfig['mqtt']>;
+
+/** What no single field can say: a certificate needs its key, TLS files need a TLS URL. */
+export function mqttConfigIssues(telemetry: TelemetryConfig | undefined): { path: string; message: string }[] {
+  const m = telemetry?.mqtt;
+  if (!m) return [];
+  const issues: { path: string; message: string }[] = [];
+  if (m.cert !== undefined && m.key === undefined) issues.push({ path: 'telemetry.mqtt.key', message: 'is required with telemetry.mqtt.cert (the client certificate\'s private key)' });
+  if (m.key !== undefined && m.cert === undefined) issues.push({ path: 'telemetry.mqtt.cert', message: 'is required with telemetry.mqtt.key (the client certificate)' });
+  const secure = m.url.startsWith('mqtts:') || m.url.startsWith('wss:');
+  for (const field of ['ca', 'cert', 'key'] as const) {
+    if (m[field] !== undefined && !secure) issues.push({ path: `telemetry.mqtt.${field}`, message: `is used only over TLS: make telemetry.mqtt.url mqtts:// or wss://, got ${JSON.stringify(m.url)}` });
+  }
+  if (m.reconnectMaxSeconds < m.reconnectMinSeconds) {
+    issues.push({ path: 'telemetry.mqtt.reconnectMaxSeconds', message: `must be at least reconnectMinSeconds (${m.reconnectMinSeconds}), got ${m.reconnectMaxSeconds}` });
+  }
+  return issues;
+}
