@@ -14,11 +14,14 @@ export interface DiscoveryIdentity {
   discoveryPrefix: string;
 }
 
-/** Metrics shown as sensors: a path into the `metrics` payload, with unit and device class. */
-export const METRIC_SENSORS: { key: string; name: string; path: string; unit?: string; deviceClass?: string }[] = [
-  { key: 'cpu_load', name: 'CPU load', path: 'cpu.loadPercent', unit: '%' },
-  { key: 'memory_used', name: 'Memory used', path: 'memory.usedBytes', unit: 'B', deviceClass: 'data_size' },
-  { key: 'temperature', name: 'Temperature', path: 'temperature.celsius', unit: '°C', deviceClass: 'temperature' },
+/** Metrics shown as sensors: a path into the `metrics` payload (telemetry/metrics.ts NodeMetrics). */
+export const METRIC_SENSORS: { key: string; name: string; path: string; unit?: string; deviceClass?: string; stateClass?: string }[] = [
+  { key: 'cpu', name: 'CPU', path: 'cpu.percent', unit: '%' },
+  { key: 'memory_used', name: 'Memory used', path: 'memory.usedPercent', unit: '%' },
+  { key: 'temperature', name: 'Temperature', path: 'temperature.maxCelsius', unit: '°C', deviceClass: 'temperature' },
+  { key: 'demotion', name: 'CARP demotion', path: 'demotion' },
+  // HA's energy class takes only total or total_increasing; kWh counts up since the daemon started.
+  { key: 'energy', name: 'Energy', path: 'energy.kWh', unit: 'kWh', deviceClass: 'energy', stateClass: 'total_increasing' },
 ];
 
 /** Jinja that yields the value at a dotted path, or nothing (HA keeps the old state) when absent. */
@@ -74,7 +77,7 @@ export function discoveryMessages(id: DiscoveryIdentity, snapshot: Pick<Telemetr
         name: m.name,
         state_topic: metrics,
         value_template: jsonPath(m.path),
-        state_class: 'measurement',
+        state_class: m.stateClass ?? 'measurement',
         ...(m.unit ? { unit_of_measurement: m.unit } : {}),
         ...(m.deviceClass ? { device_class: m.deviceClass } : {}),
       }),

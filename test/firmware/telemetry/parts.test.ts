@@ -156,3 +156,21 @@ describe('Home Assistant discovery', () => {
     assert.equal((JSON.parse(master.payload) as { value_template: string }).value_template, "{{ 'ON' if value_json.state == 'MASTER' else 'OFF' }}");
   });
 });
+
+describe('Home Assistant metric sensors', () => {
+  it('read paths that the metrics payload has', async () => {
+    const { METRIC_SENSORS } = await import('../../../firmware/telemetry/discovery.js');
+    // Typed as the metrics collector's payload, so a renamed field fails the type check too.
+    const sample = {
+      cpu: { percent: 12.5 },
+      memory: { totalBytes: 100, availableBytes: 60, usedPercent: 40 },
+      temperature: { maxCelsius: 51, zones: [] },
+      demotion: 0,
+      energy: { kWh: 1.5, savedKWh: 0.5, savedFraction: 0.25, hostsParked: 1, hosts: 3 },
+    } satisfies Partial<import('../../../firmware/telemetry/metrics.js').NodeMetrics>;
+    for (const sensor of METRIC_SENSORS) {
+      const value = sensor.path.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], sample);
+      assert.equal(typeof value, 'number', `${sensor.path} is a number in the metrics payload`);
+    }
+  });
+});
