@@ -25,7 +25,7 @@ import { handleFirewallRequest, loadFirewall } from './firewall/control.js';
 import { LinuxNftPort } from './firewall/linux.js';
 import type { NftPort } from './firewall/ports.js';
 import { ConfirmLedger, Firewall } from './firewall/service.js';
-import { EventBus, type TandemEvent } from './events.js';
+import { EventBus, type StampedEvent, type TandemEvent } from './events.js';
 import type { MqttPort } from './telemetry/mqtt.js';
 import type { TelemetryService, TelemetryStatus } from './telemetry/service.js';
 import { MetricsCollector, nodeProcess } from './telemetry/metrics.js';
@@ -97,6 +97,7 @@ export class Daemon {
   readonly firewall: Firewall;
   /** What happened, for telemetry, the web UI's live stream and the power manager. */
   readonly events: EventBus;
+  private earlyEvents: StampedEvent[] | undefined = [];
   /** The MQTT publisher when `telemetry.mqtt` is configured; the power manager reports through it. */
   telemetry: TelemetryService | undefined;
   /** CPU, memory, interfaces and status counters for the `metrics` topic and /metrics. */
@@ -114,6 +115,10 @@ export class Daemon {
     this.startedAt = ports.clock.monotonic();
     const log = ports.log;
     this.events = new EventBus(() => ports.clock.now(), log.child({ part: 'events' }));
+    // Telemetry starts after CARP (and loads lazily); what the bus raises until then is kept for it.
+    this.events.on((event) => {
+      if (this.earlyEvents && this.earlyEvents.length < 256) this.earlyEvents.push(event);
+    });
     this.hooks = new HookRunner(config.hooks, ports.processes, log.child({ part: 'hooks' }));
     this.carp = new CarpService(config.carp, {
       clock: ports.clock,
@@ -188,6 +193,7 @@ export class Daemon {
     await this.startPower(this.config);
     // After CARP: telemetry reports CARP's state, and its broker must never delay CARP's start.
     await this.startTelemetry(this.config);
+    this.earlyEvents = undefined;
     await this.startPrometheus(this.config);
     for (const { pool, host } of persisted.drained) {
       await this.balancer.setDrained(host, true, pool).catch((error: Error) => this.ports.log.warn(`not draining ${pool}/${host} again: ${error.message}`));
@@ -322,7 +328,7 @@ export class Daemon {
       };
       const collectMetrics = () => this.metrics.collect();
       this.telemetry = new TelemetryService({ ...telemetry, mqtt: telemetry.mqtt }, source, { clock: this.ports.clock, files: this.ports.files, mqtt, log, collectMetrics });
-      await this.telemetry.start();
+      await this.telemetry.start(this.earlyEvents ?? []);
       // Once per daemon: the inventory rides in the metrics; its worker exits when done.
       if (!this.metrics.inventory) {
         void this.metrics.refreshInventory().then((outcome) => {

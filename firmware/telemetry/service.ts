@@ -94,10 +94,13 @@ export class TelemetryService {
     this.queue = new EventQueue(deps.files, join(source.stateDir, 'telemetry-queue.json'), deps.clock, config.queue, deps.log);
   }
 
-  async start(): Promise<void> {
+  /** `earlier`: what the bus raised before telemetry was loaded (CARP's first transitions), oldest first. */
+  async start(earlier: readonly StampedEvent[] = []): Promise<void> {
     await this.queue.load();
     this.commands = await this.openCommands();
     // Subscribe before connecting: an event raised while connecting is numbered and queued.
+    // The earlier ones go first, in the same tick, so none is missed or taken twice.
+    for (const event of earlier) this.queue.push(event, this.source.node);
     this.unsubscribe = this.source.events.on((event) => this.eventRaised(event));
     const m = this.mqttConfig;
     this.session = this.deps.mqtt.open(

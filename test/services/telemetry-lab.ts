@@ -81,7 +81,8 @@ export class TelemetryNode extends DaemonProcess {
       ...options.sections,
     };
     if (where) {
-      return DaemonProcess.launch(where.lab, where.host, dir, config, socket, (child) => new TelemetryNode(options.name, child, socket));
+      const node = await DaemonProcess.launch(where.lab, where.host, dir, config, socket, (child) => new TelemetryNode(options.name, child, socket));
+      return node.telemetryStarted();
     }
     // Root namespace (no CARP vhosts, loopback broker): the same launch without `ip netns exec`.
     const path = join(dir, 'tandem.json');
@@ -92,7 +93,13 @@ export class TelemetryNode extends DaemonProcess {
       if (child.exitCode !== null) throw new Error(`${options.name} exited: ${node.output}`);
       return (await node.status()).node;
     }, 10_000);
-    return node;
+    return node.telemetryStarted();
+  }
+
+  /** The control socket answers before the daemon has started; telemetry shows in status once it has. */
+  async telemetryStarted(): Promise<this> {
+    await eventually(`${this.name}'s telemetry to start`, async () => ((await this.status()).telemetry ? true : undefined), 10_000);
+    return this;
   }
 }
 

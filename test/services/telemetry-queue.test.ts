@@ -1,7 +1,8 @@
 // Issue 11's "done when", event side: events raised while Debian's mosquitto is down, and across
 // a restart of the daemon (the built bundle), all arrive afterwards, in order, none twice, with
 // `seq` +1 each. The broker runs on a free loopback port; the daemon has no CARP vhosts (the
-// events are maintenance on/off through the control socket), so nothing leaves loopback.
+// events are maintenance on/off through the control socket), so nothing leaves loopback. After a
+// kill -9 the next seq is above every one handed out before (a gap, never a repeat).
 
 import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
@@ -70,6 +71,23 @@ describe('telemetry: no event lost', () => {
       assert.deepEqual(received.filter((e) => e.type === 'maintenance').map((e) => e.on), [true, false, true, false]);
       assert.ok(received.every((e) => e.node === 'fw-q' && !Number.isNaN(Date.parse(e.time))));
       assert.equal((await node.status()).telemetry!.queue.dropped, 0);
+
+      // kill -9: what was acknowledged since the queue's last write comes again (same seq, same
+      // event: a monitor drops it by seq), and the next run never reuses a seq (a gap instead).
+      const before = received.length;
+      node.kill9();
+      await node.exited;
+      node = await start();
+      await maintenance(true);
+      const fresh = await eventually('the event raised after the crash', () => received.slice(before).find((e) => e.on === true && e.type === 'maintenance' && !seqs.includes(e.seq)), 10_000);
+      t.diagnostic(`after kill -9: seq ${received.slice(before).map((e) => e.seq).join(',')} (last before: ${seqs.at(-1)})`);
+      assert.ok(fresh.seq > seqs.at(-1)!, `new seq ${fresh.seq} above every earlier one`);
+      const bySeq = new Map<number, string>();
+      for (const e of received) {
+        const text = JSON.stringify(e);
+        assert.equal(bySeq.get(e.seq) ?? text, text, `seq ${e.seq} names one event only`);
+        bySeq.set(e.seq, text);
+      }
     } finally {
       await node?.terminate();
       await subscriber.endAsync(true);

@@ -6,11 +6,11 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../firmware/config/load.js';
 import { silentLogger } from '../../../firmware/log.js';
-import { FakeClock } from '../../../firmware/os/clock.js';
+import { FakeClock, settle } from '../../../firmware/os/clock.js';
 import { MemoryFileStore } from '../../../firmware/os/files.js';
 import type { VhostStatus } from '../../../firmware/carp/service.js';
 import { discoveryMessages } from '../../../firmware/telemetry/discovery.js';
-import { EventQueue } from '../../../firmware/telemetry/queue.js';
+import { EventQueue, SEQ_LEASE } from '../../../firmware/telemetry/queue.js';
 import { renderTopicTable, TOPICS, topicFor, topicLevel } from '../../../firmware/telemetry/topics.js';
 
 describe('topics', () => {
@@ -62,21 +62,38 @@ describe('event queue', () => {
     assert.deepEqual(queue.status(), { pending: 3, maxEvents: 3, dropped: 2, lastSeq: 5 });
   });
 
-  it('writes at most once per flush period, and not at all when nothing changed', async () => {
+  it('writes once at start, at most once per flush period, not when nothing changed, and at a clean close', async () => {
     const { files, clock, queue } = make(undefined, undefined, 100);
+    await queue.load();
+    assert.equal(files.writes, 1, 'the start writes a seq lease');
     for (let i = 0; i < 50; i++) queue.push(event(true), 'fw-a');
     await clock.advance(9_999);
-    assert.equal(files.writes, 0);
-    await clock.advance(1);
     assert.equal(files.writes, 1);
+    await clock.advance(1);
+    assert.equal(files.writes, 2);
     await clock.advance(60_000);
-    assert.equal(files.writes, 1, 'nothing changed: no write');
+    assert.equal(files.writes, 2, 'nothing changed: no write');
     await queue.close();
-    assert.equal(files.writes, 1, 'clean close with nothing new: no write');
+    assert.equal(files.writes, 3);
+    assert.equal((JSON.parse(files.files.get('/state/q.json')!) as { clean: boolean }).clean, true);
   });
 
-  it('a simulated crash loses what was not written yet, and nothing else', async () => {
+  it('renews its seq lease with one write per SEQ_LEASE/2 events', async () => {
+    const { files, queue } = make(undefined, undefined, 100);
+    await queue.load();
+    // The first renewal comes after SEQ_LEASE/2 events, the next SEQ_LEASE/2 later.
+    // (Events trickle in; a synchronous burst would share one write, which holds the newest lease.)
+    for (let i = 0; i < SEQ_LEASE * 1.5; i++) {
+      queue.push(event(true), 'fw-a');
+      if (i % 50 === 0) await settle();
+    }
+    await settle();
+    assert.equal(files.writes, 1 + 2, `${SEQ_LEASE * 1.5} events, ${files.writes - 1} lease write(s)`);
+  });
+
+  it('after a crash: loses what was not written yet, and never hands out a seq twice', async () => {
     const { files, clock, queue } = make(undefined, undefined, 100);
+    await queue.load();
     queue.push(event(true), 'fw-a');
     await clock.advance(10_000);
     queue.push(event(false), 'fw-a');
@@ -85,6 +102,12 @@ describe('event queue', () => {
     const file = JSON.parse(files.files.get('/state/q.json')!) as { nextSeq: number; pending: { seq: number }[] };
     assert.equal(file.nextSeq, 2);
     assert.deepEqual(file.pending.map((e) => e.seq), [1]);
+    const after = new EventQueue(files, '/state/q.json', clock, { maxEvents: 100, flushSeconds: 10 }, silentLogger);
+    await after.load();
+    assert.deepEqual(after.waiting().map((e) => e.seq), [1], 'the unacknowledged event is still there');
+    const next = after.push(event(true), 'fw-a').seq;
+    assert.ok(next > 2, `seq ${next} must not repeat seq 2, which may have been delivered before the crash`);
+    assert.equal(next, 1 + SEQ_LEASE);
   });
 
   it('starts afresh from an unreadable file rather than refusing to run', async () => {

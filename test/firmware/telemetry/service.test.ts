@@ -87,6 +87,10 @@ describe('telemetry service', () => {
     assert.ok(!Number.isNaN(Date.parse(bState.since)));
     const transition = events(l.broker, 'fw-b').find((e) => e.type === 'carpTransition' && e.to === 'MASTER');
     assert.ok(transition, 'fw-b published its transition to MASTER');
+    // Raised by CARP's start, before telemetry was loaded: kept for it, numbered first.
+    const first = events(l.broker, 'fw-b')[0]!;
+    assert.equal(first.seq, 1);
+    assert.equal(first.type === 'carpTransition' && `${first.from}->${first.to}`, 'INIT->BACKUP');
     await b.stop();
     assert.deepEqual(l.broker.retainedJson('tandem/fw-b/status'), { online: false });
     // The bow-out's INIT reaches the broker before the offline status.
