@@ -59,8 +59,9 @@ describe('telemetry: CARP failover as the broker sees it', () => {
         const hung = (hungAt - stoppedAt) / 1000;
         t.diagnostic(`SIGSTOP to {"online": false}: ${hung.toFixed(2)} s (keepalive ${KEEPALIVE} s)`);
         // 1.5 x keepalive counts from the last packet the broker got (up to one keepalive before the
-        // hang); mosquitto's clock has whole seconds, hence the extra second.
-        assert.ok(hung <= 1.5 * KEEPALIVE + 1, `offline after ${hung} s`);
+        // hang); mosquitto looks once a second with a whole-second clock (up to 1 s more), and the
+        // subscriber and this poll add their share on a loaded machine (0.5 s).
+        assert.ok(hung <= 1.5 * KEEPALIVE + 1.5, `offline after ${hung} s`);
         assert.ok(hung > 0.5, `offline after ${hung} s: that was a closed socket, not the keepalive`);
       } finally {
         a.child.kill('SIGCONT');
