@@ -80,3 +80,21 @@ export class RetainedRecord {
     this.sent.clear();
   }
 }
+
+/**
+ * One `since` per CARP state on the broker: status() converts CARP's monotonic stamp to wall time
+ * at each call, so two calls can differ by a millisecond, which would otherwise republish an
+ * unchanged state (and show two values for one transition).
+ */
+export class StableSince {
+  private readonly seen = new Map<number, { state: string; since: string }>();
+
+  apply(carp: VhostStatus[]): VhostStatus[] {
+    return carp.map((v) => {
+      const before = this.seen.get(v.vhid);
+      if (before && before.state === v.state && Math.abs(Date.parse(before.since) - Date.parse(v.since)) <= 2) return { ...v, since: before.since };
+      this.seen.set(v.vhid, { state: v.state, since: v.since });
+      return v;
+    });
+  }
+}

@@ -14,7 +14,7 @@ import type { FileStore } from '../os/files.js';
 import { discoveryMessages } from './discovery.js';
 import type { MqttIncoming, MqttMessage, MqttPort, MqttProtocolVersion, MqttSession } from './mqtt.js';
 import type { CommandHandler, CommandOutcome } from './commands.js';
-import { offlineMessage, onlineMessage, RetainedRecord, stateMessages, type NodeIdentity } from './publisher.js';
+import { offlineMessage, onlineMessage, RetainedRecord, StableSince, stateMessages, type NodeIdentity } from './publisher.js';
 import { EventQueue, type QueueStatus } from './queue.js';
 import type { MqttConfig, TelemetryConfig } from './schema.js';
 import { topicFor, topicLevel, type MetricsPayload, type PowerPayload } from './topics.js';
@@ -66,11 +66,13 @@ export class TelemetryService {
   private readonly id: NodeIdentity;
   private readonly queue: EventQueue;
   private readonly retained = new RetainedRecord();
+  private readonly stableSince = new StableSince();
   private readonly power = new Map<string, PowerPayload>();
   private readonly inflight = new Set<number>();
   private session: MqttSession | undefined;
   private unsubscribe: (() => void) | undefined;
   private metricsTimer: TimerHandle | undefined;
+  private sendTimer: TimerHandle | undefined;
   private state: ConnectionState = 'connecting';
   private stateSince: number;
   private protocolVersion: MqttProtocolVersion | undefined;
@@ -134,6 +136,8 @@ export class TelemetryService {
     if (this.state === 'stopped') return;
     this.unsubscribe?.();
     this.metricsTimer?.cancel();
+    // What the stop itself raised (the bow-out's INIT states) goes out before the offline status.
+    this.sendNow();
     const session = this.session;
     if (session && this.state === 'connected') {
       let timer: TimerHandle | undefined;
@@ -150,6 +154,7 @@ export class TelemetryService {
   abandon(): void {
     this.unsubscribe?.();
     this.metricsTimer?.cancel();
+    this.sendTimer?.cancel();
     this.setState('stopped');
     this.queue.abandon();
     this.session?.destroy();
@@ -207,8 +212,16 @@ export class TelemetryService {
   }
 
   private eventRaised(event: StampedEvent): void {
+    // Numbered now (order), sent in the next turn: the raiser may be a CARP transition, whose
+    // stack should not carry JSON and socket writes. Events in one turn share one send.
     this.queue.push(event, this.source.node);
-    // State topics follow the events that change them (transitions, health, demotion).
+    this.sendTimer ??= this.deps.clock.setTimer(0, () => this.sendNow());
+  }
+
+  /** State topics follow the events that change them (transitions, health, demotion). */
+  private sendNow(): void {
+    this.sendTimer?.cancel();
+    this.sendTimer = undefined;
     this.publishStates();
     this.pump();
   }
@@ -246,7 +259,7 @@ export class TelemetryService {
 
   private publishStates(): void {
     if (this.state !== 'connected') return;
-    const snapshot = { carp: this.source.carp(), pools: this.source.pools(), power: this.power };
+    const snapshot = { carp: this.stableSince.apply(this.source.carp()), pools: this.source.pools(), power: this.power };
     for (const message of this.retained.changed(stateMessages(this.id, snapshot))) {
       this.retained.remember(message);
       void this.send(message, 'states');

@@ -197,3 +197,15 @@ describe('Home Assistant metric sensors', () => {
     }
   });
 });
+
+describe('stable since', () => {
+  it('keeps one since per CARP state across millisecond jitter, and takes a new one on a transition', async () => {
+    const { StableSince } = await import('../../../firmware/telemetry/publisher.js');
+    const stable = new StableSince();
+    const v = (state: string, since: string) => ({ vhid: 42, state, since }) as unknown as VhostStatus;
+    assert.equal(stable.apply([v('MASTER', '2026-11-22T10:00:00.100Z')])[0]!.since, '2026-11-22T10:00:00.100Z');
+    assert.equal(stable.apply([v('MASTER', '2026-11-22T10:00:00.101Z')])[0]!.since, '2026-11-22T10:00:00.100Z');
+    assert.equal(stable.apply([v('BACKUP', '2026-11-22T10:00:05.000Z')])[0]!.since, '2026-11-22T10:00:05.000Z');
+    assert.equal(stable.apply([v('BACKUP', '2026-11-22T10:00:09.000Z')])[0]!.since, '2026-11-22T10:00:09.000Z', 'far apart: a new stay');
+  });
+});
