@@ -15,10 +15,10 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import { Backend, Router, VIP } from '../../test/netns/balancer-lab.js';
 import { Lab, netnsUnavailable } from '../../test/netns/lab.js';
 import { Workdir } from '../../test/netns/peers.js';
+import { BenchCommandLine } from './command-line.js';
 
 const PROFILER = new URL('./balancer-profile.mjs', import.meta.url).href;
 
@@ -58,39 +58,20 @@ interface Target {
   pid?: () => number | undefined;
 }
 
-function fail(message: string): never {
-  console.error(`balancer bench: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const commandLine = new BenchCommandLine('balancer bench', USAGE);
+const fail = (message: string): never => commandLine.fail(message);
 
 function parseOptions(): Options | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        duration: { type: 'string' },
-        connections: { type: 'string' },
-        threads: { type: 'string' },
-        trials: { type: 'string' },
-        json: { type: 'string' },
-        profile: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return undefined;
-  }
-  const int = (text: string | undefined, fallback: number, max: number, what: string) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1 || n > max) fail(`--${what} must be 1..${max}, got ${text}`);
-    return n;
-  };
+  const values = commandLine.parse({
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    threads: { type: 'string' },
+    trials: { type: 'string' },
+    json: { type: 'string' },
+    profile: { type: 'string' },
+  });
+  if (!values) return undefined;
+  const int = (text: string | undefined, fallback: number, max: number, what: string) => commandLine.integer(what, text, fallback, 1, max);
   return {
     duration: int(values.duration, 5, 60, 'duration'),
     connections: int(values.connections, 32, 256, 'connections'),

@@ -5,10 +5,10 @@
 // It reports and does not assert: exit 0 when it ran, 1 on an error, 2 on bad arguments.
 
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { DEFAULT_TUNING } from '../../firmware/power/planner.js';
 import { simulate, type SimSetup, type SimulationReport } from '../../firmware/power/simulate.js';
 import { formatTrace, type Trace } from '../../firmware/power/trace.js';
+import { BenchCommandLine } from './command-line.js';
 import { diurnalTrace, withFlashCrowd } from './energy-traces.js';
 
 const USAGE = `usage: scripts/bench/energy [--days N] [--seed N] [--peak N] [--noise PCT] [--json FILE] [--trace-out FILE]
@@ -21,37 +21,18 @@ const USAGE = `usage: scripts/bench/energy [--days N] [--seed N] [--peak N] [--n
   --json FILE      also write both reports as JSON
   --trace-out FILE also write the diurnal trace as CSV (for tandem power simulate)`;
 
-function fail(message: string, code = 2): never {
-  console.error(`energy: ${message}\n\n${USAGE}`);
-  process.exit(code);
-}
-
-const values = (() => {
-  try {
-    return parseArgs({
-      options: {
-        days: { type: 'string' },
-        seed: { type: 'string' },
-        peak: { type: 'string' },
-        noise: { type: 'string' },
-        json: { type: 'string' },
-        'trace-out': { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (error) {
-    fail((error as Error).message);
-  }
-})();
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const count = (name: string, text: string | undefined, fallback: number, max: number) => {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) fail(`--${name} must be 1..${max}, got ${JSON.stringify(text)}`);
-  return Number(text);
-};
+const commandLine = new BenchCommandLine('energy', USAGE);
+const fail = (message: string, code?: number): never => commandLine.fail(message, code);
+const values =
+  commandLine.parse({
+    days: { type: 'string' },
+    seed: { type: 'string' },
+    peak: { type: 'string' },
+    noise: { type: 'string' },
+    json: { type: 'string' },
+    'trace-out': { type: 'string' },
+  }) ?? process.exit(0);
+const count = (name: string, text: string | undefined, fallback: number, max: number) => commandLine.integer(name, text, fallback, 1, max);
 const DAYS = count('days', values.days, 7, 60);
 const SEED = count('seed', values.seed, 1, 2 ** 31);
 const PEAK = count('peak', values.peak, 3000, 5000);

@@ -15,7 +15,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
-import { parseArgs } from 'node:util';
 import { Lab, netnsUnavailable } from '../../test/netns/lab.js';
 import { BUNDLE } from '../../test/netns/peers.js';
 import { measureTakeoverCosts, type TakeoverCosts } from './failover-lib/costs.js';
@@ -23,6 +22,7 @@ import { CONFIGS, SOAK_DEFAULT, parseConfig, type BenchConfig } from './failover
 import { runSoak, type SoakResult } from './failover-lib/soak.js';
 import { report } from './failover-lib/report.js';
 import { delta, ms, table } from './failover-lib/stats.js';
+import { BenchCommandLine } from './command-line.js';
 import { runTrial, type TrialResult } from './failover-lib/trial.js';
 
 const USAGE = `usage: scripts/bench/failover [--trials N] [--soak-seconds N] [--only ID,ID...] [--soak-config ID] [--json FILE] [--list]
@@ -46,33 +46,19 @@ interface Options {
   json?: string;
 }
 
-function fail(message: string): never {
-  console.error(`failover: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const commandLine = new BenchCommandLine('failover', USAGE);
+const fail = (message: string): never => commandLine.fail(message);
 
 function parseOptions(): Options | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        trials: { type: 'string' },
-        'soak-seconds': { type: 'string' },
-        only: { type: 'string' },
-        'soak-config': { type: 'string' },
-        json: { type: 'string' },
-        list: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return undefined;
-  }
+  const values = commandLine.parse({
+    trials: { type: 'string' },
+    'soak-seconds': { type: 'string' },
+    only: { type: 'string' },
+    'soak-config': { type: 'string' },
+    json: { type: 'string' },
+    list: { type: 'boolean' },
+  });
+  if (!values) return undefined;
   if (values.list) {
     console.log(
       table(
@@ -82,12 +68,7 @@ function parseOptions(): Options | undefined {
     );
     return undefined;
   }
-  const integer = (name: string, text: string | undefined, fallback: number, lo: number, hi: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < lo || n > hi) fail(`--${name} must be an integer ${lo}..${hi}`);
-    return n;
-  };
+  const integer = commandLine.integer.bind(commandLine);
   const trials = integer('trials', values.trials, 3, 1, 100);
   const soakSeconds = integer('soak-seconds', values['soak-seconds'], 60, 0, 24 * 3600);
   let configs = [...CONFIGS];

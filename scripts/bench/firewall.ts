@@ -17,7 +17,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { cpus, release } from 'node:os';
-import { parseArgs } from 'node:util';
 import { parseConfig } from '../../firmware/config/load.js';
 import { LinuxNftPort } from '../../firmware/firewall/linux.js';
 import { compile, type Policy } from '../../firmware/firewall/model.js';
@@ -27,6 +26,7 @@ import { Firewall } from '../../firmware/firewall/service.js';
 import { silentLogger } from '../../firmware/log.js';
 import { systemClock } from '../../firmware/os/clock.js';
 import { LinuxProcessRunner } from '../../firmware/os/process.js';
+import { BenchCommandLine } from './command-line.js';
 
 const USAGE = `usage: scripts/bench/firewall [--rules N] [--table N] [--rounds N] [--json FILE]
 
@@ -35,29 +35,11 @@ const USAGE = `usage: scripts/bench/firewall [--rules N] [--table N] [--rounds N
   --rounds N   repetitions of each measurement; medians are reported (default 7)
   --json FILE  also write every measurement as JSON`;
 
-function fail(message: string, code = 2): never {
-  console.error(`firewall: ${message}\n\n${USAGE}`);
-  process.exit(code);
-}
-
-const values = (() => {
-  try {
-    return parseArgs({
-      options: { rules: { type: 'string' }, table: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
-    }).values;
-  } catch (error) {
-    fail((error as Error).message);
-  }
-})();
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const count = (name: string, text: string | undefined, fallback: number, max: number) => {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) fail(`--${name} must be 1..${max}, got ${JSON.stringify(text)}`);
-  return Number(text);
-};
+const commandLine = new BenchCommandLine('firewall', USAGE);
+const fail = (message: string, code?: number): never => commandLine.fail(message, code);
+const values =
+  commandLine.parse({ rules: { type: 'string' }, table: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' } }) ?? process.exit(0);
+const count = (name: string, text: string | undefined, fallback: number, max: number) => commandLine.integer(name, text, fallback, 1, max);
 const RULES = count('rules', values.rules, 1000, 20_000);
 const TABLE = count('table', values.table, 10_000, 200_000);
 const ROUNDS = count('rounds', values.rounds, 7, 100);

@@ -17,7 +17,6 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { eventually, Lab, netnsUnavailable } from '../../test/netns/lab.js';
 import { BUNDLE, Workdir } from '../../test/netns/peers.js';
 import { Mosquitto, TelemetryNode } from '../../test/services/telemetry-lab.js';
@@ -25,6 +24,7 @@ import { Capture } from './failover-lib/capture.js';
 import { carpIntervalMs, carpMasterDownMs } from './failover-lib/configs.js';
 import { max, percentile } from './failover-lib/stats.js';
 import { measureLatency } from './telemetry-lib/latency.js';
+import { BenchCommandLine } from './command-line.js';
 import { report, type Options, type PhaseId, type PhaseResult } from './telemetry-lib/report.js';
 
 const USAGE = `usage: scripts/bench/telemetry [--seconds N] [--failovers N] [--advskew M/B] [--json FILE]
@@ -35,37 +35,18 @@ const USAGE = `usage: scripts/bench/telemetry [--seconds N] [--failovers N] [--a
                   window holds thousands of inter-arrival gaps)
   --json FILE     also write every measurement as JSON`;
 
-function fail(message: string): never {
-  console.error(`telemetry bench: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const commandLine = new BenchCommandLine('telemetry bench', USAGE);
+const fail = (message: string): never => commandLine.fail(message);
 
 function parseOptions(): Options | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        seconds: { type: 'string' },
-        failovers: { type: 'string' },
-        advskew: { type: 'string' },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return undefined;
-  }
-  const integer = (name: string, text: string | undefined, fallback: number, lo: number, hi: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < lo || n > hi) fail(`--${name} must be an integer ${lo}..${hi}`);
-    return n;
-  };
+  const values = commandLine.parse({
+    seconds: { type: 'string' },
+    failovers: { type: 'string' },
+    advskew: { type: 'string' },
+    json: { type: 'string' },
+  });
+  if (!values) return undefined;
+  const integer = commandLine.integer.bind(commandLine);
   const skews = (values.advskew ?? '8/16').split('/').map(Number);
   if (skews.length !== 2 || skews.some((s) => !Number.isInteger(s) || s < 1 || s > 254) || skews[0]! >= skews[1]!) {
     fail('--advskew must be M/B with 1 <= M < B <= 254');
