@@ -8,6 +8,7 @@ import { firewallSchema } from '../firewall/schema.js';
 import { balancerSchema, DEFAULT_BALANCER } from '../balancer/schema.js';
 import { powerSchema } from '../power/schema.js';
 import { telemetrySchema } from '../telemetry/schema.js';
+import { syncSchema } from '../sync/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
 
@@ -141,6 +142,7 @@ export const configSchema = s.object({
   balancer: optional(balancerSchema, DEFAULT_BALANCER),
   power: optional(powerSchema),
   telemetry: optional(telemetrySchema),
+  sync: optional(syncSchema),
 });
 
 export type TandemConfig = Infer<typeof configSchema>;
