@@ -1,0 +1,65 @@
+// Pure handling of the daemon's events for the UI: a one-line text for each (the event log,
+// the dashboard's recent list and the live region), its tone, and the bounded list the page
+// keeps. The event shapes are firmware/events.ts's StampedEvent; unknown types still show.
+
+import type { StampedEvent } from '../../firmware/events.js';
+
+/** What the UI receives: a known event, or one a newer daemon added (shown generically). */
+export type UiEvent = StampedEvent | { type: string; time: string; [key: string]: unknown };
+
+export interface EventLine {
+  text: string;
+  tone: 'good' | 'warn' | 'bad' | 'idle';
+}
+
+export function describeEvent(event: UiEvent): EventLine {
+  const e = event as StampedEvent;
+  switch (e.type) {
+    case 'carpTransition':
+      return { text: `VHID ${e.vhid} on ${e.interface}: ${e.from} → ${e.to} (${e.reason})`, tone: e.to === 'MASTER' ? 'good' : e.to === 'BACKUP' ? 'idle' : 'warn' };
+    case 'hostHealth':
+      return { text: `${e.pool}/${e.host}: ${e.from} → ${e.to}${e.outcome ? ` (${e.outcome})` : ''}`, tone: e.to === 'up' ? 'good' : e.to === 'down' ? 'bad' : 'warn' };
+    case 'poolHealth':
+      return { text: `pool ${e.pool}: ${e.from} → ${e.to}`, tone: e.to === 'up' ? 'good' : e.to === 'down' ? 'bad' : 'warn' };
+    case 'configReload':
+      return { text: e.ok ? 'config reloaded' : `config reload refused: ${(e.issues ?? []).join('; ')}`, tone: e.ok ? 'good' : 'bad' };
+    case 'maintenance':
+      return { text: `maintenance ${e.on ? 'on' : 'off'}`, tone: e.on ? 'warn' : 'good' };
+    case 'demotion':
+      return { text: `demotion ${e.total} (admin ${e.admin})`, tone: e.total > 0 ? 'warn' : 'good' };
+    case 'firewallApply':
+      return { text: `firewall ${e.outcome}${e.detail ? `: ${e.detail}` : ''}`, tone: e.outcome === 'applied' || e.outcome === 'confirmed' ? 'good' : 'bad' };
+    case 'powerAction':
+      return {
+        text: `${e.host}: ${e.action} by ${e.method} ${e.outcome} (${e.reason})${e.detail ? `: ${e.detail}` : ''}`,
+        tone: e.outcome === 'failed' ? 'bad' : e.outcome === 'done' ? 'good' : 'warn',
+      };
+    case 'powerPin':
+      return { text: `${e.host}: ${e.pinned ? 'pinned awake' : 'unpinned'}`, tone: 'idle' };
+    case 'commandRefused':
+      return { text: `${e.action} refused: ${e.reason}`, tone: 'bad' };
+    case 'commandExecuted':
+      return { text: `${e.action} by ${e.by}`, tone: 'idle' };
+    default: {
+      const { type, time: _time, ...rest } = event as { type: string; time: string };
+      const detail = Object.entries(rest)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join(' ');
+      return { text: detail ? `${type}: ${detail}` : type, tone: 'idle' };
+    }
+  }
+}
+
+/** Newest first, at most `limit`; an event already held (a replay after reconnecting) is not added twice. */
+export function prependEvent(list: readonly UiEvent[], event: UiEvent, limit: number): UiEvent[] {
+  const key = JSON.stringify(event);
+  if (list.some((e) => e.time === event.time && JSON.stringify(e) === key)) return list as UiEvent[];
+  const next = [event, ...list];
+  if (next.length > limit) next.length = limit;
+  return next;
+}
+
+/** The recent-events reply (oldest first, as the ring buffer holds them) as the UI's newest-first list. */
+export function fromRecent(events: readonly UiEvent[], limit: number): UiEvent[] {
+  return events.slice(-limit).reverse();
+}
