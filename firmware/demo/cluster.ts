@@ -91,6 +91,7 @@ export class SimCluster {
   /** The pool's backends; checks answer from them, nothing is sent anywhere. */
   readonly backends = new SimBackends();
   private readonly listeners: ((event: ClusterEvent) => void)[] = [];
+  private readonly daemonListeners: ((node: SimNode, daemon: Daemon) => void)[] = [];
 
   constructor(
     readonly clock: Clock,
@@ -120,6 +121,11 @@ export class SimCluster {
 
   onEvent(listener: (event: ClusterEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Called with each new Daemon before it starts, so its first events can be relayed (the web demo's buses). */
+  onDaemon(listener: (node: SimNode, daemon: Daemon) => void): void {
+    this.daemonListeners.push(listener);
   }
 
   private record(node: string, text: string): void {
@@ -163,6 +169,7 @@ export class SimCluster {
     });
     daemon.carp.onStateChange((vhid, _iface, from, to, reason) => this.record(node.name, `vhid ${vhid}: ${from} -> ${to} (${reason})`));
     node.daemon = daemon;
+    for (const listener of this.daemonListeners) listener(node, daemon);
     await daemon.start();
     this.record(node.name, 'started');
   }

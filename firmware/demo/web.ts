@@ -1,0 +1,38 @@
+// The demo's web side: one ApiBackend per simulated router (its Daemon's status, commands,
+// events and config), so the web UI runs on the simulated cluster exactly as on a real node.
+// Each node's bus outlives its Daemon: a crash and restart keep the page's live stream.
+
+import { stringify } from 'yaml';
+import { EventBus } from '../events.js';
+import type { ApiBackend } from '../api/types.js';
+import { createLogger } from '../log.js';
+import type { SimCluster } from './cluster.js';
+
+/** The console of one simulated node; a stopped node answers like a daemon that is not there. */
+export function demoBackend(cluster: SimCluster, name: string): ApiBackend {
+  const node = cluster.node(name);
+  const events = new EventBus(() => cluster.clock.now(), createLogger('error', () => undefined));
+  cluster.onDaemon((started, daemon) => {
+    if (started === node) daemon.events.on((event) => events.emit(event));
+  });
+  const running = () => (node.daemon?.isRunning ? node.daemon : undefined);
+  return {
+    status() {
+      const daemon = running();
+      if (!daemon) throw new Error(`${node.name} is not running (demo: start it from the demo panel)`);
+      return daemon.status();
+    },
+    async handle(request) {
+      const daemon = running();
+      if (!daemon) return { ok: false, error: `${node.name} is not running (demo: start it from the demo panel)` };
+      return daemon.handle(request);
+    },
+    events,
+    config: {
+      // The simulated node's config as the YAML file a real node would hold.
+      read: async () => ({ path: `/cfg/${node.name}.yaml (simulated)`, text: stringify(node.config) }),
+    },
+    firewallPolicy: () => running()?.firewall.policy,
+    clock: cluster.clock,
+  };
+}

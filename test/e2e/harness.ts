@@ -1,0 +1,143 @@
+// The e2e tier's harness: real Tandem daemons (the built bundle) with the web API on, in lab
+// namespaces, and Debian's chromium driven by playwright-core from a third lab host, so the
+// browser reaches the consoles over the lab's bridge (198.51.100.0/24) and nothing else.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { netnsUnavailable, type HostRef, type Lab } from '../netns/lab.js';
+import { BUNDLE, DaemonProcess, bundleCommand, type VhostOptions, type Workdir } from '../netns/peers.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const UI_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
+
+/** Why the e2e tier cannot run here (no root, no chromium, no built bundle or UI), or undefined. */
+export function e2eUnavailable(): string | undefined {
+  const netns = netnsUnavailable();
+  if (netns) return netns;
+  if (!existsSync(CHROMIUM)) return `no ${CHROMIUM} (apt-get install chromium)`;
+  if (!existsSync(BUNDLE)) return `no ${BUNDLE}: run npm run build`;
+  if (!existsSync(join(UI_DIR, 'index.html'))) return `no ${UI_DIR}index.html: run npm run build`;
+  return undefined;
+}
+
+/** The scrypt hash for `password`, made by the shipped `tandem passwd --hash` (password on stdin). */
+export async function passwordHash(password: string): Promise<string> {
+  const child = spawn(process.execPath, [...bundleCommand(), 'passwd', '--hash'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  child.stdin.end(`${password}\n`);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`tandem passwd --hash exited ${code}: ${err}`);
+  return out.trim();
+}
+
+export interface ConsoleUser {
+  name: string;
+  password: string;
+}
+
+export interface ApiNodeOptions {
+  vhosts: VhostOptions[];
+  users: { name: string; passwordHash: string }[];
+  /** The config's `firewall` section, when the test drives the firewall page. */
+  firewall?: Record<string, unknown>;
+  /** Port the console listens on at the host's lab address (HTTPS, self-signed on first start). */
+  port?: number;
+}
+
+/** `tandem run` in a lab host with CARP and the web API on its lab address. */
+export class ApiNode extends DaemonProcess {
+  private constructor(
+    name: string,
+    child: ChildProcess,
+    socket: string,
+    readonly url: string,
+    readonly configPath: string,
+  ) {
+    super(name, child, socket);
+  }
+
+  static async start(lab: Lab, host: HostRef, work: Workdir, options: ApiNodeOptions): Promise<ApiNode> {
+    const h = lab.host(host);
+    const name = `fw-${h.name}`;
+    const dir = work.file(name);
+    await mkdir(dir, { recursive: true });
+    const port = options.port ?? 443;
+    const config = {
+      node: { name, stateDir: join(dir, 'state') },
+      control: { socket: join(dir, 'control.sock') },
+      log: { level: 'debug' },
+      carp: options.vhosts.map((v) => ({
+        vhid: v.vhid ?? 42,
+        interface: 'eth0',
+        addresses: v.addresses ?? ['198.51.100.100/24'],
+        password: v.password ?? 'labsecret',
+        advbase: v.advbase ?? 1,
+        advskew: v.advskew ?? 0,
+        preempt: v.preempt ?? false,
+      })),
+      api: { listen: [`${h.ipv4}:${port}`], users: options.users },
+      ...(options.firewall ? { firewall: options.firewall } : {}),
+    };
+    const socket = config.control.socket;
+    const url = `https://${h.ipv4}${port === 443 ? '' : `:${port}`}/`;
+    return DaemonProcess.launch(lab, host, dir, config, socket, (child, path) => new ApiNode(name, child, socket, url, path));
+  }
+}
+
+/** Debian's chromium, headless, inside a lab host's namespace (a wrapper execs it through `ip netns exec`). */
+export async function launchBrowser(lab: Lab, host: HostRef, work: Workdir): Promise<Browser> {
+  const wrapper = work.file(`chromium-${lab.host(host).name}.sh`);
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${lab.host(host).netns} ${CHROMIUM} "$@"\n`);
+  await chmod(wrapper, 0o755);
+  return chromium.launch({ executablePath: wrapper, headless: true, args: ['--no-sandbox'] });
+}
+
+export const PHONE = { width: 360, height: 740 } as const;
+export const DESKTOP = { width: 1024, height: 768 } as const;
+
+/** A browser context for a console with a self-signed certificate, at a screen size. */
+export function consoleContext(browser: Browser, viewport: { width: number; height: number } = DESKTOP): Promise<BrowserContext> {
+  return browser.newContext({ ignoreHTTPSErrors: true, viewport });
+}
+
+/** Every mutation the page sent to the API, with the CSRF header it carried. */
+export interface SentMutation {
+  method: string;
+  path: string;
+  csrf: string | undefined;
+}
+
+/** Records the page's non-GET requests under /api/ (what the browser actually sent). */
+export function recordMutations(page: Page): SentMutation[] {
+  const sent: SentMutation[] = [];
+  page.on('request', (request: Request) => {
+    const url = new URL(request.url());
+    if (!url.pathname.startsWith('/api/') || request.method() === 'GET') return;
+    sent.push({ method: request.method(), path: url.pathname, csrf: request.headers()['x-csrf-token'] });
+  });
+  return sent;
+}
+
+/** Logs in through the page's form; resolves with the csrfToken the server answered. */
+export async function logIn(page: Page, url: string, user: ConsoleUser): Promise<string> {
+  await page.goto(url);
+  await page.getByLabel(/user/i).fill(user.name);
+  await page.getByLabel(/password/i).fill(user.password);
+  const [reply] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/login' && r.request().method() === 'POST'),
+    page.getByRole('button', { name: /log ?in|sign ?in/i }).click(),
+  ]);
+  if (reply.status() !== 200) throw new Error(`login answered ${reply.status()}: ${await reply.text()}`);
+  const { csrfToken } = (await reply.json()) as { csrfToken: string };
+  return csrfToken;
+}
+
+/** Where a test's screenshots go: ui/screenshots for the README's, a temp dir for the rest. */
+export const README_SHOTS = fileURLToPath(new URL('../../ui/screenshots/', import.meta.url));
