@@ -182,8 +182,11 @@ async function run(explicit: string | undefined): Promise<number> {
   const { createLinuxPorts } = await import('./net/linux.js');
   const { Daemon } = await import('./daemon.js');
   const ports = await createLinuxPorts(clock, log);
-  const daemon = new Daemon(config, ports, () => loadConfigFile(path));
-  const control = new ControlServer(config.control.socket, (request) => daemon.handle(request));
+  // A config applied through the API and never confirmed goes back before anything starts on it.
+  const { startingConfig } = await import('./api/config-apply.js');
+  const startOn = await startingConfig({ files: ports.files, path, config, now: clock.now(), log });
+  const daemon = new Daemon(startOn, { ...ports, configFile: path }, () => loadConfigFile(path));
+  const control = new ControlServer(startOn.control.socket, (request) => daemon.handle(request));
   await control.listen();
   await daemon.start();
 

@@ -35,6 +35,7 @@ import type { PowerService } from './power/service.js';
 import type { PowerStatus } from './power/status.js';
 import type { DriverFactory } from './power/targets.js';
 import { createPowerService, handlePowerRequest } from './power/wire.js';
+import { ConfigApply, LEDGER_FILE as CONFIG_APPLY_LEDGER, type ConfigApplyStatus } from './api/config-apply.js';
 
 export interface Ports {
   clock: Clock;
@@ -64,6 +65,8 @@ export interface Ports {
   conntrack?: ConntrackPort;
   /** Power drivers; default the method registry (the demo passes simulated hosts). */
   powerDrivers?: DriverFactory;
+  /** The config file, read and written through `files`: with it the API can apply a config with rollback. */
+  configFile?: string;
 }
 
 export interface Status {
@@ -79,6 +82,8 @@ export interface Status {
   memory: { rssBytes: number; heapUsedBytes: number };
   telemetry?: TelemetryStatus;
   power?: PowerStatus;
+  /** A config applied through the API: pending until confirmed, and the last automatic revert. */
+  configApply?: ConfigApplyStatus;
 }
 
 interface PersistentState {
@@ -105,6 +110,8 @@ export class Daemon {
   private prometheus: { listen: string; stop(): Promise<void> } | undefined;
   /** Parks and wakes pool hosts when `power` is configured. */
   power: PowerService | undefined;
+  /** Config apply with rollback (the web UI's), when the config file is known. */
+  readonly configApply: ConfigApply | undefined;
   private running = false;
 
   constructor(
@@ -161,6 +168,17 @@ export class Daemon {
     );
     // A new MASTER of power.vhid rebuilds the picture before it parks or wakes anything.
     this.carp.onStateChange(() => this.power?.masterChanged());
+    if (ports.configFile) {
+      this.configApply = new ConfigApply({
+        files: ports.files,
+        clock: ports.clock,
+        log: log.child({ part: 'config' }),
+        path: ports.configFile,
+        ledgerPath: join(config.node.stateDir, CONFIG_APPLY_LEDGER),
+        apply: (next) => this.applyConfig(next),
+        emit: (event) => this.events.emit(event),
+      });
+    }
     this.balancer.onEvent((event) => {
       if (event.type === 'hostChanged') {
         this.power?.hostHealthChanged(event.pool, event.host, event.to);
@@ -199,12 +217,15 @@ export class Daemon {
       await this.balancer.setDrained(host, true, pool).catch((error: Error) => this.ports.log.warn(`not draining ${pool}/${host} again: ${error.message}`));
     }
     this.running = true;
+    // Last: a window left open by a restart is resumed, or reverted through applyConfig.
+    await this.configApply?.start();
     this.ports.log.info('tandem started', { node: this.name, version: VERSION, vhosts: this.config.carp.length });
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.configApply?.stop();
     // Bow out first: the peer takes the VIPs at once, before slower teardown (checks in
     // flight, relays finishing) can hold up the failover.
     await this.carp.stop();
@@ -222,6 +243,7 @@ export class Daemon {
   async crash(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.configApply?.stop();
     this.telemetry?.abandon();
     this.telemetry = undefined;
     await this.stopPrometheus();
@@ -283,6 +305,7 @@ export class Daemon {
       memory: processMemory(),
       ...(this.telemetry ? { telemetry: this.telemetry.status() } : {}),
       ...(this.power ? { power: this.power.status() } : {}),
+      ...(this.configApply ? { configApply: this.configApply.status() } : {}),
     };
   }
 

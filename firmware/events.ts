@@ -15,6 +15,8 @@ export type TandemEvent =
   | { type: 'maintenance'; on: boolean }
   | { type: 'demotion'; total: number; admin: number }
   | { type: 'firewallApply'; outcome: 'applied' | 'confirmed' | 'reverted' | 'refused'; detail?: string }
+  /** A config applied through the API (api/config-apply.ts); `revertsAt` while it awaits confirmation. */
+  | { type: 'configApply'; outcome: 'applied' | 'confirmed' | 'reverted' | 'refused' | 'failed'; revertsAt?: string; detail?: string }
   | { type: 'powerAction'; host: string; action: 'wake' | 'park' | 'escalate' | 'verify'; method: string; outcome: 'started' | 'done' | 'failed'; reason: string; detail?: string }
   | { type: 'powerPin'; host: string; pinned: boolean }
   | { type: 'commandRefused'; action: string; reason: string }

@@ -5,6 +5,9 @@
 import type { ControlReply, ControlRequest } from '../control/protocol.js';
 import type { Status } from '../daemon.js';
 import type { EventBus } from '../events.js';
+import type { Policy } from '../firewall/model.js';
+import type { Clock } from '../os/clock.js';
+import type { ConfigApplyPort } from './config-apply.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -26,6 +29,23 @@ export interface ApiResponse {
   status: number;
   json: unknown;
   headers?: Record<string, string>;
+  /** A text body sent instead of `json` (Prometheus `/metrics`); `headers` carry its content-type. */
+  text?: string;
+  /**
+   * A long-lived body (SSE `/api/events`): the server sends `status` and `headers`, then hands
+   * the raw response to `open` and neither ends nor times it out; the stream ends it (sse.ts).
+   */
+  stream?: (target: StreamTarget) => void;
+}
+
+/** What a streaming reply writes to; node's `ServerResponse` is one. */
+export interface StreamTarget {
+  /** false once the socket's buffer is full (backpressure): wait for 'drain'. */
+  write(chunk: string): boolean;
+  end(): void;
+  destroy(): void;
+  readonly writableLength: number;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
 }
 
 /** The config as the API reads, checks and applies it. */
@@ -43,6 +63,12 @@ export interface ApiBackend {
   config: ConfigAccess;
   /** Prometheus text exposition, when metrics are available. */
   metrics?(): Promise<string>;
+  /** Config apply with automatic rollback (`Daemon.configApply`); absent where the config file is not known. */
+  configApply?: ConfigApplyPort;
+  /** The firewall policy in force (`Daemon.firewall.policy`), for GET /api/firewall's renderings. */
+  firewallPolicy?(): Policy | undefined;
+  /** Timers of the live stream (status throttle, pings); the system clock when absent. */
+  clock?: Clock;
 }
 
 /**
