@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import { optional, s, type Infer, type StringRule } from '../config/kit.js';
+import { configSyncSchema } from './config-schema.js';
 
 const isIfname: StringRule = (v) =>
   /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/.test(v) ? undefined : 'must be an interface name (1-15 characters: letters, digits, _ . - @ :)';
@@ -70,6 +71,7 @@ export const conntrackSyncSchema = s
 export const syncSchema = s
   .object({
     conntrack: optional(conntrackSyncSchema),
+    config: optional(configSyncSchema),
   })
   .describe('Pair sync: connection state and shared config between the CARP peers (issue 13).');
 
