@@ -2,6 +2,7 @@
 // process, each wired to fakes on one in-memory segment (no root, nothing sent to any
 // network), plus the operator's verbs — stop, crash, start, cut a link, partition, heal.
 
+import { stringify } from 'yaml';
 import type { TandemConfig } from '../config/schema.js';
 import { Daemon, type Status } from '../daemon.js';
 import { createLogger, type Logger } from '../log.js';
@@ -33,6 +34,9 @@ export interface SimNode {
   demand: DemoDemand;
   daemon: Daemon | undefined;
 }
+
+/** Where each simulated node's config file lives, in its own in-memory file store. */
+export const SIM_CONFIG_FILE = '/cfg/tandem.yaml';
 
 /** A plain host on the segment standing for the LAN's clients. */
 export const CLIENT = 'client';
@@ -145,7 +149,10 @@ export class SimCluster {
     const node = this.node(name);
     if (node.daemon?.isRunning) throw new Error(`${node.name} is already running`);
     const host = this.segment.host(node.name);
+    // The node's config as a file in its simulated store, so the web UI's config apply works.
+    if ((await node.files.read(SIM_CONFIG_FILE)) === undefined) await node.files.writeAtomic(SIM_CONFIG_FILE, stringify(node.config));
     const daemon = new Daemon(node.config, {
+      configFile: SIM_CONFIG_FILE,
       clock: this.clock,
       files: node.files,
       processes: node.hooks,

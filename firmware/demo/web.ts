@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { EventBus } from '../events.js';
 import type { ApiBackend } from '../api/types.js';
 import { createLogger } from '../log.js';
-import type { SimCluster } from './cluster.js';
+import { SIM_CONFIG_FILE, type SimCluster } from './cluster.js';
 
 /** The console of one simulated node; a stopped node answers like a daemon that is not there. */
 export function demoBackend(cluster: SimCluster, name: string): ApiBackend {
@@ -29,8 +29,12 @@ export function demoBackend(cluster: SimCluster, name: string): ApiBackend {
     },
     events,
     config: {
-      // The simulated node's config as the YAML file a real node would hold.
-      read: async () => ({ path: `/cfg/${node.name}.yaml (simulated)`, text: stringify(node.config) }),
+      // The simulated node's config file (cluster.ts writes it before the first start).
+      read: async () => ({ path: SIM_CONFIG_FILE, text: (await node.files.read(SIM_CONFIG_FILE)) ?? stringify(node.config) }),
+    },
+    // The running Daemon's, so an apply that is not confirmed reverts as on a real node.
+    get configApply() {
+      return running()?.configApply;
     },
     firewallPolicy: () => running()?.firewall.policy,
     clock: cluster.clock,

@@ -47,8 +47,12 @@ export interface ApiNodeOptions {
   users: { name: string; passwordHash: string }[];
   /** The config's `firewall` section, when the test drives the firewall page. */
   firewall?: Record<string, unknown>;
-  /** Port the console listens on at the host's lab address (HTTPS, self-signed on first start). */
-  port?: number;
+  /**
+   * Where the console listens: default the host's lab address, port 443 (HTTPS, self-signed on
+   * first start; 443 is a port the firewall's anti-lockout keeps open); a loopback `host:port`
+   * is plain HTTP; `false` runs the daemon with no api section at all.
+   */
+  listen?: string | false;
 }
 
 /** `tandem run` in a lab host with CARP and the web API on its lab address. */
@@ -68,7 +72,7 @@ export class ApiNode extends DaemonProcess {
     const name = `fw-${h.name}`;
     const dir = work.file(name);
     await mkdir(dir, { recursive: true });
-    const port = options.port ?? 443;
+    const listen = options.listen ?? `${h.ipv4}:443`;
     const config = {
       node: { name, stateDir: join(dir, 'state') },
       control: { socket: join(dir, 'control.sock') },
@@ -82,11 +86,11 @@ export class ApiNode extends DaemonProcess {
         advskew: v.advskew ?? 0,
         preempt: v.preempt ?? false,
       })),
-      api: { listen: [`${h.ipv4}:${port}`], users: options.users },
+      ...(listen !== false ? { api: { listen: [listen], users: options.users } } : {}),
       ...(options.firewall ? { firewall: options.firewall } : {}),
     };
     const socket = config.control.socket;
-    const url = `https://${h.ipv4}${port === 443 ? '' : `:${port}`}/`;
+    const url = listen === false ? '' : `${/^(127\.|\[::1\])/.test(listen) ? 'http' : 'https'}://${listen.replace(/:443$/, '')}/`;
     return DaemonProcess.launch(lab, host, dir, config, socket, (child, path) => new ApiNode(name, child, socket, url, path));
   }
 }

@@ -134,6 +134,28 @@ describe('demo backends', () => {
     await cluster.stopAll();
   });
 
+  it('config apply on a simulated node puts a change in force and reverts it unless confirmed', async () => {
+    const { backends, clock, cluster } = await setup();
+    const c = backends.get('fw-c')!;
+    const seen: string[] = [];
+    c.events.on((event) => {
+      if (event.type === 'configApply') seen.push(event.outcome);
+    });
+    const { text } = await c.config.read();
+    const changed = text.replace('advskew: 100', 'advskew: 150');
+    assert.notEqual(changed, text);
+    assert.ok(c.configApply, 'the demo node has config apply');
+    const invalid = c.configApply.check(text.replace('advskew: 100', 'advskew: 300'));
+    assert.equal(invalid.ok, false);
+    assert.deepEqual(await c.configApply.apply(changed, { confirmWithinSeconds: 30 }), { ok: true, phase: 'pending', revertsAt: new Date(clock.now() + 30_000).toISOString() });
+    assert.equal(c.status().carp.find((v) => v.vhid === 42)?.advskew, 150);
+    await clock.advance(31_000);
+    assert.equal(c.status().carp.find((v) => v.vhid === 42)?.advskew, 100);
+    assert.equal((await c.config.read()).text, text);
+    assert.deepEqual(seen, ['applied', 'reverted']);
+    await cluster.stopAll();
+  });
+
   it('a node\'s event bus carries its events across a crash and a restart', async () => {
     const { backends, clock, cluster } = await setup();
     const seen: StampedEvent[] = [];
