@@ -9,6 +9,7 @@ import { firewallIssues } from '../firewall/semantic.js';
 import { powerIssues } from '../power/semantic.js';
 import { commandConfigIssues } from '../telemetry/commands.js';
 import { mqttConfigIssues } from '../telemetry/schema.js';
+import { conntrackConfigIssues } from '../sync/conntrack-conf.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -74,6 +75,7 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   issues.push(...powerIssues(config));
   issues.push(...commandConfigIssues(config.telemetry));
   issues.push(...mqttConfigIssues(config.telemetry));
+  issues.push(...conntrackConfigIssues(config));
   return issues;
 }
 
