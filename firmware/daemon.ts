@@ -35,6 +35,9 @@ import type { PowerService } from './power/service.js';
 import type { PowerStatus } from './power/status.js';
 import type { DriverFactory } from './power/targets.js';
 import { createPowerService, handlePowerRequest } from './power/wire.js';
+import type { ConntrackService, ConntrackStatus } from './sync/conntrack-service.js';
+import type { DaemonLauncher } from './sync/conntrack-launcher.js';
+import { conntrackChanged, createConntrackSync } from './sync/conntrack-wire.js';
 import { ConfigApply, LEDGER_FILE as CONFIG_APPLY_LEDGER, type ConfigApplyStatus } from './api/config-apply.js';
 
 export interface Ports {
@@ -65,6 +68,8 @@ export interface Ports {
   conntrack?: ConntrackPort;
   /** Power drivers; default the method registry (the demo passes simulated hosts). */
   powerDrivers?: DriverFactory;
+  /** Starts conntrackd for `sync.conntrack`; default the real one. */
+  conntrackd?: DaemonLauncher;
   /** The config file, read and written through `files`: with it the API can apply a config with rollback. */
   configFile?: string;
 }
@@ -82,6 +87,7 @@ export interface Status {
   memory: { rssBytes: number; heapUsedBytes: number };
   telemetry?: TelemetryStatus;
   power?: PowerStatus;
+  sync?: { conntrack?: ConntrackStatus };
   /** A config applied through the API: pending until confirmed, and the last automatic revert. */
   configApply?: ConfigApplyStatus;
 }
@@ -110,6 +116,8 @@ export class Daemon {
   private prometheus: { listen: string; stop(): Promise<void> } | undefined;
   /** Parks and wakes pool hosts when `power` is configured. */
   power: PowerService | undefined;
+  /** Supervises conntrackd when `sync.conntrack` is configured. */
+  conntrack: ConntrackService | undefined;
   /** Config apply with rollback (the web UI's), when the config file is known. */
   readonly configApply: ConfigApply | undefined;
   private running = false;
@@ -168,6 +176,12 @@ export class Daemon {
     );
     // A new MASTER of power.vhid rebuilds the picture before it parks or wakes anything.
     this.carp.onStateChange(() => this.power?.masterChanged());
+    // conntrackd's primary-backup steps run after the transition's address work (queued within
+    // the same dispatch), one transition at a time, never on the CARP timing path.
+    this.carp.onStateChange((vhid, iface, from, to) => {
+      const after = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.carp.idle());
+      void this.conntrack?.transition(vhid, iface, from, to, after);
+    });
     if (ports.configFile) {
       this.configApply = new ConfigApply({
         files: ports.files,
@@ -206,6 +220,7 @@ export class Daemon {
     // Maintenance survives a restart: the node comes back already yielding.
     if (persisted.maintenance) this.carp.setMaintenance(true);
     await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }), 'start');
+    this.startConntrack(this.config);
     await this.carp.start();
     this.balancer.start();
     await this.startPower(this.config);
@@ -234,6 +249,7 @@ export class Daemon {
     await this.stopTelemetry();
     await this.stopPrometheus();
     await this.stopPower();
+    await this.stopConntrack();
     await this.balancer.stop();
     await this.firewall.stop();
     this.ports.log.info('tandem stopped', { node: this.name });
@@ -248,6 +264,8 @@ export class Daemon {
     this.telemetry = undefined;
     await this.stopPrometheus();
     await this.stopPower();
+    this.conntrack?.abandon();
+    this.conntrack = undefined;
     await this.balancer.abandon();
     await this.carp.abandon();
   }
@@ -285,6 +303,10 @@ export class Daemon {
         await this.startPower(next);
       }
     }
+    if (this.running && conntrackChanged(this.config, next)) {
+      await this.stopConntrack();
+      this.startConntrack(next);
+    }
     if (this.running && this.prometheus?.listen !== next.telemetry?.prometheus?.listen) {
       await this.stopPrometheus();
       await this.startPrometheus(next);
@@ -305,8 +327,28 @@ export class Daemon {
       memory: processMemory(),
       ...(this.telemetry ? { telemetry: this.telemetry.status() } : {}),
       ...(this.power ? { power: this.power.status() } : {}),
+      ...(this.conntrack ? { sync: { conntrack: this.conntrack.status() } } : {}),
       ...(this.configApply ? { configApply: this.configApply.status() } : {}),
     };
+  }
+
+  /** Not awaited: CARP starts at once; the first transition's steps wait for conntrackd. */
+  private startConntrack(config: TandemConfig): void {
+    const log = this.ports.log.child({ part: 'conntrackd' });
+    this.conntrack = createConntrackSync(config, {
+      clock: this.ports.clock,
+      processes: this.ports.processes,
+      ...(this.ports.conntrackd ? { launcher: this.ports.conntrackd } : {}),
+      log,
+      carp: () => this.carp.status(),
+    });
+    void this.conntrack?.start().catch((error: Error) => log.error(`conntrackd not started: ${error.message}`));
+  }
+
+  private async stopConntrack(): Promise<void> {
+    const conntrack = this.conntrack;
+    this.conntrack = undefined;
+    await conntrack?.stop();
   }
 
   private async startPower(config: TandemConfig): Promise<void> {

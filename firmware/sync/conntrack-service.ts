@@ -64,6 +64,7 @@ export class ConntrackService {
   private ready = false;
   private stopping = false;
   private launching: Promise<boolean> | undefined;
+  private starting: Promise<void> | undefined;
   private restartTimer: TimerHandle | undefined;
   private statsTimer: TimerHandle | undefined;
   private backoffMs: number;
@@ -79,10 +80,14 @@ export class ConntrackService {
     this.backoffMs = setup.restartMinMs;
   }
 
-  async start(): Promise<void> {
-    await this.ports.launcher.writeFile(this.setup.paths.conf, renderConntrackdConf(this.setup));
-    await this.launch();
-    this.scheduleStats();
+  /** Writes the config and starts conntrackd; transitions queued meanwhile wait for it. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      await this.ports.launcher.writeFile(this.setup.paths.conf, renderConntrackdConf(this.setup));
+      await this.launch();
+      this.scheduleStats();
+    })();
+    return this.starting;
   }
 
   /** A CARP transition: the steps are queued behind earlier ones and run after `after`. */
@@ -99,6 +104,7 @@ export class ConntrackService {
     this.stopping = true;
     this.restartTimer?.cancel();
     this.statsTimer?.cancel();
+    await this.starting?.catch(() => undefined);
     await this.queue;
     await this.launching;
     const child = this.child;
@@ -177,6 +183,7 @@ export class ConntrackService {
   }
 
   private async ensureRunning(): Promise<boolean> {
+    await this.starting?.catch(() => undefined);
     if (this.launching) return this.launching;
     if (this.child && this.ready) {
       if ((await this.client('-s')).outcome === 'ok') return true;

@@ -1,0 +1,43 @@
+// Builds the conntrackd supervisor from the config for the daemon (issue 13 item 1), so
+// daemon.ts only holds the calls: which vhid drives it, and its status under `sync.conntrack`.
+
+import type { TandemConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../os/clock.js';
+import type { ProcessRunner } from '../os/process.js';
+import type { StateName } from '../carp/machine.js';
+import { resolveConntrack } from './conntrack-conf.js';
+import { LinuxDaemonLauncher, type DaemonLauncher } from './conntrack-launcher.js';
+import { ConntrackService } from './conntrack-service.js';
+
+export interface ConntrackWireDeps {
+  clock: Clock;
+  processes: ProcessRunner;
+  launcher?: DaemonLauncher;
+  log: Logger;
+  carp: () => { vhid: number; interface: string; state: StateName }[];
+}
+
+/** The supervisor for `sync.conntrack`, or undefined without the section (or with an invalid one, logged). */
+export function createConntrackSync(config: TandemConfig, deps: ConntrackWireDeps): ConntrackService | undefined {
+  const resolved = resolveConntrack(config);
+  if (!resolved) return undefined;
+  if (!resolved.ok) {
+    // `tandem check` and reloads refuse this config; reaching here means a caller skipped them.
+    deps.log.error('sync.conntrack not started', { issues: resolved.issues.map((i) => `${i.path}: ${i.message}`) });
+    return undefined;
+  }
+  const { vhid, vhidInterface } = resolved.setup;
+  return new ConntrackService(resolved.setup, {
+    clock: deps.clock,
+    processes: deps.processes,
+    launcher: deps.launcher ?? new LinuxDaemonLauncher(),
+    log: deps.log,
+    carpState: () => deps.carp().find((v) => v.vhid === vhid && v.interface === vhidInterface)?.state,
+  });
+}
+
+/** Whether a reload must restart conntrackd: its section changed. */
+export function conntrackChanged(before: TandemConfig, after: TandemConfig): boolean {
+  return JSON.stringify(resolveConntrack(before)) !== JSON.stringify(resolveConntrack(after));
+}
