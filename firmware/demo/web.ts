@@ -16,11 +16,21 @@ export function demoBackend(cluster: SimCluster, name: string): ApiBackend {
     if (started === node) daemon.events.on((event) => events.emit(event));
   });
   const running = () => (node.daemon?.isRunning ? node.daemon : undefined);
+  let downSince = cluster.clock.now();
+  cluster.onEvent((event) => {
+    if (event.node === node.name && /^(crashed|stopped)/.test(event.text)) downSince = event.at;
+  });
   return {
+    // The live stream asks for the status on a timer, so a stopped node must still answer: a
+    // node whose daemon is not running takes no part in CARP, so every VHID reads INIT from its
+    // stop on (a crashed Daemon's own status would still say MASTER).
     status() {
       const daemon = running();
-      if (!daemon) throw new Error(`${node.name} is not running (demo: start it from the demo panel)`);
-      return daemon.status();
+      if (daemon) return daemon.status();
+      if (!node.daemon) throw new Error(`${node.name} has not started yet`);
+      const last = node.daemon.status();
+      const since = new Date(downSince).toISOString();
+      return { ...last, uptimeSeconds: 0, carp: last.carp.map((v) => ({ ...v, state: 'INIT' as const, since })) };
     },
     async handle(request) {
       const daemon = running();
