@@ -48,3 +48,8 @@ const current = new Set(Object.keys(metafile.outputs).map((path) => path.replace
 for (const name of await readdir('dist')) {
   if (!current.has(name)) await unlink(`dist/${name}`).catch(() => undefined);
 }
+// The web UI: dist/ui/ (index.html, app.js, app.css), served by firmware/api/server.ts from beside
+// the bundle; ui/build.mjs prints the gzipped sizes and fails over the 60 KB budget. (The
+// clean-up above leaves dist/ui/ alone: unlink refuses a directory.)
+const { buildUi } = await import('../ui/build.mjs');
+await buildUi();

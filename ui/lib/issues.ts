@@ -145,3 +145,30 @@ export function issuesOf(reply: unknown): Issue[] {
   if (typeof r.error === 'string') return [{ path: typeof r.path === 'string' ? r.path : '', message: r.error }];
   return [];
 }
+
+/**
+ * A top-level section's value as its own YAML text (`firewall:`'s block, dedented), as
+ * `POST /api/firewall/check` takes it; undefined when the section is absent or written inline
+ * (`firewall: {...}`), where the whole config is the thing to edit.
+ */
+export function sectionOf(text: string, key: string): string | undefined {
+  const lines = text.split('\n');
+  const start = lines.findIndex((line) => keyOf(line) === key && !/^\s/.test(line));
+  if (start < 0) return undefined;
+  const after = lines[start]!.slice(lines[start]!.indexOf(':') + 1).replace(/#.*$/, '').trim();
+  if (after !== '') return undefined;
+  let end = start + 1;
+  // The block runs to the next line at column 0 that is not a comment, or a list item of a top-level key.
+  while (end < lines.length && (lines[end]!.trim() === '' || /^[\s#]/.test(lines[end]!) || lines[end]!.startsWith('- '))) end++;
+  const block = lines.slice(start + 1, end);
+  while (block.length > 0 && block[block.length - 1]!.trim() === '') block.pop();
+  const indent = Math.min(...block.filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => l.length - l.trimStart().length));
+  const cut = Number.isFinite(indent) ? indent : 0;
+  return block.map((l) => (l.trim() === '' ? '' : l.slice(Math.min(cut, l.length - l.trimStart().length)))).join('\n') + '\n';
+}
+
+/** `firewall.rules[1].to` → `rules[1].to` for issues about a section edited on its own. */
+export function withinSection(path: string, key: string): string {
+  if (path === key) return '';
+  return path.startsWith(`${key}.`) ? path.slice(key.length + 1) : path.startsWith(`${key}[`) ? path.slice(key.length) : path;
+}

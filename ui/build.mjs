@@ -1,0 +1,40 @@
+// Bundles the web UI (ui/main.tsx and its CSS) into dist/ui/ beside index.html, minified, and
+// prints each file's gzipped size against the issue's budget (60 KB for all JS and CSS); a
+// build over budget fails. Called by scripts/build.mjs; dist/ui/ is what the API serves.
+import { build } from 'esbuild';
+import { copyFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+
+export const UI_BUDGET_BYTES = 60 * 1024;
+
+export async function buildUi({ outdir = 'dist/ui', quiet = false } = {}) {
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  await build({
+    entryPoints: { app: 'ui/main.tsx' },
+    outdir,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: ['chrome100', 'firefox100', 'safari15'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    // The demo's and firmware's types are imported for their shapes only; nothing of the daemon may land here.
+    platform: 'browser',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  await copyFile('ui/index.html', `${outdir}/index.html`);
+  const sizes = [];
+  for (const name of (await readdir(outdir)).sort()) {
+    const bytes = await readFile(`${outdir}/${name}`);
+    sizes.push({ name, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length });
+  }
+  const counted = sizes.filter((s) => /\.(js|css)$/.test(s.name)).reduce((n, s) => n + s.gzip, 0);
+  if (!quiet) {
+    const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+    console.log(`ui: ${sizes.map((s) => `${s.name} ${kb(s.gzip)} gz`).join(', ')}; JS+CSS ${kb(counted)} of ${kb(UI_BUDGET_BYTES)} gzipped`);
+  }
+  if (counted > UI_BUDGET_BYTES) throw new Error(`ui: JS+CSS is ${counted} bytes gzipped, over the budget of ${UI_BUDGET_BYTES}`);
+  return { sizes, counted };
+}

@@ -1,0 +1,291 @@
+// Firewall: the policy in force rendered to pf.conf and nftables side by side, the policy editor
+// (the config's `firewall` section, or the whole config when that section is not a block of its
+// own) checked as you type with each issue next to its line, and apply with a confirm window
+// that the daemon reverts by itself when nobody confirms; the page says so when it did.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, messageOf, post } from '../api.js';
+import { Action, Badge } from '../components/common.js';
+import { secondsLeft } from '../lib/apply.js';
+import { clockTime, since } from '../lib/format.js';
+import { issuesOf, placeIssues, sectionOf, withinSection, type Issue } from '../lib/issues.js';
+import type { FirewallStatus } from '../../firmware/firewall/service.js';
+import { apply, applyInput, events, now, say } from '../store.js';
+
+interface FirewallView {
+  status: FirewallStatus;
+  source: 'running' | 'config' | 'none';
+  pf: string | null;
+  nft: string | null;
+  error?: string;
+}
+
+interface CheckReply {
+  ok: boolean;
+  issues: Issue[];
+  pf?: string;
+  nft?: string;
+  configText?: string;
+}
+
+type Mode = 'section' | 'config';
+const CONFIRM_CHOICES = [30, 60, 120, 300];
+
+function Rendered({ view }: { view: FirewallView | undefined }) {
+  return (
+    <section aria-labelledby="fw-rendered">
+      <h2 id="fw-rendered">Rendered rules</h2>
+      <p class="muted small">
+        {view?.source === 'running' ? 'The policy in force on this node.' : view?.source === 'config' ? 'The config file’s policy (not loaded by this daemon).' : 'No firewall policy.'}
+      </p>
+      <div class="side-by-side">
+        <figure>
+          <figcaption>pf.conf</figcaption>
+          <pre tabIndex={0} aria-label="pf.conf">{view?.pf ?? '—'}</pre>
+        </figure>
+        <figure>
+          <figcaption>nftables</figcaption>
+          <pre tabIndex={0} aria-label="nftables ruleset">{view?.nft ?? '—'}</pre>
+        </figure>
+      </div>
+    </section>
+  );
+}
+
+function ApplyBanner({ onConfirm }: { onConfirm(): Promise<string> }) {
+  const a = apply.value;
+  const t = now.value;
+  if (a.phase === 'idle') return null;
+  const what = a.target === 'config' ? 'The config' : 'The firewall policy';
+  return (
+    <div class={`banner ${a.phase}`} role="status" aria-live="polite" data-apply={a.phase}>
+      {a.phase === 'pending' && (
+        <>
+          <p>
+            <strong>{what} is applied, not yet confirmed.</strong> It reverts by itself in <strong class="countdown">{secondsLeft(a.revertsAt, t)} s</strong> unless you confirm that
+            you can still reach this console.
+          </p>
+          <Action run={onConfirm} kind="primary">
+            Confirm
+          </Action>
+        </>
+      )}
+      {a.phase === 'reverted' && (
+        <p>
+          <strong>Not confirmed: the daemon reverted {what.toLowerCase()} to the previous one by itself</strong> at {clockTime(a.at, t)}
+          {a.detail ? ` (${a.detail})` : ''}.
+        </p>
+      )}
+      {a.phase === 'confirmed' && <p>{what} is confirmed and stays in force.</p>}
+      {a.phase === 'applied' && <p>{what} is applied.</p>}
+      {a.phase !== 'pending' && (
+        <button type="button" class="link" onClick={() => applyInput({ kind: 'dismissed' })}>
+          Dismiss
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function FirewallPage() {
+  const [view, setView] = useState<FirewallView | undefined>();
+  const [loadError, setLoadError] = useState<string | undefined>();
+  const [mode, setMode] = useState<Mode>('section');
+  const [text, setText] = useState<string | undefined>();
+  const [check, setCheck] = useState<CheckReply | undefined>();
+  const [checking, setChecking] = useState(false);
+  const [confirmWithin, setConfirmWithin] = useState(60);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const checkSeq = useRef(0);
+  const t = now.value;
+
+  const reload = () => get<FirewallView>('/api/firewall').then(setView, (e) => setLoadError(messageOf(e)));
+
+  useEffect(() => {
+    void reload();
+    void get<{ text: string }>('/api/config').then(
+      (c) => {
+        const section = sectionOf(c.text, 'firewall');
+        setMode(section !== undefined ? 'section' : 'config');
+        setText(section ?? c.text);
+      },
+      (e) => setLoadError(messageOf(e)),
+    );
+  }, []);
+
+  // A firewall or config change anywhere (this page, the CLI, a revert) re-reads the rendered rules.
+  const latest = events.value[0];
+  useEffect(() => {
+    if (latest && (latest.type === 'firewallApply' || latest.type === 'configApply' || latest.type === 'configReload')) void reload();
+  }, [latest]);
+
+  const runCheck = async (candidate: string, which: Mode): Promise<CheckReply | undefined> => {
+    const seq = ++checkSeq.current;
+    setChecking(true);
+    try {
+      const reply = await post<CheckReply>(which === 'section' ? '/api/firewall/check' : '/api/config/check', { text: candidate });
+      if (seq === checkSeq.current) setCheck(reply);
+      return reply;
+    } catch (error) {
+      const issues = error instanceof ApiError ? issuesOf(error.body) : [{ path: '', message: messageOf(error) }];
+      const reply = { ok: false, issues };
+      if (seq === checkSeq.current) setCheck(reply);
+      return reply;
+    } finally {
+      if (seq === checkSeq.current) setChecking(false);
+    }
+  };
+
+  // Inline validation: check a moment after typing stops.
+  useEffect(() => {
+    if (text === undefined) return;
+    const timer = setTimeout(() => void runCheck(text, mode), 600);
+    return () => clearTimeout(timer);
+  }, [text, mode]);
+
+  const applyNow = async (): Promise<string> => {
+    if (text === undefined) throw new Error('nothing to apply');
+    const checked = await runCheck(text, mode);
+    if (!checked?.ok) throw new Error('the policy has issues; nothing applied');
+    const whole = mode === 'section' ? checked.configText : text;
+    if (!whole) throw new Error('the check did not return the config to apply');
+    const reply = await post<{ phase: string; revertsAt?: string }>('/api/config/apply', { text: whole, confirmWithinSeconds: confirmWithin });
+    applyInput({ kind: 'started', target: 'config', revertsAt: reply.revertsAt, at: new Date().toISOString() });
+    void reload();
+    return reply.revertsAt ? `applied; confirm within ${confirmWithin} s or it reverts` : 'applied';
+  };
+
+  const confirmApply = async (): Promise<string> => {
+    const a = apply.value;
+    await post(a.phase === 'pending' && a.target === 'firewall' ? '/api/firewall/confirm' : '/api/config/confirm');
+    applyInput({ kind: 'event', event: { type: a.phase === 'pending' && a.target === 'firewall' ? 'firewallApply' : 'configApply', outcome: 'confirmed', time: new Date().toISOString() } });
+    return 'confirmed';
+  };
+
+  const placed = placeIssues(
+    (check?.issues ?? []).map((i) => (mode === 'section' ? { ...i, path: withinSection(i.path, 'firewall') } : i)),
+    text ?? '',
+  );
+  const lines = (text ?? '').split('\n');
+  const goTo = (line: number) => {
+    const el = area.current;
+    if (!el) return;
+    const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+    el.focus();
+    el.setSelectionRange(start, start + (lines[line - 1]?.length ?? 0));
+  };
+  const s = view?.status;
+  // A firewall apply from the CLI that awaits confirmation shows here too.
+  useEffect(() => {
+    if (s?.phase === 'pending' && s.revertsAt && apply.value.phase !== 'pending') applyInput({ kind: 'started', target: 'firewall', revertsAt: s.revertsAt, at: '' });
+  }, [s?.revertsAt]);
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Firewall</h1>
+      {loadError && (
+        <p class="error" role="alert">
+          {loadError}
+        </p>
+      )}
+      <ApplyBanner onConfirm={confirmApply} />
+      {s && (
+        <p class="facts">
+          <span>
+            <Badge state={s.phase} />
+          </span>
+          {s.appliedAt && <span>applied {since(s.appliedAt, t)}</span>}
+          {s.rules !== undefined && (
+            <span>
+              {s.rules} rules, {s.forwards ?? 0} forwards, {s.nat ?? 0} NAT
+            </span>
+          )}
+          {s.lastRevert && <span class="warn-text">last revert: {s.lastRevert}</span>}
+          {s.unconfirmed && <span class="warn-text">{s.unconfirmed}</span>}
+          {s.lastError && <span class="bad-text">{s.lastError}</span>}
+        </p>
+      )}
+      <Rendered view={view} />
+      <section aria-labelledby="fw-editor">
+        <h2 id="fw-editor">Policy</h2>
+        {text === undefined ? (
+          <p>Loading the config…</p>
+        ) : (
+          <form
+            class="editor"
+            onSubmit={(e) => {
+              e.preventDefault();
+            }}
+          >
+            <label for="fw-text">{mode === 'section' ? <>The <code>firewall</code> section (YAML)</> : 'The whole config (YAML)'}</label>
+            <div class="editor-box">
+              <textarea
+                id="fw-text"
+                ref={area}
+                spellcheck={false}
+                autocapitalize="off"
+                rows={Math.min(24, Math.max(8, lines.length + 1))}
+                value={text}
+                onInput={(e) => setText(e.currentTarget.value)}
+                aria-invalid={check ? !check.ok : undefined}
+                aria-describedby="fw-issues"
+              />
+            </div>
+            <div id="fw-issues" class="issues" aria-live="polite">
+              {checking && !check && <p class="muted">Checking…</p>}
+              {check?.ok && <p class="good-text">No issues{mode === 'section' ? ': the rendering below is this text’s' : ''}.</p>}
+              {check && !check.ok && (
+                <>
+                  <p class="bad-text">
+                    {check.issues.length} issue{check.issues.length === 1 ? '' : 's'}: nothing can be applied until {check.issues.length === 1 ? 'it is' : 'they are'} fixed.
+                  </p>
+                  <ul>
+                    {placed.unplaced.map((i, n) => (
+                      <li key={`u${n}`} class="issue">
+                        <code>{i.path || '(config)'}</code>: {i.message}
+                      </li>
+                    ))}
+                    {[...placed.byLine.entries()]
+                      .sort(([a], [b]) => a - b)
+                      .map(([line, list]) => (
+                        <li key={line} class="issue" data-line={line}>
+                          <button type="button" class="link" onClick={() => goTo(line)} aria-label={`Go to line ${line}`}>
+                            Line {line}
+                          </button>
+                          <pre class="excerpt">{lines[line - 1]}</pre>
+                          {list.map((i, n) => (
+                            <p key={n}>
+                              <code>{i.path}</code>: {i.message}
+                            </p>
+                          ))}
+                        </li>
+                      ))}
+                  </ul>
+                </>
+              )}
+            </div>
+            {check?.ok && mode === 'section' && check.pf !== undefined && (
+              <details>
+                <summary>Preview this text rendered</summary>
+                <Rendered view={{ status: { phase: 'unmanaged' }, source: 'none', pf: check.pf ?? null, nft: check.nft ?? null }} />
+              </details>
+            )}
+            <div class="inline">
+              <label for="fw-confirm">Revert unless confirmed within</label>
+              <select id="fw-confirm" value={String(confirmWithin)} onChange={(e) => setConfirmWithin(Number(e.currentTarget.value))}>
+                {CONFIRM_CHOICES.map((n) => (
+                  <option key={n} value={String(n)}>
+                    {n} s
+                  </option>
+                ))}
+              </select>
+              <Action run={applyNow} kind="primary" disabled={checking || !check?.ok || apply.value.phase === 'pending'}>
+                Apply
+              </Action>
+            </div>
+          </form>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,156 @@
+// The page's model as signals (components read them directly): the daemon's status and events as
+// the live stream delivers them, trends sampled from each status, the apply awaiting
+// confirmation, the demo's cluster when there is one, and the notices the live region reads out.
+
+import { batch, signal } from '@preact/signals';
+import type { Status } from '../firmware/daemon.js';
+import { ApiError, get, refreshSession, session } from './api.js';
+import { applyReducer, type ApplyInput, type ApplyView } from './lib/apply.js';
+import { appendSample, type Sample } from './lib/chart.js';
+import { describeEvent, fromRecent, prependEvent, type UiEvent } from './lib/events.js';
+import type { DemoView } from '../firmware/api/routes-demo.js';
+
+export const EVENT_LIMIT = 200;
+const TREND_WINDOW_MS = 30 * 60_000;
+const TREND_POINTS = 360;
+
+export const status = signal<Status | undefined>(undefined);
+export const events = signal<UiEvent[]>([]);
+/** live: the stream is open; connecting: (re)opening; lost: closed and not retrying. */
+export const stream = signal<'connecting' | 'live' | 'lost'>('connecting');
+/** Ticks once a second, so "since" and countdowns move without a new status. */
+export const now = signal(Date.now());
+/** Per pool: its demand (connections, or the power planner's unit) over the last half hour. */
+export const demand = signal<Record<string, Sample[]>>({});
+/** Energy saved by parking, kWh since the daemon started. */
+export const energySaved = signal<Sample[]>([]);
+export const apply = signal<ApplyView>({ phase: 'idle' });
+export const demo = signal<DemoView | undefined>(undefined);
+/** What the polite live region says: the latest state change or action result. */
+export const notice = signal<{ text: string; tone: 'good' | 'bad' | 'idle'; at: number } | undefined>(undefined);
+
+export function say(text: string, tone: 'good' | 'bad' | 'idle' = 'idle'): void {
+  notice.value = { text, tone, at: Date.now() };
+}
+
+export function applyInput(input: ApplyInput): void {
+  apply.value = applyReducer(apply.value, input);
+}
+
+function sampleTrends(next: Status, at: number): void {
+  const pools: Record<string, Sample[]> = { ...demand.value };
+  for (const pool of next.pools) {
+    if (pool.demand.measured) pools[pool.name] = appendSample(pools[pool.name] ?? [], { t: at, v: pool.demand.connections }, TREND_WINDOW_MS, TREND_POINTS);
+  }
+  for (const pool of next.power?.pools ?? []) {
+    if (pool.demand !== null && !next.pools.some((p) => p.name === pool.name && p.demand.measured)) {
+      pools[pool.name] = appendSample(pools[pool.name] ?? [], { t: at, v: pool.demand }, TREND_WINDOW_MS, TREND_POINTS);
+    }
+  }
+  demand.value = pools;
+  if (next.power) energySaved.value = appendSample(energySaved.value, { t: at, v: next.power.energy.savedKWh }, TREND_WINDOW_MS, TREND_POINTS);
+}
+
+export function setStatus(next: Status): void {
+  batch(() => {
+    status.value = next;
+    sampleTrends(next, Date.now());
+  });
+}
+
+export function addEvent(event: UiEvent): void {
+  batch(() => {
+    events.value = prependEvent(events.value, event, EVENT_LIMIT);
+    applyInput({ kind: 'event', event });
+    // State changes are what a screen reader user wants read out; routine lines are not.
+    if (event.type === 'carpTransition' || event.type === 'poolHealth' || event.type === 'firewallApply' || event.type === 'configApply') {
+      const line = describeEvent(event);
+      say(line.text, line.tone === 'bad' ? 'bad' : line.tone === 'good' ? 'good' : 'idle');
+    }
+  });
+}
+
+let source: EventSource | undefined;
+let ticker: ReturnType<typeof setInterval> | undefined;
+let demoPoll: ReturnType<typeof setInterval> | undefined;
+
+/** Loads status and recent events, opens the live stream; called once logged in. */
+export function connect(): void {
+  disconnect();
+  ticker = setInterval(() => (now.value = Date.now()), 1000);
+  // Both at once (no waterfall): the stream's first message is the status too, whichever is first wins.
+  void get<Status>('/api/status').then(setStatus, () => undefined);
+  void get<UiEvent[] | { events: UiEvent[] }>('/api/events/recent').then(
+    (reply) => {
+      const list = Array.isArray(reply) ? reply : reply.events;
+      let merged = fromRecent(list, EVENT_LIMIT);
+      for (const e of events.value.slice().reverse()) merged = prependEvent(merged, e, EVENT_LIMIT);
+      events.value = merged;
+    },
+    () => undefined,
+  );
+  void loadDemo();
+  openStream();
+}
+
+function openStream(): void {
+  stream.value = 'connecting';
+  const es = new EventSource('/api/events');
+  source = es;
+  es.addEventListener('open', () => (stream.value = 'live'));
+  es.addEventListener('status', (e) => {
+    try {
+      setStatus(JSON.parse((e as MessageEvent<string>).data) as Status);
+      stream.value = 'live';
+    } catch {
+      /* a malformed frame: the next status replaces it */
+    }
+  });
+  es.addEventListener('event', (e) => {
+    try {
+      addEvent(JSON.parse((e as MessageEvent<string>).data) as UiEvent);
+    } catch {
+      /* as above */
+    }
+  });
+  es.addEventListener('error', () => {
+    if (source !== es) return;
+    // The browser retries by itself unless the reply was not a stream (401 after a logout or expiry).
+    if (es.readyState === EventSource.CLOSED) {
+      stream.value = 'lost';
+      void refreshSession().then((ok) => {
+        if (ok && source === es) setTimeout(() => source === es && openStream(), 2000);
+      });
+    } else stream.value = 'connecting';
+  });
+}
+
+export async function loadDemo(): Promise<void> {
+  try {
+    demo.value = await get<DemoView>('/api/demo');
+    demoPoll ??= setInterval(() => void get<DemoView>('/api/demo').then((v) => (demo.value = v), () => undefined), 2000);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) demo.value = undefined;
+  }
+}
+
+export function disconnect(): void {
+  source?.close();
+  source = undefined;
+  if (ticker) clearInterval(ticker);
+  if (demoPoll) clearInterval(demoPoll);
+  ticker = undefined;
+  demoPoll = undefined;
+}
+
+/** Logged out (or the session expired): forget what the page held. */
+session.subscribe((s) => {
+  if (s === null) {
+    disconnect();
+    batch(() => {
+      status.value = undefined;
+      events.value = [];
+      demo.value = undefined;
+    });
+  }
+});
