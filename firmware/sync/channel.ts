@@ -34,6 +34,7 @@ export type RequestHandler = (from: string, request: unknown) => Promise<unknown
 export class ChannelServer {
   private server: Server | undefined;
   private readonly counted = new WeakSet<object>();
+  private readonly open = new Set<TLSSocket>();
 
   constructor(
     private readonly address: string,
@@ -81,7 +82,13 @@ export class ChannelServer {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A half-closed TLS socket can stay counted by the server without holding the loop, and
+    // close() would then never call back: end every connection we still know of.
+    for (const socket of this.open) socket.destroy();
+    this.open.clear();
+    await closed;
   }
 
   private refuse(socket: object, reason: Refusal, detail: string): void {
@@ -90,6 +97,8 @@ export class ChannelServer {
   }
 
   private serve(socket: TLSSocket): void {
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
     socket.setTimeout(30_000, () => socket.destroy());
     socket.on('error', () => undefined);
     let from: string;
@@ -102,7 +111,7 @@ export class ChannelServer {
       if (!name) {
         const detail = fingerprint ? `certificate ${fingerprint} from ${socket.remoteAddress ?? '?'} is not pinned` : `no client certificate from ${socket.remoteAddress ?? '?'}`;
         this.refuse(socket, 'badCertificate', detail);
-        socket.end(JSON.stringify({ refused: `certificate not accepted: ${detail}` }) + '\n');
+        socket.end(JSON.stringify({ refused: `certificate not accepted: ${detail}` }) + '\n', () => socket.destroy());
         return;
       }
       from = name;
@@ -117,8 +126,8 @@ export class ChannelServer {
         return;
       }
       this.handler(from, request).then(
-        (reply) => socket.end(JSON.stringify(reply) + '\n'),
-        (error: Error) => socket.end(JSON.stringify({ error: error.message }) + '\n'),
+        (reply) => socket.end(JSON.stringify(reply) + '\n', () => socket.destroy()),
+        (error: Error) => socket.end(JSON.stringify({ error: error.message }) + '\n', () => socket.destroy()),
       );
     }, () => {
       this.onRefused('badRequest', `${from}: request too long`);
