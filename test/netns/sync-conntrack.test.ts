@@ -1,0 +1,136 @@
+// Connections survive a failover (issue 13, first "Done when"): two real Tandem daemons (the
+// built bundle) hold LAN/WAN VIPs by CARP, each starting Debian's conntrackd itself; a client's
+// server-push TCP stream and UDP flow through the VIP with SNAT go on after kill -9 plus a link
+// cut of the master. The same lab without `sync` shows both flows stall: the test proves the difference.
+
+import { strict as assert } from 'node:assert';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { requireRoot } from './lab.js';
+import { FLOWS, Router, SERVER, SyncLab, sleep, until } from '../../scripts/bench/sync-lib/lab.js';
+import { parseConntrackStats } from '../../firmware/sync/conntrack-stats.js';
+
+interface FlowState {
+  tcpBytes: number;
+  tcpLastAt: number;
+  tcpError: string | null;
+  tcpClosed: boolean;
+  tcpMaxGap: number;
+  udpCount: number;
+  udpLastAt: number;
+  udpMaxGap: number;
+}
+
+function watchClient(child: ChildProcess): () => FlowState | undefined {
+  let last: FlowState | undefined;
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) last = JSON.parse(line) as FlowState;
+  });
+  return () => last;
+}
+
+async function failover(sync: boolean): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; dispose: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-sync-'));
+  const lab = await SyncLab.create(dir);
+  const dispose = async () => {
+    await lab.dispose();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync });
+    await until('r1 MASTER of both vhids', async () => ((await r1.state(1)) === 'MASTER' && (await r1.state(2)) === 'MASTER' ? true : undefined), 10_000);
+    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync });
+    await until('r2 BACKUP', async () => ((await r2.state(1)) === 'BACKUP' && (await r2.state(2)) === 'BACKUP' ? true : undefined), 10_000);
+    if (sync) {
+      for (const r of [r1, r2]) {
+        const pid = await until(`${r.node}'s conntrackd running`, async () => {
+          const c = (await r.status()).sync?.conntrack;
+          return c?.running && c.lastSteps?.done ? c.pid : undefined;
+        }, 10_000);
+        if (pid !== undefined) lab.pids.add(pid);
+      }
+    }
+
+    const server = lab.spawn('srv', process.execPath, [FLOWS, 'server', '5001', '5002']);
+    await until('the server to listen', async () => (server.stdout!.read() as Buffer | null)?.toString().includes('listening') || undefined, 5000, 50);
+    const read = watchClient(lab.spawn('cl', process.execPath, [FLOWS, 'client', SERVER, '5001', '5002']));
+    await until('both flows to carry data', async () => {
+      const s = read();
+      return s && s.tcpBytes > 64 * 25 && s.udpCount > 25 ? true : undefined;
+    }, 10_000);
+
+    if (sync) {
+      // The backup's external cache holds both flows before the master dies.
+      await until('r2 to hold the flows in its external cache', async () => {
+        const result = await lab.exec('r2', '/usr/sbin/conntrackd', ['-C', r2.conntrackdConf, '-s']);
+        const stats = parseConntrackStats(result.stdout);
+        return stats && stats.external >= 2 ? true : undefined;
+      }, 10_000);
+    }
+    await sleep(500);
+    const before = read()!;
+    r1.kill9();
+    await lab.cut('r1');
+    const diedAt = Date.now();
+    await until('r2 MASTER of both vhids', async () => ((await r2.state(1)) === 'MASTER' && (await r2.state(2)) === 'MASTER' ? true : undefined), 10_000);
+    const takeoverAt = Date.now();
+    assert.ok(takeoverAt - diedAt < 8000);
+    // TCP resumes on its next retransmission; its backoff doubles (0.2, 0.4 ... 3.2 s after death).
+    await until('both flows to carry data again', async () => {
+      const s = read();
+      return s && s.tcpLastAt > takeoverAt && s.udpLastAt > takeoverAt ? true : undefined;
+    }, 12_000).catch(() => undefined);
+    await sleep(1000);
+    return { before, after: read()!, takeoverAt, r2, lab, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+describe('conntrackd state sync through a failover (netns, real daemons)', { timeout: 240_000 }, () => {
+  it('with sync.conntrack the server-push TCP stream and the UDP flow survive kill -9 plus link cut of the master', { timeout: 110_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    const run = await failover(true);
+    try {
+      const { before, after, takeoverAt } = run;
+      t.diagnostic(`longest silence: tcp ${after.tcpMaxGap} ms, udp ${after.udpMaxGap} ms (CARP detection ~3 s of it)`);
+      assert.equal(after.tcpError, null, 'no reset or error on the client socket');
+      assert.equal(after.tcpClosed, false);
+      assert.ok(after.tcpBytes > before.tcpBytes, 'the TCP stream went on');
+      assert.ok(after.tcpLastAt > takeoverAt, 'TCP data arrived after the backup took over');
+      assert.ok(after.udpCount > before.udpCount && after.udpLastAt > takeoverAt, 'the UDP flow went on');
+      const conntrack = (await run.r2.status()).sync?.conntrack;
+      assert.ok(conntrack?.running);
+      assert.equal(conntrack.lastSteps?.to, 'MASTER');
+      assert.deepEqual(conntrack.lastSteps?.steps.map((s) => `${s.step}:${s.outcome}`), ['ensureRunning:ok', 'commit:ok', 'flush:ok', 'resync:ok', 'bulkSend:ok']);
+      // The committed flows are in the new master's kernel table with the VIP as NAT address.
+      const table = await run.lab.exec('r2', 'conntrack', ['-L', '-d', SERVER]);
+      assert.match(table.stdout, /dport=5001 .*dst=203\.0\.113\.1 /);
+      assert.match(table.stdout, /udp .*dport=5002 /);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('without sync the same failover leaves both flows stalled (the control run)', { timeout: 110_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    const run = await failover(false);
+    try {
+      const { before, after, takeoverAt } = run;
+      assert.equal((await run.r2.status()).sync, undefined);
+      assert.ok(after.tcpLastAt < takeoverAt, `no TCP data after the takeover (last ${after.tcpLastAt - takeoverAt} ms after it)`);
+      assert.ok(after.udpLastAt < takeoverAt, 'no UDP data after the takeover');
+      assert.ok(after.tcpBytes - before.tcpBytes < 64 * 50 * 2, 'at most what was in flight before the death');
+    } finally {
+      await run.dispose();
+    }
+  });
+});
