@@ -236,3 +236,45 @@ describe('config apply on a Daemon (fakes)', () => {
     }
   });
 });
+
+describe('config apply across a kill -9 on a Daemon with a firewall (fakes)', () => {
+  it('the restart after the deadline starts on the previous config, and the firewall loads its policy, not the candidate\'s', async () => {
+    const { FakeNft } = await import('../../../firmware/firewall/fake.js');
+    const clock = new FakeClock();
+    const segment = new Segment(clock, { seed: 8 });
+    segment.attach('fw-a', { addresses: ['198.51.100.11/24'] });
+    const host = segment.host('fw-a');
+    const files = new MemoryFileStore();
+    const nft = new FakeNft();
+    const withFirewall = (port: number) =>
+      configText(0) +
+      ['firewall:', '  zones:', '    lan: { interfaces: [eth0] }', '  rules:', `    - { on: lan, proto: tcp, to: { port: ${port} }, action: pass }`, ''].join('\n');
+    files.files.set(PATH, withFirewall(22));
+    const boot = async () => {
+      const config = await startingConfig({ files, path: PATH, config: (parseConfig((await files.read(PATH)) ?? '') as { ok: true; config: TandemConfig }).config, now: clock.now(), log: quiet });
+      const daemon = new Daemon(config, { clock, files, processes: new FakeProcessRunner(), packets: host, addresses: host, announcer: host, links: host, log: quiet, nft, configFile: PATH });
+      const events: StampedEvent[] = [];
+      daemon.events.on((e) => events.push(e));
+      await daemon.start();
+      return { daemon, events };
+    };
+    const first = await boot();
+    assert.match(nft.ruleset ?? '', /tcp dport 22 /);
+    const result = await first.daemon.configApply!.apply(withFirewall(2323), { confirmWithinSeconds: 6 });
+    assert.ok(result.ok);
+    assert.match(nft.ruleset ?? '', /tcp dport 2323 /);
+    await first.daemon.crash();
+    await clock.advance(10_000);
+    assert.match(nft.ruleset ?? '', /tcp dport 2323 /, 'a crashed daemon reverts nothing');
+    const second = await boot();
+    try {
+      assert.equal(files.files.get(PATH), withFirewall(22));
+      assert.match(nft.ruleset ?? '', /tcp dport 22 /);
+      assert.doesNotMatch(nft.ruleset ?? '', /2323/);
+      assert.match(second.daemon.status().configApply?.lastRevert?.why ?? '', /restored at start/);
+      assert.ok(second.events.some((e) => e.type === 'configApply' && e.outcome === 'reverted'));
+    } finally {
+      await second.daemon.stop();
+    }
+  });
+});
