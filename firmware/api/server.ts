@@ -209,24 +209,25 @@ export class ApiServer {
         action: 'login',
         handle: async (request): Promise<ApiResponse> => {
           const input = request.body as { user?: unknown; password?: unknown } | undefined;
-          if (typeof input?.user !== 'string' || typeof input.password !== 'string' || input.user.length > 256 || input.password.length > 1024) {
-            return { status: 400, json: { error: 'expected {"user": "...", "password": "..."}', path: typeof input?.user === 'string' ? 'password' : 'user' } };
-          }
-          const name = input.user;
+          const name = typeof input?.user === 'string' ? input.user.slice(0, 64) : '(none)';
           const loginAudit = (status: number, detail: string) =>
             log.info(`audit: login as ${name} from ${request.remote}: ${auditOutcome(status)}`, {
               audit: true, user: name, remote: request.remote, action: 'login', outcome: auditOutcome(status), status, detail,
             });
+          if (typeof input?.user !== 'string' || typeof input.password !== 'string' || input.user.length > 256 || input.password.length > 1024) {
+            loginAudit(400, 'malformed');
+            return { status: 400, json: { error: 'expected {"user": "...", "password": "..."}', path: typeof input?.user === 'string' ? 'password' : 'user' } };
+          }
           if (users.count === 0) {
             loginAudit(401, 'no users configured');
             return { status: 401, json: { error: 'no users configured: add one to api.users with `tandem passwd`' } };
           }
-          const gate = limiter.admit(request.remote, name);
+          const gate = limiter.admit(request.remote, input.user);
           if (!gate.allowed) {
             loginAudit(429, `locked by ${gate.by}`);
             return { status: 429, json: { error: `too many failed logins for this ${gate.by}: retry in ${gate.retryAfterSeconds} s` }, headers: { 'retry-after': String(gate.retryAfterSeconds) } };
           }
-          const check = await users.check(name, input.password);
+          const check = await users.check(input.user, input.password);
           if (check === 'busy') {
             loginAudit(503, 'too many logins at once');
             return { status: 503, json: { error: 'too many logins at once: retry shortly' }, headers: { 'retry-after': '1' } };
@@ -235,14 +236,14 @@ export class ApiServer {
             loginAudit(401, check);
             return { status: 401, json: { error: 'wrong user name or password' } };
           }
-          limiter.succeeded(request.remote, name);
+          limiter.succeeded(request.remote, input.user);
           // A session id sent before login is never reused (session fixation).
           if (request.session) sessions.delete(request.session.id);
-          const session = sessions.create(name);
+          const session = sessions.create(input.user);
           loginAudit(200, 'session opened');
           return {
             status: 200,
-            json: { user: name, csrfToken: session.csrfToken },
+            json: { user: input.user, csrfToken: session.csrfToken },
             headers: { 'set-cookie': cookieFor(session.id, sessions.absoluteSeconds, request.secure) },
           };
         },
