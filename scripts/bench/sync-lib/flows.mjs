@@ -17,6 +17,8 @@ if (mode === 'server') {
     socket.on('error', () => undefined);
     // The first byte the client sends says which kind: 's' a 50 Hz stream, 'h' a heartbeat.
     socket.once('data', (first) => {
+      // 'c': one byte and close, the churn of short connections.
+      if (first[0] === 0x63) return void socket.end('x');
       const stream = first[0] === 0x73;
       const timer = setInterval(() => socket.write(stream ? Buffer.alloc(64, 0x41) : Buffer.from('h')), stream ? 20 : heartbeatMs);
       streams.add(timer);
@@ -94,7 +96,53 @@ if (mode === 'server') {
     }
   });
   setInterval(() => out({ opened, connected }), 500);
+} else if (mode === 'udpflood') {
+  // COUNT distinct UDP flows (one datagram each, destination ports 10000-59999, one socket per
+  // source address) at RATE per second: cheap tracked connections for the sync bench.
+  const [host, count, rate, sources] = [args[0], Number(args[1]), Number(args[2]), args[3].split(',')];
+  const sockets = await Promise.all(sources.map((address) => new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.bind(0, address, () => resolve(socket));
+  })));
+  const payload = Buffer.from('x');
+  const started = Date.now();
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((Date.now() - started) / 1000) * rate) + 1);
+    const sends = [];
+    for (; sent < due; sent++) {
+      const socket = sockets[Math.floor(sent / 50000) % sockets.length];
+      sends.push(new Promise((resolve) => socket.send(payload, 10000 + (sent % 50000), host, resolve)));
+    }
+    await Promise.all(sends);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  out({ sent, ms: Date.now() - started });
+  process.exit(0);
+} else if (mode === 'churn') {
+  // Short TCP connections at RATE per second for SECONDS: connect, one byte from the server, close.
+  const [host, tcpPort, rate, seconds] = [args[0], Number(args[1]), Number(args[2]), Number(args[3])];
+  let done = 0;
+  let failed = 0;
+  const started = Date.now();
+  let opened = 0;
+  const timer = setInterval(() => {
+    const due = Math.min(rate * seconds, Math.floor(((Date.now() - started) / 1000) * rate));
+    for (; opened < due; opened++) {
+      const socket = connect({ host, port: tcpPort }, () => socket.write('c'));
+      socket.on('data', () => socket.end());
+      socket.on('error', () => failed++);
+      socket.on('close', () => done++);
+    }
+    if (opened >= rate * seconds) {
+      clearInterval(timer);
+      setTimeout(() => {
+        out({ opened, done, failed, ms: Date.now() - started });
+        process.exit(0);
+      }, 2000);
+    }
+  }, 10);
 } else {
-  process.stderr.write('usage: flows.mjs server TCP UDP [HEARTBEAT_MS] | client HOST TCP UDP | many HOST TCP COUNT [RATE]\n');
+  process.stderr.write('usage: flows.mjs server TCP UDP [HEARTBEAT_MS] | client HOST TCP UDP | many HOST TCP COUNT [RATE] | udpflood HOST COUNT RATE SRC[,SRC] | churn HOST TCP RATE SECONDS\n');
   process.exit(2);
 }
