@@ -67,6 +67,13 @@ export async function runDemo(): Promise<number> {
   process.stdout.write(`Tandem demo: ${cluster.nodes.size} simulated routers on one in-memory segment.\n${HELP}\n`);
   process.stdout.write(`telemetry: MQTT broker (aedes) on ${broker.url}; watch it with \`telemetry on\` or mosquitto_sub -h 127.0.0.1 -p ${broker.port} -v -t 'tandem/#'\n\n`);
   await cluster.startAll();
+  // The web UI over the same simulated nodes: one console per node, on its own loopback address.
+  const { startDemoWeb } = await import('./web.js');
+  const web = await startDemoWeb(cluster);
+  process.stdout.write(
+    `web UI: ${Object.entries(web.urls).map(([name, url]) => `${name} ${url}`).join('  ')}\n` +
+      `        log in as ${web.user}, password ${web.password}${web.ui ? '' : ' (the UI is not built: npm run build; the API answers meanwhile)'}\n\n`,
+  );
 
   const printStatus = () => process.stdout.write(renderStatus(cluster) + '\n');
   setTimeout(printStatus, 4000).unref();
@@ -82,6 +89,7 @@ export async function runDemo(): Promise<number> {
       if (done) return;
       done = true;
       lines.close();
+      await web.close();
       await cluster.stopAll();
       await broker.close();
       resolve(0);

@@ -4,11 +4,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
-import { netnsUnavailable, type HostRef, type Lab } from '../netns/lab.js';
+import { eventually, netnsUnavailable, type HostRef, type Lab } from '../netns/lab.js';
 import { BUNDLE, DaemonProcess, bundleCommand, type VhostOptions, type Workdir } from '../netns/peers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -91,7 +92,21 @@ export class ApiNode extends DaemonProcess {
     };
     const socket = config.control.socket;
     const url = listen === false ? '' : `${/^(127\.|\[::1\])/.test(listen) ? 'http' : 'https'}://${listen.replace(/:443$/, '')}/`;
-    return DaemonProcess.launch(lab, host, dir, config, socket, (child, path) => new ApiNode(name, child, socket, url, path));
+    // YAML, as on a router: the firewall page edits the `firewall` section as a block of its own.
+    const path = join(dir, 'tandem.yaml');
+    await writeFile(path, stringify(config));
+    const child = lab.spawn(host, process.execPath, [...bundleCommand(), 'run', '--config', path]);
+    const node = new ApiNode(name, child, socket, url, path);
+    await eventually(`${name} to answer on its control socket`, async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited: ${node.output}`);
+      return (await node.status()).node;
+    }, 10_000);
+    return node;
+  }
+
+  /** The config file as the daemon has it now (an apply rewrites it, a revert puts it back). */
+  configText(): Promise<string> {
+    return readFile(this.configPath, 'utf8');
   }
 }
 

@@ -1,0 +1,82 @@
+// `npm start` (`tandem demo`, the built bundle) in Debian's chromium: the printed URL and login
+// open a node's console over the simulated cluster, and the page's demo panel crashes, starts
+// and partitions the simulated routers while the dashboard follows live. Loopback only.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { eventually } from '../netns/lab.js';
+import { BUNDLE } from '../netns/peers.js';
+import { CHROMIUM, DESKTOP, e2eUnavailable, logIn, recordMutations } from './harness.js';
+
+// The demo needs no root; it shares only the bundle and chromium checks with the rest of the tier.
+const skip = e2eUnavailable()?.match(/chromium|npm run build/) ? e2eUnavailable() : undefined;
+
+const stateCell = (page: Page, vhid: number) => page.locator(`table.vhids tr[data-vhid="${vhid}"] td`).nth(1);
+const card = (page: Page, node: string) => page.locator(`section.demo li[data-node="${node}"]`);
+
+describe('npm start: the web UI on the simulated cluster', { skip, timeout: 120_000 }, () => {
+  let demo: ChildProcess;
+  let output = '';
+  let browser: Browser;
+
+  before(async () => {
+    demo = spawn(process.execPath, [BUNDLE, 'demo'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    demo.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (demo && demo.exitCode === null) {
+      demo.stdin!.write('quit\n');
+      const exited = new Promise((resolve) => demo.once('exit', resolve));
+      const timer = setTimeout(() => demo.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  });
+
+  it('prints each console\'s URL and the login; the panel crashes fw-a and fw-b\'s dashboard takes vhid 42 live', async () => {
+    const printed = await eventually('the demo to print its web UI', () => {
+      const urls = /web UI: (.*)\n\s+log in as (\S+), password (\S+)/.exec(output);
+      return urls ? urls : undefined;
+    }, 15_000);
+    const urls = Object.fromEntries([...printed[1]!.matchAll(/(fw-\w) (http:\/\/\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    assert.deepEqual(Object.keys(urls), ['fw-a', 'fw-b', 'fw-c']);
+    const user = { name: printed[2]!, password: printed[3]! };
+    await eventually('fw-a MASTER of vhid 42', () => (/fw-a +vhid 42: BACKUP -> MASTER/.test(output) ? true : undefined), 15_000);
+
+    const context = await browser.newContext({ viewport: DESKTOP });
+    try {
+      const page = await context.newPage();
+      const sent = recordMutations(page);
+      const token = await logIn(page, urls['fw-b']!, user);
+      await card(page, 'fw-a').waitFor();
+      await eventually('fw-b BACKUP of vhid 42 on its page', async () => ((await stateCell(page, 42).textContent())?.includes('BACKUP') ? true : undefined), 5000);
+      // The MASTER column names the peer that holds the VHID, from the demo's view.
+      assert.match((await page.locator('table.vhids tr[data-vhid="42"] td.master').textContent()) ?? '', /fw-a/);
+
+      await card(page, 'fw-a').getByRole('button', { name: 'Crash fw-a' }).click();
+      await eventually('fw-b MASTER of vhid 42 on its page', async () => ((await stateCell(page, 42).textContent())?.includes('MASTER') ? true : undefined), 10_000);
+      assert.match(output, /fw-a +crashed/);
+      await eventually('fw-a stopped on the panel', async () => ((await card(page, 'fw-a').textContent())?.includes('stopped') ? true : undefined), 5000);
+
+      await card(page, 'fw-a').getByRole('button', { name: 'Start fw-a' }).click();
+      await eventually('fw-a running again', async () => ((await card(page, 'fw-a').textContent())?.includes('running') ? true : undefined), 5000);
+      await card(page, 'fw-c').getByRole('button', { name: 'Isolate fw-c' }).click();
+      await eventually('the partition shown', async () => ((await page.locator('section.demo').textContent())?.includes('Partitioned') ? true : undefined), 5000);
+      assert.match(output, /partitioned: fw-c \| fw-a\+fw-b\+client/);
+      await page.locator('section.demo').getByRole('button', { name: 'Heal' }).click();
+      await eventually('the segment whole again', async () => ((await page.locator('section.demo').textContent())?.includes('whole') ? true : undefined), 5000);
+
+      const verbs = sent.filter((m) => m.path.startsWith('/api/demo/')).map((m) => m.path);
+      assert.deepEqual(verbs, ['/api/demo/crash', '/api/demo/start', '/api/demo/partition', '/api/demo/heal']);
+      for (const m of sent.filter((m) => m.path !== '/api/login')) assert.equal(m.csrf, token, `${m.method} ${m.path} carried ${m.csrf}`);
+    } finally {
+      await context.close();
+    }
+  });
+});
