@@ -1,7 +1,8 @@
 // `tandem demo` (what `npm start` runs): three simulated routers running real CARP over the
 // in-memory segment, each balancing a health-checked pool of three simulated web servers, with
 // a terminal view and a command prompt to stop, crash, cut and partition nodes (and stop, drain
-// or cut off backends) and watch the cluster react. Sends nothing to any network; needs no root.
+// or cut off backends) and watch the cluster react; the web UI serves each node's console on its
+// own loopback address (web.ts). Sends nothing to any network; needs no root.
 
 import { createInterface } from 'node:readline';
 import { systemClock } from '../os/clock.js';
