@@ -28,6 +28,11 @@ usage:
                                       replay a seconds,demand CSV through the planner with the
                                       config's power section: energy against always-on and
                                       the clairvoyant optimum, shortfall, cycles per host
+  tandem sync status [--json]         config sync: this node's shared hash and certificate
+                                      fingerprint, each peer's state, refused connections
+  tandem sync diff [--json]           the shared sections' difference with each peer
+  tandem sync push [--force]          push the shared sections now (MASTER of sync.config.vhid);
+                                      --force overrides a peer whose config diverged
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -47,13 +52,14 @@ interface Options {
   reset: boolean;
   format?: 'pf' | 'nft';
   confirmWithin?: number;
+  force: boolean;
   pool?: string;
   trace?: string;
   positional: string[];
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { json: false, reset: false, positional: [] };
+  const options: Options = { json: false, reset: false, force: false, positional: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = () => {
@@ -70,6 +76,9 @@ function parseOptions(args: string[]): Options {
         break;
       case '--json':
         options.json = true;
+        break;
+      case '--force':
+        options.force = true;
         break;
       case '--reset':
         options.reset = true;
@@ -167,6 +176,14 @@ export function parseArgs(argv: string[]): Command {
         return { kind: 'power-simulate', trace: options.trace, pool: options.pool, json: options.json, config: options.config };
       }
       throw new UsageError('power needs status [--json], wake HOST, park HOST, pin HOST on|off or simulate --trace FILE');
+    }
+    case 'sync': {
+      const [sub, extra] = options.positional;
+      if (extra !== undefined) throw new UsageError(`sync: unexpected argument ${extra}`);
+      if (options.force && sub !== 'push') throw new UsageError('--force goes with sync push only');
+      if (sub === 'status' || sub === 'diff') return { kind: `sync-${sub}`, json: options.json, ...client };
+      if (sub === 'push') return { kind: 'sync-push', force: options.force, json: options.json, ...client };
+      throw new UsageError('sync needs status, diff or push [--force]');
     }
     case 'demo':
       noPositional();

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './log.js';
 import type { Status } from './daemon.js';
 import { formatPools } from './balancer/format.js';
 import type { PowerClientCommand } from './power/client.js';
+import type { SyncClientCommand } from './sync/config-client.js';
 import { formatPower } from './power/status.js';
 
 export interface ClientOptions {
@@ -32,6 +33,7 @@ export type Command =
   | ({ kind: 'firewall-status'; json: boolean } & ClientOptions)
   | ({ kind: 'balancer-drain'; host: string; on: boolean; pool?: string } & ClientOptions)
   | (PowerClientCommand & ClientOptions)
+  | (SyncClientCommand & ClientOptions)
   | { kind: 'power-simulate'; trace: string; pool?: string | undefined; json: boolean; config?: string | undefined }
   | { kind: 'demo' };
 
@@ -83,6 +85,10 @@ export async function execute(command: Command): Promise<number> {
     case 'power-park':
     case 'power-pin':
       return (await import('./power/client.js')).powerClient(command);
+    case 'sync-status':
+    case 'sync-diff':
+    case 'sync-push':
+      return (await import('./sync/config-client.js')).syncClient(command);
     case 'power-simulate':
       return (await import('./power/commands.js')).powerSimulate(command);
     case 'demo': {

@@ -16,7 +16,10 @@ export type ControlRequest =
   | { cmd: 'power-status' }
   | { cmd: 'power-wake'; host: string }
   | { cmd: 'power-park'; host: string }
-  | { cmd: 'power-pin'; host: string; on: boolean };
+  | { cmd: 'power-pin'; host: string; on: boolean }
+  | { cmd: 'sync-status' }
+  | { cmd: 'sync-diff' }
+  | { cmd: 'sync-push'; force: boolean };
 
 export type ControlReply = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -54,6 +57,12 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
     }
     case 'power-status':
       return { cmd: 'power-status' };
+    case 'sync-status':
+    case 'sync-diff':
+      return { cmd: request.cmd };
+    case 'sync-push':
+      if (request.force !== undefined && typeof request.force !== 'boolean') return { error: 'sync-push: "force" must be true or false' };
+      return { cmd: 'sync-push', force: request.force === true };
     case 'power-wake':
     case 'power-park':
       if (typeof request.host !== 'string' || request.host === '') return { error: `${request.cmd} needs "host" (a managed host's name)` };

@@ -130,6 +130,22 @@ export function lineDiff(before: string, after: string): string[] {
   return out;
 }
 
+/** The changed lines of a lineDiff with `context` unchanged lines around each, `...` between runs. */
+export function withContext(diff: readonly string[], context = 2): string[] {
+  const keep = new Array<boolean>(diff.length).fill(false);
+  diff.forEach((line, i) => {
+    if (line.startsWith('  ')) return;
+    for (let j = Math.max(0, i - context); j <= Math.min(diff.length - 1, i + context); j++) keep[j] = true;
+  });
+  const out: string[] = [];
+  diff.forEach((line, i) => {
+    if (!keep[i]) return;
+    if (out.length > 0 && !keep[i - 1]) out.push('...');
+    out.push(line);
+  });
+  return out;
+}
+
 /** Pretty canonical JSON, one key per line, for diffs people read. */
 export function prettyShared(shared: SharedConfig): string {
   return JSON.stringify(sortKeys(shared), null, 2);

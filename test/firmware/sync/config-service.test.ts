@@ -214,7 +214,7 @@ describe('config sync service', () => {
     await edit(a, addRule(80));
     await clock.advance(0);
     // The push runs on real sockets: wait for it, bounded.
-    for (let i = 0; i < 100 && b.applied.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 250 && a.sync.status().peers[0]!.outcome !== 'applied'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(b.applied.length, 1);
     assert.equal(a.sync.status().peers[0]!.outcome, 'applied');
   });
