@@ -38,7 +38,12 @@ import { createPowerService, handlePowerRequest } from './power/wire.js';
 import type { ConntrackService, ConntrackStatus } from './sync/conntrack-service.js';
 import type { DaemonLauncher } from './sync/conntrack-launcher.js';
 import { conntrackChanged, createConntrackSync } from './sync/conntrack-wire.js';
+import type { ConfigSync, ConfigSyncStatus } from './sync/config-service.js';
+import { configSyncRestart, createConfigSync, handleSyncRequest } from './sync/config-wire.js';
+import type { InterfacePort } from './sync/peer-interfaces.js';
 import { ConfigApply, LEDGER_FILE as CONFIG_APPLY_LEDGER, type ConfigApplyStatus } from './api/config-apply.js';
+import type { ApiService, ApiStatus } from './api/service.js';
+import type { ApiBackend } from './api/types.js';
 
 export interface Ports {
   clock: Clock;
@@ -72,6 +77,8 @@ export interface Ports {
   conntrackd?: DaemonLauncher;
   /** The config file, read and written through `files`: with it the API can apply a config with rollback. */
   configFile?: string;
+  /** This box's network interfaces, which a pushed config is checked against; default `ip -j link`. */
+  interfaces?: InterfacePort;
 }
 
 export interface Status {
@@ -87,9 +94,11 @@ export interface Status {
   memory: { rssBytes: number; heapUsedBytes: number };
   telemetry?: TelemetryStatus;
   power?: PowerStatus;
-  sync?: { conntrack?: ConntrackStatus };
+  sync?: { conntrack?: ConntrackStatus; config?: ConfigSyncStatus };
   /** A config applied through the API: pending until confirmed, and the last automatic revert. */
   configApply?: ConfigApplyStatus;
+  /** The web UI and HTTP API when `api` is configured: where it listens, what it refused and why, the certificate's fingerprint. */
+  api?: ApiStatus;
 }
 
 interface PersistentState {
@@ -118,8 +127,12 @@ export class Daemon {
   power: PowerService | undefined;
   /** Supervises conntrackd when `sync.conntrack` is configured. */
   conntrack: ConntrackService | undefined;
+  /** Pushes (as MASTER of sync.config.vhid) or takes the shared config when `sync.config` is set. */
+  configSync: ConfigSync | undefined;
   /** Config apply with rollback (the web UI's), when the config file is known. */
   readonly configApply: ConfigApply | undefined;
+  /** The web UI and HTTP API when `api` is configured. */
+  api: ApiService | undefined;
   private running = false;
 
   constructor(
@@ -176,6 +189,7 @@ export class Daemon {
     );
     // A new MASTER of power.vhid rebuilds the picture before it parks or wakes anything.
     this.carp.onStateChange(() => this.power?.masterChanged());
+    this.carp.onStateChange(() => this.configSync?.masterChanged());
     // conntrackd's primary-backup steps run after the transition's address work (queued within
     // the same dispatch), one transition at a time, never on the CARP timing path.
     this.carp.onStateChange((vhid, iface, from, to) => {
@@ -228,12 +242,15 @@ export class Daemon {
     await this.startTelemetry(this.config);
     this.earlyEvents = undefined;
     await this.startPrometheus(this.config);
+    await this.startConfigSync(this.config);
     for (const { pool, host } of persisted.drained) {
       await this.balancer.setDrained(host, true, pool).catch((error: Error) => this.ports.log.warn(`not draining ${pool}/${host} again: ${error.message}`));
     }
     this.running = true;
     // Last: a window left open by a restart is resumed, or reverted through applyConfig.
     await this.configApply?.start();
+    // After CARP and the rest: the API only reads and drives them, and its start never delays CARP's.
+    await this.startApi(this.config);
     this.ports.log.info('tandem started', { node: this.name, version: VERSION, vhosts: this.config.carp.length });
   }
 
@@ -241,6 +258,8 @@ export class Daemon {
     if (!this.running) return;
     this.running = false;
     this.configApply?.stop();
+    // Before CARP: no request can drive a daemon that is going away.
+    await this.stopApi();
     // Bow out first: the peer takes the VIPs at once, before slower teardown (checks in
     // flight, relays finishing) can hold up the failover.
     await this.carp.stop();
@@ -250,6 +269,7 @@ export class Daemon {
     await this.stopPrometheus();
     await this.stopPower();
     await this.stopConntrack();
+    await this.stopConfigSync();
     await this.balancer.stop();
     await this.firewall.stop();
     this.ports.log.info('tandem stopped', { node: this.name });
@@ -260,12 +280,15 @@ export class Daemon {
     if (!this.running) return;
     this.running = false;
     this.configApply?.stop();
+    // A killed process's sockets close with it.
+    await this.stopApi();
     this.telemetry?.abandon();
     this.telemetry = undefined;
     await this.stopPrometheus();
     await this.stopPower();
     this.conntrack?.abandon();
     this.conntrack = undefined;
+    await this.stopConfigSync();
     await this.balancer.abandon();
     await this.carp.abandon();
   }
@@ -311,7 +334,21 @@ export class Daemon {
       await this.stopPrometheus();
       await this.startPrometheus(next);
     }
+    if (this.running && JSON.stringify(next.api) !== JSON.stringify(this.config.api)) {
+      // Users and timeouts change in place (sessions of kept users stay); listeners restart only if needed.
+      if (this.api && next.api) await this.api.reload(next.api);
+      else {
+        await this.stopApi();
+        await this.startApi(next);
+      }
+    }
+    const restartSync = configSyncRestart(this.config, next);
     this.config = next;
+    // Last, with the new config in force: the record notes the new shared hash and a master pushes it.
+    if (this.running && restartSync) {
+      await this.stopConfigSync();
+      await this.startConfigSync(next);
+    } else await this.configSync?.configChanged(next);
   }
 
   status(): Status {
@@ -327,9 +364,80 @@ export class Daemon {
       memory: processMemory(),
       ...(this.telemetry ? { telemetry: this.telemetry.status() } : {}),
       ...(this.power ? { power: this.power.status() } : {}),
-      ...(this.conntrack ? { sync: { conntrack: this.conntrack.status() } } : {}),
+      ...(this.conntrack || this.configSync
+        ? { sync: { ...(this.conntrack ? { conntrack: this.conntrack.status() } : {}), ...(this.configSync ? { config: this.configSync.status() } : {}) } }
+        : {}),
       ...(this.configApply ? { configApply: this.configApply.status() } : {}),
+      ...(this.api ? { api: this.api.status() } : {}),
     };
+  }
+
+  /** `api`: the web UI and HTTP API, loaded only when configured; a failure is logged and the daemon runs on. */
+  private async startApi(config: TandemConfig): Promise<void> {
+    if (!config.api) return;
+    const log = this.ports.log.child({ part: 'api' });
+    try {
+      const { ApiService } = await import('./api/service.js');
+      const backend: ApiBackend = {
+        status: () => this.status(),
+        handle: (request) => this.handle(request),
+        events: this.events,
+        config: this.configApply ?? {
+          read: async () => {
+            throw new Error('this daemon was started without a config file');
+          },
+        },
+        ...(this.configApply ? { configApply: this.configApply } : {}),
+        firewallPolicy: () => this.firewall.policy,
+        clock: this.ports.clock,
+        metrics: async () => (await import('./telemetry/prometheus.js')).renderPrometheus(await this.metrics.snapshot()),
+      };
+      const api = new ApiService(config.api, {
+        clock: this.ports.clock,
+        files: this.ports.files,
+        log,
+        backend,
+        nodeName: config.node.name,
+        stateDir: config.node.stateDir,
+      });
+      this.api = api;
+      await api.start();
+    } catch (error) {
+      this.api = undefined;
+      log.error(`api not started: ${(error as Error).message}`);
+    }
+  }
+
+  private async stopApi(): Promise<void> {
+    const api = this.api;
+    this.api = undefined;
+    await api?.stop();
+  }
+
+  private async startConfigSync(config: TandemConfig): Promise<void> {
+    const log = this.ports.log.child({ part: 'sync' });
+    this.configSync = createConfigSync(config, {
+      clock: this.ports.clock,
+      files: this.ports.files,
+      processes: this.ports.processes,
+      log,
+      configFile: this.ports.configFile,
+      interfaces: this.ports.interfaces,
+      carpState: (vhid) => this.carp.status().find((v) => v.vhid === vhid)?.state,
+      apply: (next) => this.applyConfig(next),
+    });
+    try {
+      await this.configSync?.start();
+    } catch (error) {
+      log.error(`config sync not started: ${(error as Error).message}`);
+      this.configSync = undefined;
+    }
+  }
+
+  private async stopConfigSync(): Promise<void> {
+    const sync = this.configSync;
+    this.configSync = undefined;
+    await sync?.stop();
   }
 
   /** Not awaited: CARP starts at once; the first transition's steps wait for conntrackd. */
@@ -484,6 +592,10 @@ export class Daemon {
       case 'power-park':
       case 'power-pin':
         return handlePowerRequest(this.power, request);
+      case 'sync-status':
+      case 'sync-diff':
+      case 'sync-push':
+        return handleSyncRequest(this.configSync, request);
     }
   }
 

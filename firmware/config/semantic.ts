@@ -10,6 +10,8 @@ import { powerIssues } from '../power/semantic.js';
 import { commandConfigIssues } from '../telemetry/commands.js';
 import { mqttConfigIssues } from '../telemetry/schema.js';
 import { conntrackConfigIssues } from '../sync/conntrack-conf.js';
+import { configSyncIssues } from '../sync/config-schema.js';
+import { apiConfigIssues } from '../api/schema.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -76,6 +78,8 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   issues.push(...commandConfigIssues(config.telemetry));
   issues.push(...mqttConfigIssues(config.telemetry));
   issues.push(...conntrackConfigIssues(config));
+  issues.push(...configSyncIssues(config));
+  issues.push(...apiConfigIssues(config.api));
   return issues;
 }
 
