@@ -4,6 +4,7 @@
 
 import { optional, s, type ConfigIssue, type Infer, type StringRule } from '../config/kit.js';
 import { parseListen } from '../telemetry/listen.js';
+import { ipBytes } from '../os/x509.js';
 import { checkPasswordHash } from './auth.js';
 
 const isAbsolutePath: StringRule = (v) => (v.startsWith('/') && !v.includes('\0') ? undefined : 'must be an absolute path');
@@ -82,7 +83,8 @@ export function apiConfigIssues(api: ApiConfig | undefined): ConfigIssue[] {
   api.listen.forEach((text, i) => {
     const where = parseListen(text);
     if (!where) return;
-    const key = `${where.host.toLowerCase()}|${where.port}`;
+    // By the address's bytes: [::1] and [0:0:0:0:0:0:0:1] are one socket.
+    const key = `${ipBytes(where.host).toString('hex')}|${where.port}`;
     const first = seen.get(key);
     if (first !== undefined) issues.push({ path: `api.listen[${i}]`, message: `${text} is already api.listen[${first}]` });
     else seen.set(key, i);

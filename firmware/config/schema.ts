@@ -9,6 +9,7 @@ import { balancerSchema, DEFAULT_BALANCER } from '../balancer/schema.js';
 import { powerSchema } from '../power/schema.js';
 import { telemetrySchema } from '../telemetry/schema.js';
 import { syncSchema } from '../sync/schema.js';
+import { apiSchema } from '../api/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
 
@@ -143,6 +144,7 @@ export const configSchema = s.object({
   power: optional(powerSchema),
   telemetry: optional(telemetrySchema),
   sync: optional(syncSchema),
+  api: optional(apiSchema),
 });
 
 export type TandemConfig = Infer<typeof configSchema>;
