@@ -62,6 +62,8 @@ export function addEvent(event: UiEvent): void {
   batch(() => {
     events.value = prependEvent(events.value, event, EVENT_LIMIT);
     applyInput({ kind: 'event', event });
+    // The demo panel shows every node's VHIDs: a transition here means it is stale.
+    if (event.type === 'carpTransition' && demo.value) void loadDemo();
     // State changes are what a screen reader user wants read out; routine lines are not.
     if (event.type === 'carpTransition' || event.type === 'poolHealth' || event.type === 'firewallApply' || event.type === 'configApply') {
       const line = describeEvent(event);

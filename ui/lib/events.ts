@@ -29,6 +29,11 @@ export function describeEvent(event: UiEvent): EventLine {
       return { text: `demotion ${e.total} (admin ${e.admin})`, tone: e.total > 0 ? 'warn' : 'good' };
     case 'firewallApply':
       return { text: `firewall ${e.outcome}${e.detail ? `: ${e.detail}` : ''}`, tone: e.outcome === 'applied' || e.outcome === 'confirmed' ? 'good' : 'bad' };
+    case 'configApply':
+      return {
+        text: `config ${e.outcome}${e.revertsAt ? ` (reverts at ${e.revertsAt.slice(11, 19)} unless confirmed)` : ''}${e.detail ? `: ${e.detail}` : ''}`,
+        tone: e.outcome === 'applied' || e.outcome === 'confirmed' ? 'good' : 'bad',
+      };
     case 'powerAction':
       return {
         text: `${e.host}: ${e.action} by ${e.method} ${e.outcome} (${e.reason})${e.detail ? `: ${e.detail}` : ''}`,

@@ -38,7 +38,9 @@ export function formatKWh(kWh: number): string {
   if (!Number.isFinite(kWh)) return '—';
   const a = Math.abs(kWh);
   const digits = a >= 100 ? 0 : a >= 1 ? 2 : 3;
-  return `${kWh.toFixed(digits)} kWh`;
+  // A rounding of a tiny negative (float noise in a difference) would print "-0.000".
+  const text = kWh.toFixed(digits);
+  return `${Number(text) === 0 ? (0).toFixed(digits) : text} kWh`;
 }
 
 export function formatMs(ms: number | undefined): string {

@@ -36,7 +36,10 @@ export function Carp() {
                   <th scope="col">Counter</th>
                   {s.carp.map((v) => (
                     <th scope="col" key={v.vhid}>
-                      VHID {v.vhid} <Badge state={v.state} />
+                      VHID {v.vhid}
+                      <div>
+                        <Badge state={v.state} />
+                      </div>
                     </th>
                   ))}
                 </tr>

@@ -11,7 +11,7 @@ import { DemoPanel } from './demo.js';
 /** Who holds a VHID: this node when MASTER; in the demo, the peer that says it is. */
 function masterOf(vhid: number, selfState: string, self: string): string {
   if (selfState === 'MASTER') return `${self} (this node)`;
-  const peers = demo.value?.nodes.filter((n) => n.running && n.carp.some((c) => c.vhid === vhid && c.state === 'MASTER')).map((n) => n.name) ?? [];
+  const peers = demo.value?.nodes.filter((n) => !n.self && n.running && n.carp.some((c) => c.vhid === vhid && c.state === 'MASTER')).map((n) => n.name) ?? [];
   if (peers.length > 0) return peers.join(', ');
   return selfState === 'BACKUP' ? 'a peer' : 'none known';
 }
@@ -46,7 +46,6 @@ export function Dashboard() {
               <thead>
                 <tr>
                   <th scope="col">VHID</th>
-                  <th scope="col">Addresses</th>
                   <th scope="col">State here</th>
                   <th scope="col">MASTER</th>
                   <th scope="col">Since</th>
@@ -57,8 +56,8 @@ export function Dashboard() {
                   <tr key={v.vhid} data-vhid={v.vhid}>
                     <th scope="row">
                       {v.vhid} <span class="muted">{v.interface}</span>
+                      <div class="muted small addr">{v.addresses.join(', ')}</div>
                     </th>
-                    <td>{v.addresses.join(', ')}</td>
                     <td>
                       <Badge state={v.state} />
                     </td>

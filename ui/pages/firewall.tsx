@@ -30,6 +30,7 @@ interface CheckReply {
 
 type Mode = 'section' | 'config';
 const CONFIRM_CHOICES = [30, 60, 120, 300];
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function Rendered({ view }: { view: FirewallView | undefined }) {
   return (
@@ -197,7 +198,7 @@ export function FirewallPage() {
           {s.appliedAt && <span>applied {since(s.appliedAt, t)}</span>}
           {s.rules !== undefined && (
             <span>
-              {s.rules} rules, {s.forwards ?? 0} forwards, {s.nat ?? 0} NAT
+              {plural(s.rules, 'rule')}, {plural(s.forwards ?? 0, 'forward')}, {s.nat ?? 0} NAT
             </span>
           )}
           {s.lastRevert && <span class="warn-text">last revert: {s.lastRevert}</span>}
@@ -233,7 +234,7 @@ export function FirewallPage() {
             </div>
             <div id="fw-issues" class="issues" aria-live="polite">
               {checking && !check && <p class="muted">Checking…</p>}
-              {check?.ok && <p class="good-text">No issues{mode === 'section' ? ': the rendering below is this text’s' : ''}.</p>}
+              {check?.ok && <p class="good-text">No issues.</p>}
               {check && !check.ok && (
                 <>
                   <p class="bad-text">

@@ -111,3 +111,24 @@ test('events read as one line each, newest first, without repeats', () => {
   assert.deepEqual(list.map((e) => e.time), ['2026-12-03T10:00:02.000Z', '2026-12-03T10:00:01.000Z']);
   assert.deepEqual(fromRecent([{ type: 'a', time: '1' }, { type: 'b', time: '2' }, { type: 'c', time: '3' }], 2).map((e) => e.type), ['c', 'b']);
 });
+
+test('the firewall section comes out dedented, to the next top-level key', async () => {
+  const { sectionOf, withinSection, lineOfPath: at } = await import('../../../ui/lib/issues.js');
+  const text = `node:\n  name: fw-a\nfirewall:\n  # policy\n  rules:\n  - action: pass\n\n    to: lan\napi:\n  listen: [127.0.0.1:8080]\n`;
+  const section = sectionOf(text, 'firewall');
+  assert.equal(section, '# policy\nrules:\n- action: pass\n\n  to: lan\n');
+  assert.equal(at(section!, withinSection('firewall.rules[0].to', 'firewall')), 5);
+  assert.equal(sectionOf(text, 'carp'), undefined);
+  assert.equal(sectionOf('firewall: { rules: [] }\n', 'firewall'), undefined);
+  assert.equal(sectionOf('firewall:\n  rules: []\n', 'firewall'), 'rules: []\n');
+  assert.equal(withinSection('firewall', 'firewall'), '');
+  assert.equal(withinSection('node.name', 'firewall'), 'node.name');
+});
+
+test('a config apply reads as what happened and when it reverts', () => {
+  assert.deepEqual(describeEvent({ type: 'configApply', outcome: 'applied', revertsAt: '2026-12-03T10:01:00.000Z', time: 't' }), {
+    text: 'config applied (reverts at 10:01:00 unless confirmed)',
+    tone: 'good',
+  });
+  assert.deepEqual(describeEvent({ type: 'configApply', outcome: 'reverted', detail: 'not confirmed within 30 s', time: 't' }), { text: 'config reverted: not confirmed within 30 s', tone: 'bad' });
+});

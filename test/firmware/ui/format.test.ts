@@ -33,6 +33,7 @@ test('energy, round trips and bytes pick their precision from the amount', () =>
   assert.equal(formatKWh(0.0123), '0.012 kWh');
   assert.equal(formatKWh(1.256), '1.26 kWh');
   assert.equal(formatKWh(312.4), '312 kWh');
+  assert.equal(formatKWh(-0.0001), '0.000 kWh');
   assert.equal(formatMs(0.42), '0.4 ms');
   assert.equal(formatMs(23.6), '24 ms');
   assert.equal(formatMs(undefined), '—');
