@@ -41,12 +41,15 @@ export function Dashboard() {
           <Empty>No CARP groups configured.</Empty>
         ) : (
           <TableBox>
-            <table class="vhids" aria-live="polite">
+            <table class="vhids">
               <caption class="sr-only">Each VHID: this node's state, who is MASTER and since when</caption>
               <thead>
                 <tr>
                   <th scope="col">VHID</th>
-                  <th scope="col">State here</th>
+                  <th scope="col" class="wide-only">
+                    Addresses
+                  </th>
+                  <th scope="col">State</th>
                   <th scope="col">MASTER</th>
                   <th scope="col">Since</th>
                 </tr>
@@ -56,9 +59,11 @@ export function Dashboard() {
                   <tr key={v.vhid} data-vhid={v.vhid}>
                     <th scope="row">
                       {v.vhid} <span class="muted">{v.interface}</span>
-                      <div class="muted small addr">{v.addresses.join(', ')}</div>
+                      <div class="muted small narrow-only">{v.addresses.join(', ')}</div>
                     </th>
-                    <td>
+                    {/* Kept as a cell on phones too (hidden there): the columns stay put for scripts that count them. */}
+                    <td class="wide-only">{v.addresses.join(', ')}</td>
+                    <td class="state">
                       <Badge state={v.state} />
                     </td>
                     <td class="master">{masterOf(v.vhid, v.state, s.node)}</td>
