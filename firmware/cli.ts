@@ -33,6 +33,10 @@ usage:
   tandem sync diff [--json]           the shared sections' difference with each peer
   tandem sync push [--force]          push the shared sections now (MASTER of sync.config.vhid);
                                       --force overrides a peer whose config diverged
+  tandem passwd --hash                read a password on stdin, print its scrypt hash for
+                                      api.users[].passwordHash
+  tandem passwd USER                  set USER's web UI password in the config file (asked
+                                      twice on a terminal, one line from a pipe)
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -53,13 +57,14 @@ interface Options {
   format?: 'pf' | 'nft';
   confirmWithin?: number;
   force: boolean;
+  hash: boolean;
   pool?: string;
   trace?: string;
   positional: string[];
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { json: false, reset: false, force: false, positional: [] };
+  const options: Options = { json: false, reset: false, force: false, hash: false, positional: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = () => {
@@ -79,6 +84,9 @@ function parseOptions(args: string[]): Options {
         break;
       case '--force':
         options.force = true;
+        break;
+      case '--hash':
+        options.hash = true;
         break;
       case '--reset':
         options.reset = true;
@@ -184,6 +192,12 @@ export function parseArgs(argv: string[]): Command {
       if (sub === 'status' || sub === 'diff') return { kind: `sync-${sub}`, json: options.json, ...client };
       if (sub === 'push') return { kind: 'sync-push', force: options.force, json: options.json, ...client };
       throw new UsageError('sync needs status, diff or push [--force]');
+    }
+    case 'passwd': {
+      const [user, extra] = options.positional;
+      if (extra !== undefined) throw new UsageError(`passwd: unexpected argument ${extra}`);
+      if (options.hash === (user !== undefined)) throw new UsageError('passwd needs --hash or a USER');
+      return options.hash ? { kind: 'passwd-hash' } : { kind: 'passwd-user', user: user!, config: options.config };
     }
     case 'demo':
       noPositional();

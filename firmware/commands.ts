@@ -35,6 +35,8 @@ export type Command =
   | (PowerClientCommand & ClientOptions)
   | (SyncClientCommand & ClientOptions)
   | { kind: 'power-simulate'; trace: string; pool?: string | undefined; json: boolean; config?: string | undefined }
+  | { kind: 'passwd-hash' }
+  | { kind: 'passwd-user'; user: string; config?: string | undefined }
   | { kind: 'demo' };
 
 const DEFAULT_CONTROL = '/run/tandem/control.sock';
@@ -91,6 +93,17 @@ export async function execute(command: Command): Promise<number> {
       return (await import('./sync/config-client.js')).syncClient(command);
     case 'power-simulate':
       return (await import('./power/commands.js')).powerSimulate(command);
+    case 'passwd-hash':
+    case 'passwd-user': {
+      const passwd = await import('./api/passwd.js');
+      try {
+        if (command.kind === 'passwd-hash') return await passwd.passwdHash(passwd.realPasswdDeps());
+        return await passwd.passwdUser(command.user, configPathFrom(command.config), passwd.realPasswdDeps());
+      } catch (error) {
+        process.stderr.write(`tandem passwd: ${(error as Error).message}\n`);
+        return 1;
+      }
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');
       return runDemo();
