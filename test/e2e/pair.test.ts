@@ -1,0 +1,134 @@
+// Issue 12's "Done when", clicked in Debian's chromium: a two-node Tandem pair (the built
+// bundle, real CARP in lab namespaces) each serving its console over HTTPS on its lab address,
+// the browser in a third lab host. Log in, watch both dashboards, fail the MASTER over and see
+// the peer's page turn MASTER live; every mutation the UI sent carried the session's CSRF token.
+
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Lab, eventually } from '../netns/lab.js';
+import { Workdir } from '../netns/peers.js';
+import {
+  ApiNode, DESKTOP, PHONE, README_SHOTS, consoleContext, e2eUnavailable, launchBrowser, logIn, passwordHash, recordMutations,
+  type ConsoleUser,
+} from './harness.js';
+
+const skip = e2eUnavailable();
+const ADMIN: ConsoleUser = { name: 'admin', password: 'e2e-pair-password' };
+
+/** The dashboard's row for a VHID and the state it shows for this node. */
+const stateCell = (page: Page, vhid: number) => page.locator(`table.vhids tr[data-vhid="${vhid}"] td`).nth(1);
+
+/** Marks the document so a reload (a new document) would be seen. */
+async function markDocument(page: Page): Promise<() => Promise<boolean>> {
+  const mark = `e2e-${Math.random()}`;
+  await page.evaluate(`window.__e2eMark = ${JSON.stringify(mark)}`);
+  return async () => (await page.evaluate('window.__e2eMark')) === mark;
+}
+
+describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000 }, () => {
+  let lab: Lab;
+  let work: Workdir;
+  let a: ApiNode;
+  let b: ApiNode;
+  let browser: Browser;
+
+  before(async () => {
+    lab = await Lab.create({ hosts: 3 });
+    work = await Workdir.create();
+    const users = [{ name: ADMIN.name, passwordHash: await passwordHash(ADMIN.password) }];
+    a = await ApiNode.start(lab, 1, work, { vhosts: [{ advskew: 0 }], users });
+    await a.control({ cmd: 'status' });
+    b = await ApiNode.start(lab, 2, work, { vhosts: [{ advskew: 100 }], users });
+    browser = await launchBrowser(lab, 3, work);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await lab?.dispose();
+    await work?.dispose();
+  });
+
+  it('log in, see both dashboards, fail the MASTER over and see the peer become MASTER without reloading', async () => {
+    await eventually('fw-h1 MASTER, fw-h2 BACKUP', async () =>
+      (await a.status()).carp[0]?.state === 'MASTER' && (await b.status()).carp[0]?.state === 'BACKUP' ? true : undefined, 10_000);
+    const context = await consoleContext(browser);
+    try {
+      const pageA = await context.newPage();
+      const pageB = await context.newPage();
+      const sentA = recordMutations(pageA);
+      const sentB = recordMutations(pageB);
+      const tokenA = await logIn(pageA, a.url, ADMIN);
+      const tokenB = await logIn(pageB, b.url, ADMIN);
+      assert.notEqual(tokenA, tokenB, 'each console issues its own CSRF token');
+
+      await assertText(stateCell(pageA, 42), 'MASTER');
+      await assertText(stateCell(pageB, 42), 'BACKUP');
+      const sameA = await markDocument(pageA);
+      const sameB = await markDocument(pageB);
+
+      // The failover lives on the CARP page behind a confirmation.
+      await pageA.getByRole('link', { name: 'CARP' }).click();
+      await pageA.getByRole('button', { name: /fail over/i }).click();
+      const dialog = pageA.getByRole('dialog');
+      await dialog.getByRole('button', { name: /fail over now/i }).click();
+
+      // B's page turns MASTER from its live stream: no reload, no navigation.
+      await assertText(stateCell(pageB, 42), 'MASTER', 10_000);
+      assert.equal((await b.status()).carp[0]?.state, 'MASTER', 'the daemon agrees with its page');
+      await pageA.getByRole('link', { name: 'Dashboard' }).click();
+      await assertText(stateCell(pageA, 42), 'BACKUP');
+      assert.ok(await sameA(), 'page A was not reloaded');
+      assert.ok(await sameB(), 'page B was not reloaded');
+
+      // Every mutation the UI sent carried its console's token (login itself is public).
+      const failovers = sentA.filter((m) => m.path === '/api/failover');
+      assert.equal(failovers.length, 1, JSON.stringify(sentA));
+      for (const [sent, token] of [[sentA, tokenA], [sentB, tokenB]] as const) {
+        for (const m of sent.filter((m) => m.path !== '/api/login')) assert.equal(m.csrf, token, `${m.method} ${m.path} carried ${m.csrf}`);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('saves a screenshot of every page at phone and desktop sizes (the dashboard\'s into ui/screenshots)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-screens-'));
+    const saved: string[] = [];
+    await mkdir(README_SHOTS, { recursive: true });
+    for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      const context: BrowserContext = await consoleContext(browser, viewport);
+      try {
+        const page = await context.newPage();
+        await logIn(page, b.url, ADMIN);
+        await stateCell(page, 42).waitFor();
+        // Every page the navigation offers, so a new page gets its screenshot without editing this test.
+        const links = await page.locator('nav[aria-label="Pages"] a').all();
+        const hrefs = (await Promise.all(links.map((l) => l.getAttribute('href')))).filter((h): h is string => h !== null);
+        assert.ok(hrefs.length >= 5, `pages: ${hrefs.join(' ')}`);
+        for (const href of hrefs) {
+          await page.goto(new URL(href, b.url).toString());
+          await page.locator('main h1').first().waitFor();
+          // The live stream keeps a request open, so "network idle" never comes: give the page's
+          // own data requests a moment, then take the picture (a late answer only changes a pixel).
+          await page.waitForTimeout(400);
+          const name = href.replace(/^#\/?/, '') || 'dashboard';
+          const file = name === 'dashboard' ? join(README_SHOTS, `dashboard-${size}.png`) : join(dir, `${name}-${size}.png`);
+          await page.screenshot({ path: file });
+          saved.push(file);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    console.log(`screenshots:\n  ${saved.join('\n  ')}`);
+    assert.ok(saved.some((f) => f.endsWith('dashboard-phone.png')) && saved.some((f) => f.endsWith('dashboard-desktop.png')));
+  });
+});
+
+async function assertText(locator: ReturnType<Page['locator']>, text: string, timeoutMs = 5000): Promise<void> {
+  await eventually(`${locator} to read ${text}`, async () => ((await locator.textContent())?.includes(text) ? true : undefined), timeoutMs, 50);
+}
