@@ -37,7 +37,7 @@ import type { DriverFactory } from './power/targets.js';
 import { createPowerService, handlePowerRequest } from './power/wire.js';
 import type { ConntrackService, ConntrackStatus } from './sync/conntrack-service.js';
 import type { DaemonLauncher } from './sync/conntrack-launcher.js';
-import { conntrackChanged, createConntrackSync } from './sync/conntrack-wire.js';
+import { conntrackChanged, createConntrackSync, SyncedHookRunner } from './sync/conntrack-wire.js';
 import type { ConfigSync, ConfigSyncStatus } from './sync/config-service.js';
 import { configSyncRestart, createConfigSync, handleSyncRequest } from './sync/config-wire.js';
 import type { InterfacePort } from './sync/peer-interfaces.js';
@@ -147,7 +147,9 @@ export class Daemon {
     this.events.on((event) => {
       if (this.earlyEvents && this.earlyEvents.length < 256) this.earlyEvents.push(event);
     });
-    this.hooks = new HookRunner(config.hooks, ports.processes, log.child({ part: 'hooks' }));
+    // conntrackd's primary-backup steps ride the hook queue: after each transition's address
+    // work, before its hook script, one transition at a time, never on CARP's timing path.
+    this.hooks = new SyncedHookRunner(config.hooks, ports.processes, log.child({ part: 'hooks' }), () => this.conntrack);
     this.carp = new CarpService(config.carp, {
       clock: ports.clock,
       packets: ports.packets,
@@ -190,12 +192,6 @@ export class Daemon {
     // A new MASTER of power.vhid rebuilds the picture before it parks or wakes anything.
     this.carp.onStateChange(() => this.power?.masterChanged());
     this.carp.onStateChange(() => this.configSync?.masterChanged());
-    // conntrackd's primary-backup steps run after the transition's address work (queued within
-    // the same dispatch), one transition at a time, never on the CARP timing path.
-    this.carp.onStateChange((vhid, iface, from, to) => {
-      const after = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.carp.idle());
-      void this.conntrack?.transition(vhid, iface, from, to, after);
-    });
     if (ports.configFile) {
       this.configApply = new ConfigApply({
         files: ports.files,
@@ -448,7 +444,6 @@ export class Daemon {
       processes: this.ports.processes,
       ...(this.ports.conntrackd ? { launcher: this.ports.conntrackd } : {}),
       log,
-      carp: () => this.carp.status(),
     });
     void this.conntrack?.start().catch((error: Error) => log.error(`conntrackd not started: ${error.message}`));
   }

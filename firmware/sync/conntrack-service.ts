@@ -49,8 +49,6 @@ export interface ConntrackPorts {
   processes: ProcessRunner;
   launcher: DaemonLauncher;
   log: Logger;
-  /** The driving vhid's CARP state now, to redo its steps after conntrackd restarts. */
-  carpState: () => StateName | undefined;
 }
 
 const READY_POLL_MS = 50;
@@ -75,6 +73,8 @@ export class ConntrackService {
   private lastSteps: TransitionRecord | undefined;
   private counters: { value: ConntrackCounters; at: number } | undefined;
   private statsRunning = false;
+  /** The driving vhid's state as the transitions reported it. */
+  private vhidState: StateName = 'INIT';
 
   constructor(readonly setup: ConntrackSetup, private readonly ports: ConntrackPorts) {
     this.backoffMs = setup.restartMinMs;
@@ -90,9 +90,14 @@ export class ConntrackService {
     return this.starting;
   }
 
-  /** A CARP transition: the steps are queued behind earlier ones and run after `after`. */
-  transition(vhid: number, iface: string, from: StateName, to: StateName, after: Promise<unknown> = Promise.resolve()): Promise<void> {
-    if (vhid !== this.setup.vhid || iface !== this.setup.vhidInterface || this.stopping) return this.queue;
+  /**
+   * A CARP transition to `to`: the steps are queued behind earlier ones and run after `after`
+   * (the transition's address work). Resolves when they have run; other vhids resolve at once.
+   */
+  transition(vhid: number, iface: string, to: StateName, after: Promise<unknown> = Promise.resolve()): Promise<void> {
+    if (vhid !== this.setup.vhid || iface !== this.setup.vhidInterface || this.stopping) return Promise.resolve();
+    const from = this.vhidState;
+    this.vhidState = to;
     return this.enqueue(from, to, 'transition', after);
   }
 
@@ -249,8 +254,8 @@ export class ConntrackService {
       this.restartTimer = undefined;
       void this.launch().then((ok) => {
         // Its caches are empty: redo the current state's steps (a MASTER bulk-sends, a BACKUP asks for a resync).
-        const state = this.ports.carpState();
-        if (ok && state && state !== 'INIT') void this.enqueue('INIT', state, 'restart', Promise.resolve());
+        const state = this.vhidState;
+        if (ok && state !== 'INIT') void this.enqueue('INIT', state, 'restart', Promise.resolve());
       });
     });
   }

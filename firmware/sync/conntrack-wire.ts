@@ -5,6 +5,7 @@ import type { TandemConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../os/clock.js';
 import type { ProcessRunner } from '../os/process.js';
+import { HookRunner, type HookPaths } from '../carp/hooks.js';
 import type { StateName } from '../carp/machine.js';
 import { resolveConntrack } from './conntrack-conf.js';
 import { LinuxDaemonLauncher, type DaemonLauncher } from './conntrack-launcher.js';
@@ -15,7 +16,6 @@ export interface ConntrackWireDeps {
   processes: ProcessRunner;
   launcher?: DaemonLauncher;
   log: Logger;
-  carp: () => { vhid: number; interface: string; state: StateName }[];
 }
 
 /** The supervisor for `sync.conntrack`, or undefined without the section (or with an invalid one, logged). */
@@ -27,14 +27,33 @@ export function createConntrackSync(config: TandemConfig, deps: ConntrackWireDep
     deps.log.error('sync.conntrack not started', { issues: resolved.issues.map((i) => `${i.path}: ${i.message}`) });
     return undefined;
   }
-  const { vhid, vhidInterface } = resolved.setup;
   return new ConntrackService(resolved.setup, {
     clock: deps.clock,
     processes: deps.processes,
     launcher: deps.launcher ?? new LinuxDaemonLauncher(),
     log: deps.log,
-    carpState: () => deps.carp().find((v) => v.vhid === vhid && v.interface === vhidInterface)?.state,
   });
+}
+
+/**
+ * The CARP hook queue with conntrackd's steps in front: for each transition the steps run after
+ * its address work, and the transition's hook script after the steps (keepalived's notify runs
+ * primary-backup.sh the same way), so a script never sees the kernel table before the commit.
+ */
+export class SyncedHookRunner extends HookRunner {
+  constructor(
+    paths: HookPaths,
+    runner: ProcessRunner,
+    log: Logger,
+    private readonly conntrack: () => ConntrackService | undefined,
+  ) {
+    super(paths, runner, log);
+  }
+
+  override transition(vhid: number, state: StateName, iface: string, after: Promise<unknown> = Promise.resolve()): Promise<void> {
+    const steps = this.conntrack()?.transition(vhid, iface, state, after);
+    return super.transition(vhid, state, iface, steps ? Promise.all([after, steps]) : after);
+  }
 }
 
 /** Whether a reload must restart conntrackd: its section changed. */

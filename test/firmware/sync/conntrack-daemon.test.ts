@@ -22,6 +22,7 @@ function config(sync: Record<string, unknown> = {}): TandemConfig {
       { vhid: 42, interface: 'eth0', addresses: ['198.51.100.100/24'], password: 'labsecret' },
       { vhid: 43, interface: 'eth0', addresses: ['198.51.100.101/24'], password: 'labsecret' },
     ],
+    hooks: { master: '/hooks/master', backup: '/hooks/backup' },
     sync: { conntrack: { interface: 'sync', address: '198.51.100.253', peer: '198.51.100.254', vhid: 42, ...sync } },
   });
   assert.ok(value, JSON.stringify(issues));
@@ -44,12 +45,16 @@ function build(cfg: TandemConfig) {
     log: createLogger('error', () => undefined), conntrackd: launcher,
   });
   const flags = () => processes.runs.filter((r) => r.command === '/usr/sbin/conntrackd' && r.args[2] !== '-s').map((r) => r.args[2]);
-  return { clock, daemon, launcher, flags };
+  const order = () =>
+    processes.runs
+      .filter((r) => (r.command === '/usr/sbin/conntrackd' && r.args[2] !== '-s') || (r.command.startsWith('/hooks/') && r.args[0] === '42'))
+      .map((r) => (r.command === '/usr/sbin/conntrackd' ? r.args[2]! : `${r.command} ${r.args.join(' ')}`));
+  return { clock, daemon, launcher, flags, order };
 }
 
 describe('daemon: sync.conntrack', () => {
   it('starts conntrackd and runs BACKUP then MASTER steps for its vhid only, shown in status', async () => {
-    const { clock, daemon, launcher, flags } = build(config());
+    const { clock, daemon, launcher, flags, order } = build(config());
     await daemon.start();
     await clock.advance(4000);
     await daemon.conntrack!.idle();
@@ -57,6 +62,12 @@ describe('daemon: sync.conntrack', () => {
     assert.equal(launcher.children.length, 1);
     assert.deepEqual(launcher.current!.args, ['-C', '/run/tandem-a/conntrackd.conf']);
     assert.deepEqual(flags(), ['-t', '-n', '-c', '-f', '-R', '-B'], 'vhid 43 ran nothing: one BACKUP row, one MASTER row');
+    await clock.advance(10);
+    assert.deepEqual(
+      order(),
+      ['-t', '-n', '/hooks/backup 42 BACKUP eth0', '-c', '-f', '-R', '-B', '/hooks/master 42 MASTER eth0'],
+      "each transition's hook script runs after its conntrackd steps, in one queue",
+    );
     const status = daemon.status().sync?.conntrack;
     assert.equal(status?.running, true);
     assert.equal(status?.lastSteps?.to, 'MASTER');

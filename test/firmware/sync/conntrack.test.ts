@@ -15,7 +15,6 @@ import { FakeDaemonLauncher } from '../../../firmware/sync/conntrack-launcher.js
 import { ConntrackService } from '../../../firmware/sync/conntrack-service.js';
 import { parseConntrackStats } from '../../../firmware/sync/conntrack-stats.js';
 import { planSteps } from '../../../firmware/sync/conntrack-steps.js';
-import type { StateName } from '../../../firmware/carp/machine.js';
 
 function config(sync: Record<string, unknown>, more: Record<string, unknown> = {}): TandemConfig {
   const { value, issues } = validate(configSchema, {
@@ -178,15 +177,14 @@ function harness(answer: (run: RecordedRun, alive: boolean) => Partial<RunResult
     if (run.args[2] === '-s') return alive ? { code: 0, stdout: STATS } : { code: 1, stderr: "[ERROR] can't connect: is conntrackd running?" };
     return answer(run, alive);
   });
-  let state: StateName | undefined = 'BACKUP';
   const resolved = resolveConntrack(config({ peer: '198.51.100.254' }, zones));
   assert.ok(resolved?.ok);
   const service = new ConntrackService(resolved.setup, {
-    clock, processes, launcher, carpState: () => state,
+    clock, processes, launcher,
     log: createLogger('debug', (line) => logs.push(JSON.parse(line) as { level: string; msg: string })),
   });
   const flags = () => processes.runs.filter((r) => r.args[2] !== '-s').map((r) => r.args[2]);
-  return { clock, launcher, processes, service, logs, flags, setState: (s: StateName) => (state = s) };
+  return { clock, launcher, processes, service, logs, flags };
 }
 
 describe('ConntrackService', () => {
@@ -210,8 +208,8 @@ describe('ConntrackService', () => {
     let addressesDone = false;
     let release!: () => void;
     const after = new Promise<void>((resolve) => (release = resolve)).then(() => (addressesDone = true));
-    void h.service.transition(7, 'wan', 'BACKUP', 'MASTER');
-    void h.service.transition(5, 'lan', 'BACKUP', 'MASTER', after);
+    void h.service.transition(7, 'wan', 'MASTER');
+    void h.service.transition(5, 'lan', 'MASTER', after);
     await Promise.resolve();
     assert.deepEqual(h.flags(), [], 'nothing runs before the transition\'s address work');
     release();
@@ -220,6 +218,7 @@ describe('ConntrackService', () => {
     assert.deepEqual(h.flags(), ['-c', '-f', '-R', '-B']);
     const last = h.service.status().lastSteps!;
     assert.equal(last.to, 'MASTER');
+    assert.equal(last.from, 'INIT');
     assert.equal(last.done, true);
     assert.deepEqual(last.steps.map((s) => `${s.step}:${s.outcome}`), ['ensureRunning:ok', 'commit:ok', 'flush:ok', 'resync:ok', 'bulkSend:ok']);
   });
@@ -227,11 +226,12 @@ describe('ConntrackService', () => {
   it('runs transitions one at a time in transition order and records a failing step', async () => {
     const h = harness((run) => (run.args[2] === '-n' ? { code: 1, stderr: '[ERROR] peer did not answer' } : {}));
     await h.service.start();
-    void h.service.transition(5, 'lan', 'INIT', 'BACKUP');
-    void h.service.transition(5, 'lan', 'BACKUP', 'MASTER');
-    void h.service.transition(5, 'lan', 'MASTER', 'BACKUP');
+    void h.service.transition(5, 'lan', 'BACKUP');
+    void h.service.transition(5, 'lan', 'MASTER');
+    void h.service.transition(5, 'lan', 'BACKUP');
+    void h.service.transition(5, 'lan', 'BACKUP');
     await h.service.idle();
-    assert.deepEqual(h.flags(), ['-t', '-n', '-c', '-f', '-R', '-B', '-t', '-n']);
+    assert.deepEqual(h.flags(), ['-t', '-n', '-c', '-f', '-R', '-B', '-t', '-n'], 'a repeated state runs nothing');
     const steps = h.service.status().lastSteps!.steps;
     assert.equal(steps.at(-1)!.outcome, 'failed');
     assert.equal(steps.at(-1)!.detail, '[ERROR] peer did not answer');
@@ -241,7 +241,7 @@ describe('ConntrackService', () => {
   it('restarts a crashed conntrackd with doubling backoff, removing the stale lock, and redoes the state\'s steps', async () => {
     const h = harness();
     await h.service.start();
-    h.setState('MASTER');
+    await h.service.transition(5, 'lan', 'MASTER');
     h.launcher.current!.exit(null, 'SIGKILL');
     await Promise.resolve();
     assert.equal(h.service.status().running, false);
@@ -252,7 +252,7 @@ describe('ConntrackService', () => {
     assert.equal(h.launcher.children.length, 2);
     await h.service.idle();
     assert.deepEqual(h.launcher.removed.length, 2, 'the lock is removed before each start');
-    assert.deepEqual(h.flags(), ['-c', '-f', '-R', '-B'], 'a MASTER bulk-sends again after the restart');
+    assert.deepEqual(h.flags(), ['-c', '-f', '-R', '-B', '-c', '-f', '-R', '-B'], 'a MASTER bulk-sends again after the restart');
     assert.equal(h.service.status().lastSteps!.cause, 'restart');
     h.launcher.current!.exit(1, null, "[ERROR] lockfile `x' exists");
     await h.clock.advance(1999);
@@ -269,7 +269,7 @@ describe('ConntrackService', () => {
     await h.service.start();
     h.launcher.current!.exit(null, 'SIGSEGV');
     await Promise.resolve();
-    await h.service.transition(5, 'lan', 'BACKUP', 'MASTER');
+    await h.service.transition(5, 'lan', 'MASTER');
     assert.equal(h.launcher.children.length, 2, 'no waiting out the backoff');
     assert.deepEqual(h.flags(), ['-c', '-f', '-R', '-B']);
     await h.clock.advance(60_000);
