@@ -52,9 +52,10 @@ export function Action({ run, children, label, kind = 'plain', disabled, title, 
   );
 }
 
-export function TableBox({ children }: { children: ComponentChildren }) {
+/** Focusable so a keyboard can scroll a table wider than a phone; named for what it holds. */
+export function TableBox({ label, children }: { label: string; children: ComponentChildren }) {
   return (
-    <div class="table-box" tabIndex={0} role="region" aria-label="scrollable table">
+    <div class="table-box" tabIndex={0} role="region" aria-label={label}>
       {children}
     </div>
   );

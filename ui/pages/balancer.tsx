@@ -34,7 +34,7 @@ export function BalancerPage() {
             )}
           </p>
           {(demand.value[p.name]?.length ?? 0) > 1 && <Sparkline samples={demand.value[p.name]!} label={`demand of pool ${p.name}`} unit="conn" />}
-          <TableBox>
+          <TableBox label={`hosts of pool ${p.name}`}>
             <table>
               <caption class="sr-only">Hosts of pool {p.name}</caption>
               <thead>

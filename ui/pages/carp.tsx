@@ -28,7 +28,7 @@ export function Carp() {
         {s.carp.length === 0 ? (
           <Empty>No CARP groups configured.</Empty>
         ) : (
-          <TableBox>
+          <TableBox label="CARP counters">
             <table class="counters">
               <caption>Advertisements and drops per reason, per VHID</caption>
               <thead>

@@ -40,7 +40,7 @@ export function Dashboard() {
         {s.carp.length === 0 ? (
           <Empty>No CARP groups configured.</Empty>
         ) : (
-          <TableBox>
+          <TableBox label="virtual hosts">
             <table class="vhids">
               <caption class="sr-only">Each VHID: this node's state, who is MASTER and since when</caption>
               <thead>

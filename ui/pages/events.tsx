@@ -30,13 +30,15 @@ export function EventLog() {
       {shown.length === 0 ? (
         <Empty>No events yet.</Empty>
       ) : (
-        <TableBox>
+        <TableBox label="events">
           <table class="log">
             <caption class="sr-only">Events, newest first</caption>
             <thead>
               <tr>
                 <th scope="col">Time (UTC)</th>
-                <th scope="col">Type</th>
+                <th scope="col" class="wide-only">
+                  Type
+                </th>
                 <th scope="col">What happened</th>
               </tr>
             </thead>
@@ -48,7 +50,7 @@ export function EventLog() {
                     <td>
                       <time dateTime={e.time}>{clockTime(e.time, t)}</time>
                     </td>
-                    <td>{e.type}</td>
+                    <td class="wide-only">{e.type}</td>
                     <td>{line.text}</td>
                   </tr>
                 );

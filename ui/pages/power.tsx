@@ -47,7 +47,7 @@ export function PowerPage() {
       </section>
       <section aria-labelledby="power-hosts">
         <h2 id="power-hosts">Hosts</h2>
-        <TableBox>
+        <TableBox label="power hosts">
           <table>
             <caption class="sr-only">Power state of each pool host</caption>
             <thead>
