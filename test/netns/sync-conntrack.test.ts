@@ -36,7 +36,7 @@ function watchClient(child: ChildProcess): () => FlowState | undefined {
   return () => last;
 }
 
-async function failover(sync: boolean): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; dispose: () => Promise<void> }> {
+async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp'): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-sync-'));
   const lab = await SyncLab.create(dir);
   const dispose = async () => {
@@ -44,9 +44,9 @@ async function failover(sync: boolean): Promise<{ before: FlowState; after: Flow
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync });
+    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync, transport });
     await until('r1 MASTER of both vhids', async () => ((await r1.state(1)) === 'MASTER' && (await r1.state(2)) === 'MASTER' ? true : undefined), 10_000);
-    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync });
+    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync, transport });
     await until('r2 BACKUP', async () => ((await r2.state(1)) === 'BACKUP' && (await r2.state(2)) === 'BACKUP' ? true : undefined), 10_000);
     if (sync) {
       for (const r of [r1, r2]) {
@@ -115,6 +115,23 @@ describe('conntrackd state sync through a failover (netns, real daemons)', { tim
       const table = await run.lab.exec('r2', 'conntrack', ['-L', '-d', SERVER]);
       assert.match(table.stdout, /dport=5001 .*dst=203\.0\.113\.1 /);
       assert.match(table.stdout, /udp .*dport=5002 /);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('with multicast FTFW instead of UDP unicast the stream survives too', { timeout: 110_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    const run = await failover(true, 'multicast');
+    try {
+      const { before, after, takeoverAt } = run;
+      t.diagnostic(`longest silence: tcp ${after.tcpMaxGap} ms, udp ${after.udpMaxGap} ms`);
+      assert.equal(after.tcpError, null);
+      assert.ok(after.tcpBytes > before.tcpBytes && after.tcpLastAt > takeoverAt, 'the TCP stream went on');
+      assert.ok(after.udpLastAt > takeoverAt, 'the UDP flow went on');
+      const conntrack = (await run.r2.status()).sync?.conntrack;
+      assert.equal(conntrack?.transport, 'multicast');
+      assert.ok((conntrack?.counters?.packetsReceived ?? 0) > 0, `sync messages arrived: ${JSON.stringify(conntrack?.counters)}`);
     } finally {
       await run.dispose();
     }

@@ -224,6 +224,8 @@ export interface RouterOptions {
   advskew: number;
   /** Off: the same pair without `sync`, the control run. */
   sync: boolean;
+  /** FTFW over UDP unicast to the peer (default) or multicast. */
+  transport?: 'udp' | 'multicast';
 }
 
 /** `tandem run` (the built bundle) in a router namespace, reached through its control socket. */
@@ -256,7 +258,7 @@ export class Router {
       log: { level: 'debug' },
       carp: [carp(1, 'lan', `${LAN_VIP}/25`), carp(2, 'wan', `${WAN_VIP}/24`)],
       ...(options.sync
-        ? { sync: { conntrack: { interface: 'sync', address: own.sync, peer: peer.sync, vhid: 1, ignore: [peer.lan, peer.wan, own.lan, own.wan] } } }
+        ? { sync: { conntrack: { interface: 'sync', address: own.sync, ...(options.transport === 'multicast' ? {} : { peer: peer.sync }), vhid: 1, ignore: [peer.lan, peer.wan, own.lan, own.wan] } } }
         : {}),
     };
     const path = join(dir, 'tandem.json');
