@@ -77,6 +77,8 @@ export interface Ports {
   conntrackd?: DaemonLauncher;
   /** The config file, read and written through `files`: with it the API can apply a config with rollback. */
   configFile?: string;
+  /** The web UI's files for the API; default `ui/` beside the bundle (tests under tsx pass `dist/ui`). */
+  uiDir?: string;
   /** This box's network interfaces, which a pushed config is checked against; default `ip -j link`. */
   interfaces?: InterfacePort;
 }
@@ -395,6 +397,7 @@ export class Daemon {
         backend,
         nodeName: config.node.name,
         stateDir: config.node.stateDir,
+        ...(this.ports.uiDir ? { uiDir: this.ports.uiDir } : {}),
       });
       this.api = api;
       await api.start();

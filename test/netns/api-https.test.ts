@@ -1,7 +1,7 @@
 // The API's transport rules on the built bundle in lab namespaces: a lab address is served over
 // HTTPS only, with the self-signed certificate made on first start (checked by curl and openssl
-// from another host, fingerprint as in status, kept across a restart), loopback beside it in
-// plain HTTP; with no user configured the lab address is refused and status says why.
+// from another host, fingerprint as in status, kept across a restart), never plain HTTP; with
+// no user configured the lab address is refused and status says why.
 
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
