@@ -4,11 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually } from '../netns/lab.js';
 import { BUNDLE } from '../netns/peers.js';
-import { CHROMIUM, DESKTOP, e2eUnavailable, logIn, recordMutations } from './harness.js';
+import { CHROMIUM, DESKTOP, README_SHOTS, e2eUnavailable, logIn, recordMutations } from './harness.js';
 
 // The demo needs no root; it shares only the bundle and chromium checks with the rest of the tier.
 const skip = e2eUnavailable()?.match(/chromium|npm run build/) ? e2eUnavailable() : undefined;
@@ -71,6 +73,10 @@ describe('npm start: the web UI on the simulated cluster', { skip, timeout: 120_
       assert.match(output, /partitioned: fw-c \| fw-a\+fw-b\+client/);
       await page.locator('section.demo').getByRole('button', { name: 'Heal' }).click();
       await eventually('the segment whole again', async () => ((await page.locator('section.demo').textContent())?.includes('whole') ? true : undefined), 5000);
+
+      // The README's picture of `npm start`: three routers, their pools and the demo panel.
+      await mkdir(README_SHOTS, { recursive: true });
+      await page.screenshot({ path: join(README_SHOTS, 'demo-desktop.png') });
 
       const verbs = sent.filter((m) => m.path.startsWith('/api/demo/')).map((m) => m.path);
       assert.deepEqual(verbs, ['/api/demo/crash', '/api/demo/start', '/api/demo/partition', '/api/demo/heal']);
