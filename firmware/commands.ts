@@ -11,6 +11,7 @@ import { formatPools } from './balancer/format.js';
 import type { PowerClientCommand } from './power/client.js';
 import type { SyncClientCommand } from './sync/config-client.js';
 import { formatPower } from './power/status.js';
+import { formatConntrackStatus } from './sync/conntrack-format.js';
 
 export interface ClientOptions {
   config?: string | undefined;
@@ -161,6 +162,7 @@ export function formatStatus(status: Status): string {
     );
   }
   if (status.power) lines.push(...formatPower(status.power));
+  if (status.sync?.conntrack) lines.push(...formatConntrackStatus(status.sync.conntrack));
   return lines.join('\n');
 }
 

@@ -286,3 +286,24 @@ describe('ConntrackService', () => {
     assert.equal(h.launcher.children.length, 1, 'no restart after stop');
   });
 });
+
+describe('formatConntrackStatus', () => {
+  it('shows health, caches, sync traffic and the last steps with failures explained', async () => {
+    const { formatConntrackStatus } = await import('../../../firmware/sync/conntrack-format.js');
+    const lines = formatConntrackStatus({
+      running: true, pid: 4242, restarts: 1, lastExit: 'signal SIGKILL', vhid: 1, transport: 'udp', interface: 'sync',
+      counters: parseConntrackStats(STATS)!, countersAgeSeconds: 1.5,
+      lastSteps: { from: 'MASTER', to: 'BACKUP', cause: 'transition', at: 0, done: true, steps: [
+        { step: 'ensureRunning', outcome: 'ok', ms: 20 }, { step: 'shortenTimers', outcome: 'ok', ms: 31 },
+        { step: 'requestResync', outcome: 'failed', ms: 40, detail: 'exit 1' },
+      ] },
+    });
+    assert.deepEqual(lines, [
+      '  conntrackd running pid 4242 (udp on sync, vhid 1)  restarts 1 (last: signal SIGKILL)  internal 1 external 1000  sync 224 B sent 81404 B received  LOST 5 malformed 4  errors 0/3',
+      '    last steps MASTER->BACKUP (transition): ensureRunning ok 20 ms, shortenTimers ok 31 ms, requestResync failed 40 ms (exit 1)',
+    ]);
+    assert.deepEqual(formatConntrackStatus({ running: false, restarts: 0, vhid: 1, transport: 'multicast', interface: 'sync' }), [
+      '  conntrackd NOT RUNNING (multicast on sync, vhid 1)',
+    ]);
+  });
+});
