@@ -13,7 +13,7 @@ import { DaemonProcess, type Workdir } from './peers.js';
 export const SYNC_PORT = 7443;
 
 export type NodeConfig = Record<string, unknown> & {
-  firewall: { zones: Record<string, { interfaces: string[]; addresses?: string[] }>; rules: Record<string, unknown>[] };
+  firewall: Record<string, unknown> & { zones: Record<string, { interfaces: string[]; addresses?: string[] }>; rules: Record<string, unknown>[] };
   sync: { config: Record<string, unknown> & { peers: { name: string; address: string; port?: number; fingerprint?: string }[]; psk?: string } };
 };
 
