@@ -235,3 +235,79 @@ describe('GET /api/events and /api/events/recent on a Daemon', () => {
     }
   });
 });
+
+describe('LiveStream over a real HTTP socket on loopback', () => {
+  it('drops a client that stopped reading once the kernel and the response buffers are full; a reading client gets every event', async () => {
+    const { createServer, get } = await import('node:http');
+    const { systemClock } = await import('../../../firmware/os/clock.js');
+    const { SSE_HEADERS } = await import('../../../firmware/api/sse.js');
+    const bus = new EventBus(() => Date.now(), createLogger('error', () => undefined));
+    const stream = new LiveStream({ status: () => ({ node: 'fw-a' }) as unknown as Status, events: bus, clock: systemClock });
+    const server = createServer((_req, res) => {
+      res.writeHead(200, SSE_HEADERS);
+      res.flushHeaders();
+      stream.open(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const open = (initiallyReading: boolean) =>
+      new Promise<{ received: () => number; closed: Promise<void>; resume: () => void }>((resolve) => {
+        // node's client decodes the chunked encoding; pausing the response stops reading the socket.
+        get({ host: '127.0.0.1', port, path: '/api/events', agent: false }, (res) => {
+          let reading = initiallyReading;
+          let text = '';
+          let count = 0;
+          const closed = new Promise<void>((done) => res.once('close', () => done()));
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            const parts = text.split('\n\n');
+            text = parts.pop() ?? '';
+            count += parts.filter((p) => p.startsWith('event: event')).length;
+            if (!reading) res.pause();
+            resolve({
+              received: () => count,
+              closed,
+              resume: () => {
+                reading = true;
+                res.resume();
+              },
+            });
+          });
+        });
+      });
+    try {
+      const slow = await open(false);
+      const fast = await open(true);
+      assert.equal(stream.clients, 2);
+      const payload = 'x'.repeat(16 * 1024);
+      let emitted = 0;
+      // Bounded: 4,000 events of 16 KiB (64 MiB) is far beyond what loopback's buffers hold.
+      while (stream.dropped === 0 && emitted < 4_000) {
+        bus.emit({ type: 'commandRefused', action: payload, reason: String(emitted) });
+        emitted++;
+        if (emitted % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(stream.dropped, 1, `dropped after ${emitted} events`);
+      // Reading again, it finds the end of the stream after what the buffers held.
+      slow.resume();
+      await slow.closed;
+      assert.equal(stream.clients, 1);
+      await eventuallyTrue(() => fast.received() === emitted);
+    } finally {
+      stream.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+  });
+});
+
+async function eventuallyTrue(check: () => boolean, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
