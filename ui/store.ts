@@ -6,13 +6,12 @@ import { batch, signal } from '@preact/signals';
 import type { Status } from '../firmware/daemon.js';
 import { ApiError, get, refreshSession, session } from './api.js';
 import { applyReducer, type ApplyInput, type ApplyView } from './lib/apply.js';
-import { appendSample, type Sample } from './lib/chart.js';
+import type { Sample } from './lib/chart.js';
+import { emptyTrends, sampleTrends } from './lib/trends.js';
 import { describeEvent, fromRecent, prependEvent, type UiEvent } from './lib/events.js';
 import type { DemoView } from '../firmware/api/routes-demo.js';
 
 export const EVENT_LIMIT = 200;
-const TREND_WINDOW_MS = 30 * 60_000;
-const TREND_POINTS = 360;
 
 export const status = signal<Status | undefined>(undefined);
 export const events = signal<UiEvent[]>([]);
@@ -24,6 +23,8 @@ export const now = signal(Date.now());
 export const demand = signal<Record<string, Sample[]>>({});
 /** Energy saved by parking, kWh since the daemon started. */
 export const energySaved = signal<Sample[]>([]);
+/** Per VHID: advertisements per second (sent as MASTER, received as BACKUP); gaps show as dips. */
+export const adverts = signal<Record<number, Sample[]>>({});
 export const apply = signal<ApplyView>({ phase: 'idle' });
 export const demo = signal<DemoView | undefined>(undefined);
 /** What the polite live region says: the latest state change or action result. */
@@ -37,24 +38,15 @@ export function applyInput(input: ApplyInput): void {
   apply.value = applyReducer(apply.value, input);
 }
 
-function sampleTrends(next: Status, at: number): void {
-  const pools: Record<string, Sample[]> = { ...demand.value };
-  for (const pool of next.pools) {
-    if (pool.demand.measured) pools[pool.name] = appendSample(pools[pool.name] ?? [], { t: at, v: pool.demand.connections }, TREND_WINDOW_MS, TREND_POINTS);
-  }
-  for (const pool of next.power?.pools ?? []) {
-    if (pool.demand !== null && !next.pools.some((p) => p.name === pool.name && p.demand.measured)) {
-      pools[pool.name] = appendSample(pools[pool.name] ?? [], { t: at, v: pool.demand }, TREND_WINDOW_MS, TREND_POINTS);
-    }
-  }
-  demand.value = pools;
-  if (next.power) energySaved.value = appendSample(energySaved.value, { t: at, v: next.power.energy.savedKWh }, TREND_WINDOW_MS, TREND_POINTS);
-}
+let trends = emptyTrends();
 
 export function setStatus(next: Status): void {
+  trends = sampleTrends(trends, next, Date.now());
   batch(() => {
     status.value = next;
-    sampleTrends(next, Date.now());
+    demand.value = trends.demand;
+    energySaved.value = trends.energySaved;
+    adverts.value = trends.adverts;
   });
 }
 
@@ -153,6 +145,7 @@ session.subscribe((s) => {
       status.value = undefined;
       events.value = [];
       demo.value = undefined;
+      trends = emptyTrends();
     });
   }
 });

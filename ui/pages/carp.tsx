@@ -8,7 +8,8 @@ import { post } from '../api.js';
 import { Action, Badge, Empty, TableBox } from '../components/common.js';
 import { ConfirmDialog } from '../components/dialog.js';
 import { CARP_COUNTERS, dropTotal, since } from '../lib/format.js';
-import { now, say, status } from '../store.js';
+import { adverts, now, say, status } from '../store.js';
+import { Sparkline } from '../components/sparkline.js';
 import { messageOf } from '../api.js';
 
 export function Carp() {
@@ -89,6 +90,16 @@ export function Carp() {
             </table>
           </TableBox>
         )}
+        <h3 class="spaced">Advertisements per second</h3>
+        <p class="muted small">Sent while MASTER, received while BACKUP: a dip is a gap in the adverts (a peer or a link in trouble).</p>
+        <ul class="cards">
+          {s.carp.map((v) => (
+            <li key={v.vhid}>
+              <Sparkline samples={adverts.value[v.vhid] ?? []} label={`adverts per second of VHID ${v.vhid}`} unit="/s" width={200} height={32} />
+              <span class="small">VHID {v.vhid}</span>
+            </li>
+          ))}
+        </ul>
         {Object.keys(s.unmatched).length > 0 && (
           <p class="muted small">
             Dropped before any VHID matched:{' '}
