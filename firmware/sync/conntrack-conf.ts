@@ -77,6 +77,19 @@ export function resolveConntrack(config: TandemConfig): Resolved | undefined {
     issues.push({ path: `${at}.restartMaxSeconds`, message: `must be >= restartMinSeconds (${section.restartMinSeconds})` });
   }
 
+  // The firewall's built-in state-sync rule passes UDP 3780 on its sync zone only.
+  const fw = config.firewall;
+  if (fw?.ha.stateSync && iface !== undefined) {
+    const syncZoneName = fw.ha.syncZone ?? 'sync';
+    const syncZone = fw.zones[syncZoneName];
+    if (!syncZone?.interfaces.includes(iface)) {
+      issues.push({ path: `${at}.interface`, message: `${iface} is not in firewall zone "${syncZoneName}", whose state-sync rule (firewall.ha.stateSync) passes conntrackd's messages; add it there` });
+    }
+    if (section.port !== 3780) {
+      issues.push({ path: `${at}.port`, message: 'firewall.ha.stateSync passes conntrackd on UDP 3780 only; keep 3780, or turn stateSync off and add a rule' });
+    }
+  }
+
   const carp = config.carp;
   let driver: { vhid: number; interface: string } | undefined;
   if (section.vhid !== undefined) {

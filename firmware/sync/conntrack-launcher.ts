@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** The end of its stderr, for the log line that says why it stopped. */
+  /** The end of its output (in the foreground conntrackd logs to stdout too), for the log line that says why it stopped. */
   stderr: string;
 }
 
@@ -51,10 +51,12 @@ export class LinuxDaemonLauncher implements DaemonLauncher {
     this.deathSignal ??= access(SETPRIV).then(() => true, () => false);
     void this.deathSignal.then((useSetpriv) => {
       const [cmd, argv] = useSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, [...args]];
-      child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
       pid = child.pid;
       let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)));
+      const keep = (chunk: string) => (stderr = (stderr + chunk).slice(-2000));
+      child.stdout!.setEncoding('utf8').on('data', keep);
+      child.stderr!.setEncoding('utf8').on('data', keep);
       child.on('error', (error) => resolveExit({ code: null, signal: null, stderr: `${stderr}${error.message}` }));
       child.on('close', (code, signal) => resolveExit({ code, signal, stderr }));
       if (killRequested) child.kill(killRequested);

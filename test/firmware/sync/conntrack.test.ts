@@ -72,6 +72,16 @@ describe('resolveConntrack', () => {
     assert.equal(backoff[0]?.path, 'sync.conntrack.restartMaxSeconds');
   });
 
+  it("requires the firewall's state-sync rule to cover the link and port when the firewall is on", () => {
+    const elsewhere = conntrackConfigIssues(config({ interface: 'eth9', address: '198.51.100.253' }, zones));
+    assert.deepEqual(elsewhere.map((i) => i.path), ['sync.conntrack.interface']);
+    assert.match(elsewhere[0]!.message, /not in firewall zone "sync"/);
+    const port = conntrackConfigIssues(config({ port: 3781 }, zones));
+    assert.deepEqual(port.map((i) => i.path), ['sync.conntrack.port']);
+    const off = { firewall: { ...zones.firewall, ha: { stateSync: false } } };
+    assert.deepEqual(conntrackConfigIssues(config({ interface: 'eth9', address: '198.51.100.253', port: 3781 }, off)), [], 'own rules then');
+  });
+
   it('is part of the config check, and the schema refuses bad values with paths', () => {
     const issues = semanticIssues(config({}));
     assert.ok(issues.some((i) => i.path === 'sync.conntrack.interface'));
