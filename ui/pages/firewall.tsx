@@ -102,16 +102,21 @@ export function FirewallPage() {
 
   const reload = () => get<FirewallView>('/api/firewall').then(setView, (e) => setLoadError(messageOf(e)));
 
-  useEffect(() => {
-    void reload();
-    void get<{ text: string }>('/api/config').then(
+  /** Loads the editor from the config file: the section when it is a block of its own, else the whole file. */
+  const loadText = (want: Mode) =>
+    get<{ text: string }>('/api/config').then(
       (c) => {
-        const section = sectionOf(c.text, 'firewall');
+        const section = want === 'section' ? sectionOf(c.text, 'firewall') : undefined;
+        setCheck(undefined);
         setMode(section !== undefined ? 'section' : 'config');
         setText(section ?? c.text);
       },
       (e) => setLoadError(messageOf(e)),
     );
+
+  useEffect(() => {
+    void reload();
+    void loadText('section');
   }, []);
 
   // A firewall or config change anywhere (this page, the CLI, a revert) re-reads the rendered rules.
@@ -218,6 +223,14 @@ export function FirewallPage() {
               e.preventDefault();
             }}
           >
+            <p class="buttons">
+              <button type="button" onClick={() => void loadText(mode === 'section' ? 'config' : 'section')}>
+                {mode === 'section' ? 'Edit the whole config' : 'Edit the firewall section only'}
+              </button>
+              <button type="button" onClick={() => void loadText(mode)}>
+                Discard changes
+              </button>
+            </p>
             <label for="fw-text">{mode === 'section' ? <>The <code>firewall</code> section (YAML)</> : 'The whole config (YAML)'}</label>
             <div class="editor-box">
               <textarea
