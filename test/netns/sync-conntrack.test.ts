@@ -36,17 +36,17 @@ function watchClient(child: ChildProcess): () => FlowState | undefined {
   return () => last;
 }
 
-async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp'): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; dispose: () => Promise<void> }> {
+async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', firewall = false): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-sync-'));
-  const lab = await SyncLab.create(dir);
+  const lab = await SyncLab.create(dir, { nft: !firewall });
   const dispose = async () => {
     await lab.dispose();
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync, transport });
+    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync, transport, firewall });
     await until('r1 MASTER of both vhids', async () => ((await r1.state(1)) === 'MASTER' && (await r1.state(2)) === 'MASTER' ? true : undefined), 10_000);
-    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync, transport });
+    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync, transport, firewall });
     await until('r2 BACKUP', async () => ((await r2.state(1)) === 'BACKUP' && (await r2.state(2)) === 'BACKUP' ? true : undefined), 10_000);
     if (sync) {
       for (const r of [r1, r2]) {
@@ -132,6 +132,23 @@ describe('conntrackd state sync through a failover (netns, real daemons)', { tim
       const conntrack = (await run.r2.status()).sync?.conntrack;
       assert.equal(conntrack?.transport, 'multicast');
       assert.ok((conntrack?.counters?.packetsReceived ?? 0) > 0, `sync messages arrived: ${JSON.stringify(conntrack?.counters)}`);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it("with Tandem's firewall section (zones, NAT to the VIP, the HA built-ins) and the link taken from the sync zone", { timeout: 110_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    const run = await failover(true, 'udp', true);
+    try {
+      const { before, after, takeoverAt } = run;
+      t.diagnostic(`longest silence: tcp ${after.tcpMaxGap} ms, udp ${after.udpMaxGap} ms`);
+      assert.equal(after.tcpError, null);
+      assert.ok(after.tcpBytes > before.tcpBytes && after.tcpLastAt > takeoverAt, 'the TCP stream went on');
+      assert.ok(after.udpLastAt > takeoverAt, 'the UDP flow went on');
+      const ruleset = await run.lab.exec('r2', 'nft', ['list', 'table', 'inet', 'tandem']);
+      assert.match(ruleset.stdout, /udp dport 3780/, 'the state-sync built-in is in force');
+      assert.equal((await run.r2.status()).sync?.conntrack?.interface, 'sync');
     } finally {
       await run.dispose();
     }

@@ -83,14 +83,15 @@ export class SyncLab {
     return (['cl', 'r1', 'r2', 'srv', 'lsw', 'wsw'] as const).map((n) => this.ns(n));
   }
 
-  static async create(dir: string): Promise<SyncLab> {
+  /** `nft: false` leaves the routers without a ruleset, for Tandem's own firewall section. */
+  static async create(dir: string, options: { nft?: boolean } = {}): Promise<SyncLab> {
     const prefix = `s${process.pid.toString(36)}${randomBytes(2).readUInt16BE(0).toString(36)}`.slice(0, 9);
     const lab = new SyncLab(prefix, dir);
     process.once('exit', lab.onExit);
     process.once('SIGINT', lab.onSignal);
     process.once('SIGTERM', lab.onSignal);
     try {
-      await lab.build();
+      await lab.build(options.nft ?? true);
     } catch (error) {
       await lab.dispose();
       throw error;
@@ -98,7 +99,7 @@ export class SyncLab {
     return lab;
   }
 
-  private async build(): Promise<void> {
+  private async build(nft: boolean): Promise<void> {
     const ip = (...args: string[]) => must('ip', args);
     for (const ns of this.all) {
       await ip('netns', 'add', ns);
@@ -132,7 +133,7 @@ export class SyncLab {
     await ip('-n', this.ns('cl'), 'route', 'add', 'default', 'via', LAN_VIP);
     for (const r of ['r1', 'r2'] as const) {
       await must('ip', ['netns', 'exec', this.ns(r), 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-      await this.loadRuleset(r);
+      if (nft) await this.loadRuleset(r);
     }
   }
 
@@ -226,6 +227,11 @@ export interface RouterOptions {
   sync: boolean;
   /** FTFW over UDP unicast to the peer (default) or multicast. */
   transport?: 'udp' | 'multicast';
+  /**
+   * Tandem's firewall section instead of the lab's ruleset: zones lan/wan/sync, NAT to the WAN
+   * VIP, the HA built-ins; sync.conntrack then takes its link and address from the sync zone.
+   */
+  firewall?: boolean;
 }
 
 /** `tandem run` (the built bundle) in a router namespace, reached through its control socket. */
@@ -257,8 +263,30 @@ export class Router {
       control: { socket: join(dir, 'control.sock') },
       log: { level: 'debug' },
       carp: [carp(1, 'lan', `${LAN_VIP}/25`), carp(2, 'wan', `${WAN_VIP}/24`)],
+      ...(options.firewall
+        ? {
+            firewall: {
+              zones: {
+                lan: { interfaces: ['lan'], addresses: [`${own.lan}/25`] },
+                wan: { interfaces: ['wan'], addresses: [`${own.wan}/24`] },
+                sync: { interfaces: ['sync'], addresses: [`${own.sync}/30`] },
+              },
+              rules: [{ action: 'pass', direction: 'in', on: 'lan' }],
+              nat: [{ on: 'wan', from: { zone: 'lan' }, natTo: { vip: 2 } }],
+            },
+          }
+        : {}),
       ...(options.sync
-        ? { sync: { conntrack: { interface: 'sync', address: own.sync, ...(options.transport === 'multicast' ? {} : { peer: peer.sync }), vhid: 1, ignore: [peer.lan, peer.wan, own.lan, own.wan] } } }
+        ? {
+            sync: {
+              conntrack: {
+                ...(options.firewall ? {} : { interface: 'sync', address: own.sync }),
+                ...(options.transport === 'multicast' ? {} : { peer: peer.sync }),
+                vhid: 1,
+                ignore: options.firewall ? [peer.lan, peer.wan] : [peer.lan, peer.wan, own.lan, own.wan],
+              },
+            },
+          }
         : {}),
     };
     const path = join(dir, 'tandem.json');
