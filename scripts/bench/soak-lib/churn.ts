@@ -15,6 +15,8 @@ import type { ChildProcess } from 'node:child_process';
 import { Backend } from '../../../test/netns/balancer-lab.js';
 import { eventually, Lab } from '../../../test/netns/lab.js';
 import { DaemonProcess, Workdir } from '../../../test/netns/peers.js';
+import { shebangEnv } from '../memory-lib/shebang.js';
+import { smapsOf, threadsOf } from '../memory-lib/smaps.js';
 
 const VIP = '198.51.100.100';
 const BACKENDS = ['198.51.100.13', '198.51.100.14'];
@@ -37,6 +39,9 @@ export interface Sample {
   t: number;
   node: string;
   rssMiB: number;
+  /** The anonymous part of RSS (heaps, stacks) and the file-backed part (node's binary, libraries). */
+  anonMiB: number;
+  fileMiB: number;
   heapMiB: number;
   fds: number;
 }
@@ -54,6 +59,9 @@ export interface SoakResult {
   statusRequests: number;
   statusFailures: number;
   bareNodeRssMiB: number;
+  /** Where RSS sits at the end (smaps regions, MiB), bare Node's beside it, and thread counts. */
+  regionsMiB: Record<string, Record<string, number>>;
+  threads: Record<string, number>;
   /** Per node: median RSS just after warm-up, at the end, growth in %, RSS / bare Node, fds. */
   nodes: { node: string; rssAfterWarmupMiB: number; rssEndMiB: number; growthPct: number; ratioToBareNode: number; heapEndMiB: number; fdsAfterWarmup: number; fdsEnd: number }[];
 }
@@ -106,24 +114,41 @@ class SoakNode extends DaemonProcess {
     const pid = this.child.pid!;
     const status = await this.status();
     const fds = (await readdir(`/proc/${pid}/fd`)).length;
-    return { t, node: this.name, rssMiB: (await rssKiB(pid)) / 1024, heapMiB: status.memory.heapUsedBytes / 2 ** 20, fds };
+    const kib = await statusKiB(pid);
+    return { t, node: this.name, rssMiB: kib.VmRSS / 1024, anonMiB: kib.RssAnon / 1024, fileMiB: kib.RssFile / 1024, heapMiB: status.memory.heapUsedBytes / 2 ** 20, fds };
   }
 }
 
-async function rssKiB(pid: number): Promise<number> {
+async function statusKiB(pid: number): Promise<{ VmRSS: number; RssAnon: number; RssFile: number }> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(text);
-  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(match[1]);
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    if (!match) throw new Error(`no ${name} for pid ${pid}`);
+    return Number(match[1]);
+  };
+  return { VmRSS: field('VmRSS'), RssAnon: field('RssAnon'), RssFile: field('RssFile') };
 }
 
-/** RSS of a bare, idle Node process in the same lab, after it settled. */
-async function bareNodeRssMiB(lab: Lab, host: number): Promise<number> {
-  const child = lab.spawn(host, process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
-  await sleep(2000);
-  const kib = await rssKiB(child.pid!);
-  child.kill('SIGTERM');
-  return kib / 1024;
+const bareEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  for (const name of Object.keys(shebangEnv())) delete env[name];
+  return env;
+};
+
+/** A bare, idle Node process in the same lab (without the daemon's environment), after it settled: RSS and where it sits. */
+async function bareNode(lab: Lab, host: number): Promise<{ rssMiB: number; regions: Record<string, number>; threads: number }> {
+  const child = lab.spawn(host, process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env: bareEnv() });
+  try {
+    await sleep(2000);
+    const kib = await statusKiB(child.pid!);
+    return { rssMiB: kib.VmRSS / 1024, regions: await regionsMiB(child.pid!), threads: await threadsOf(child.pid!) };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function regionsMiB(pid: number): Promise<Record<string, number>> {
+  return Object.fromEntries([...(await smapsOf(pid))].map(([region, kib]) => [region, kib / 1024]));
 }
 
 const median = (values: number[]): number => {
@@ -135,6 +160,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const say = options.progress ?? (() => undefined);
   const lab = await Lab.create({ hosts: 4 });
   const work = await Workdir.create();
+  // The daemons run as `tandem run` would: with the environment the bundle's shebang sets.
+  const saved = { ...process.env };
+  Object.assign(process.env, shebangEnv());
   try {
     for (const h of [1, 2]) await lab.exec(h, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     const backends = await Promise.all([3, 4].map((h) => Backend.start(lab, h)));
@@ -144,7 +172,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       const carp = states.map((s) => s.carp[0]?.state).sort().join(',');
       return carp === 'BACKUP,MASTER' && states.every((s) => s.pools[0]?.state === 'up') ? true : undefined;
     }, 15_000);
-    const bare = await bareNodeRssMiB(lab, 4);
+    const bareAtStart = await bareNode(lab, 4);
+    const bare = bareAtStart.rssMiB;
     say(`bare node RSS ${bare.toFixed(1)} MiB; soaking for ${options.seconds} s`);
     const hooksAtStart = await Promise.all(nodes.map((n) => n.hookLines()));
 
@@ -166,7 +195,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (t >= due.sample) {
         due.sample += options.sampleSeconds;
         for (const n of nodes) samples.push(await n.sample(Math.round(t)));
-        const last = samples.slice(-2).map((s) => `${s.node} rss ${s.rssMiB.toFixed(1)} heap ${s.heapMiB.toFixed(1)} fds ${s.fds}`).join('  ');
+        const last = samples.slice(-2).map((s) => `${s.node} rss ${s.rssMiB.toFixed(1)} (anon ${s.anonMiB.toFixed(1)}) heap ${s.heapMiB.toFixed(1)} fds ${s.fds}`).join('  ');
         say(`t=${Math.round(t)}s  ${last}  failovers ${failovers} flaps ${flaps} reloads ${reloads}`);
       }
       if (t >= due.failover) {
@@ -212,6 +241,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const transitionsSeen = hooksAtEnd.reduce((sum, end, i) => sum + end - hooksAtStart[i]!, 0);
     const transitionsExpected = failovers * 2;
     for (const n of nodes) samples.push(await n.sample(Math.round(elapsed())));
+    const regions: Record<string, Record<string, number>> = { 'bare node': bareAtStart.regions };
+    const threads: Record<string, number> = { 'bare node': bareAtStart.threads };
+    for (const n of nodes) {
+      regions[n.name] = await regionsMiB(n.child.pid!);
+      threads[n.name] = await threadsOf(n.child.pid!);
+    }
 
     const perNode = nodes.map((n) => {
       const mine = samples.filter((s) => s.node === n.name);
@@ -246,9 +281,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       statusRequests,
       statusFailures,
       bareNodeRssMiB: bare,
+      regionsMiB: regions,
+      threads,
       nodes: perNode,
     };
   } finally {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
     await lab.dispose();
     await work.dispose();
   }
@@ -268,6 +307,11 @@ export function formatSoak(result: SoakResult): string {
         `${(n.growthPct >= 0 ? '+' : '') + n.growthPct.toFixed(1)}%`.padStart(7) +
         `   ${n.ratioToBareNode.toFixed(2)}x      ${n.heapEndMiB.toFixed(1).padStart(6)} MiB   ${String(n.fdsAfterWarmup).padStart(10)}        ${String(n.fdsEnd).padStart(6)}`,
     );
+  }
+  const regions = [...new Set(Object.values(result.regionsMiB).flatMap((r) => Object.keys(r)))];
+  lines.push('', `where RSS sits at the end (smaps, MiB): ${regions.join(' | ')} | threads`);
+  for (const [name, r] of Object.entries(result.regionsMiB)) {
+    lines.push(`${name.padEnd(10)} ${regions.map((g) => (r[g] ?? 0).toFixed(1).padStart(6)).join(' ')} ${String(result.threads[name]).padStart(6)}`);
   }
   return lines.join('\n');
 }
