@@ -162,6 +162,9 @@ export function formatStatus(status: Status): string {
     );
   }
   if (status.power) lines.push(...formatPower(status.power));
+  const applied = status.configApply;
+  if (applied?.phase === 'pending') lines.push(`  config applied ${applied.appliedAt ?? ''} through the API: PENDING, reverts in ${applied.revertsInSeconds} s (${applied.revertsAt}) unless confirmed in the web UI`);
+  if (applied?.lastRevert) lines.push(`  config: last automatic revert ${applied.lastRevert.at}: ${applied.lastRevert.why}`);
   if (status.sync?.conntrack) lines.push(...formatConntrackStatus(status.sync.conntrack));
   return lines.join('\n');
 }

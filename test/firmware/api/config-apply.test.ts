@@ -278,3 +278,18 @@ describe('config apply across a kill -9 on a Daemon with a firewall (fakes)', ()
     }
   });
 });
+
+describe('tandem status shows a pending config apply and the last revert', () => {
+  it('formats both lines', async () => {
+    const { formatStatus } = await import('../../../firmware/commands.js');
+    const t = setup();
+    await t.apply.apply(configText(50), { confirmWithinSeconds: 30 });
+    const base = { node: 'fw-a', version: '0', uptimeSeconds: 1, maintenance: false, demotion: { total: 0 }, carp: [], unmatched: {}, pools: [], memory: { rssBytes: 0, heapUsedBytes: 0 } };
+    const pending = formatStatus({ ...base, configApply: t.apply.status() } as never);
+    assert.match(pending, /config applied .* through the API: PENDING, reverts in 30 s \(2026-11-22T10:00:30\.000Z\) unless confirmed/);
+    await t.clock.advance(30_000);
+    const reverted = formatStatus({ ...base, configApply: t.apply.status() } as never);
+    assert.doesNotMatch(reverted, /PENDING/);
+    assert.match(reverted, /config: last automatic revert 2026-11-22T10:00:30\.000Z: not confirmed within 30 s/);
+  });
+});
