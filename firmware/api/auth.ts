@@ -223,6 +223,11 @@ export class SessionStore {
     return { ok: true, session };
   }
 
+  /** Whether `session` is still live, without counting this as use (the live stream's check). */
+  isLive(session: Session): boolean {
+    return this.sessions.get(keyOf(session.id)) === session && !this.expiry(session, this.clock.monotonic());
+  }
+
   delete(id: string): boolean {
     return this.sessions.delete(keyOf(id));
   }

@@ -7,9 +7,11 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
+import { systemClock, type Clock } from '../os/clock.js';
 import { sameSecret, type Session, type SessionStore, type Users } from './auth.js';
 import type { LoginLimiter } from './rate-limit.js';
 import type { StaticFiles } from './static.js';
+import { SessionStreams } from './streams.js';
 import type { ApiBackend, ApiRequest, ApiResponse, Route } from './types.js';
 
 export const SESSION_COOKIE = 'tandem_session';
@@ -49,6 +51,8 @@ export interface ApiServerOptions {
   maxBodyBytes: number;
   /** The UI's files; without it every non-API path is 404. */
   files?: StaticFiles;
+  /** Times the sweep that ends live streams of ended sessions; the system clock when absent. */
+  clock?: Clock;
 }
 
 export interface ListenerOptions {
@@ -71,9 +75,16 @@ type BodyRead = { ok: true; body: unknown } | { ok: false; status: 400 | 413; er
 export class ApiServer {
   private readonly servers: Server[] = [];
   private readonly table: ServerRoute[];
+  private readonly streams: SessionStreams;
 
   constructor(private readonly options: ApiServerOptions) {
     this.table = [...this.ownRoutes(), ...options.routes];
+    this.streams = new SessionStreams(options.clock ?? systemClock, (session) => options.sessions.isLive(session));
+  }
+
+  /** Live streams open now (for tests and status). */
+  get openStreams(): number {
+    return this.streams.size;
   }
 
   /** Every route served, the server's own (login, logout, session) first: what the list test walks. */
@@ -110,6 +121,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     const servers = this.servers.splice(0);
+    this.streams.endAll();
     await Promise.all(
       servers.map(
         (server) =>
@@ -173,6 +185,10 @@ export class ApiServer {
         }
       }
     }
+    if (mutation && !sameOrigin(req)) {
+      audit(403, session?.user, `cross-site (origin ${String(req.headers.origin ?? req.headers['sec-fetch-site'])})`);
+      return send(res, headers, { status: 403, json: { error: 'cross-site request refused: the console only accepts changes from its own pages' } });
+    }
     let body: unknown = undefined;
     if (mutation) {
       const read = await readJsonBody(req, this.options.maxBodyBytes);
@@ -192,6 +208,8 @@ export class ApiServer {
     }
     // Login audits itself: the user it names is not yet the session's.
     if (route.path !== '/api/login') audit(reply.status, session?.user, errorOf(reply));
+    // A live stream lives as long as its session: logout and timeouts end it.
+    if (reply.stream && session) this.streams.add(session, res);
     send(res, headers, reply);
   }
 
@@ -254,7 +272,10 @@ export class ApiServer {
         access: 'session',
         action: 'logout',
         handle: async (request): Promise<ApiResponse> => {
-          if (request.session) sessions.delete(request.session.id);
+          if (request.session) {
+            sessions.delete(request.session.id);
+            this.streams.endSession(request.session);
+          }
           return { status: 200, json: { loggedOut: true }, headers: { 'set-cookie': cookieFor('', 0, request.secure) } };
         },
       },
@@ -288,6 +309,23 @@ function send(res: ServerResponse, headers: Record<string, string>, reply: ApiRe
   const type = reply.text !== undefined ? (reply.headers?.['content-type'] ?? 'text/plain; charset=utf-8') : 'application/json; charset=utf-8';
   res.writeHead(reply.status, { 'content-type': type, ...common, 'content-length': String(Buffer.byteLength(text)) });
   res.end(text);
+}
+
+/**
+ * Whether a browser sent this from the console's own pages: `Sec-Fetch-Site` same-origin or
+ * none, or an `Origin` naming this host. Clients that send neither (curl, scripts) pass; the
+ * session and CSRF token are what guard them. Defence in depth beside SameSite=Strict.
+ */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false; // "null" (sandboxed frames, file:) or garbage
+  }
 }
 
 function errorOf(reply: ApiResponse): string | undefined {

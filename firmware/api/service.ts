@@ -91,6 +91,7 @@ export class ApiService {
       log,
       maxBodyBytes: this.config.maxBodyBytes,
       files: this.files,
+      clock: this.deps.clock,
     });
     this.server = server;
     const plan = planListeners(this.config);

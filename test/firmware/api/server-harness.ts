@@ -74,6 +74,7 @@ export async function startHarness(
     limiter: new LoginLimiter(clock),
     log,
     maxBodyBytes: options.maxBodyBytes ?? 262_144,
+    clock,
     ...(options.files ? { files: options.files } : {}),
   });
   const { url, address } = await server.listen({ host: '127.0.0.1', port: 0, ...options.listen });

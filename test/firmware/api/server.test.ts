@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 
+import { get as httpGet } from 'node:http';
+
 import { SESSION_COOKIE } from '../../../firmware/api/server.js';
 import { StaticFiles } from '../../../firmware/api/static.js';
 import type { Route } from '../../../firmware/api/types.js';
@@ -24,6 +26,12 @@ const testRoutes: Route[] = [
   { method: 'GET', path: '/api/status', access: 'session', handle: async (_r, b) => ({ status: 200, json: b.status() }) },
   { method: 'POST', path: '/api/echo', access: 'session', action: 'echo', handle: async (r) => ({ status: 200, json: { body: r.body, user: r.user } }) },
   { method: 'POST', path: '/api/boom', access: 'session', action: 'boom', handle: async () => { throw new Error('kaboom'); } },
+  {
+    method: 'GET',
+    path: '/api/stream',
+    access: 'session',
+    handle: async () => ({ status: 200, json: null, headers: { 'content-type': 'text/event-stream' }, stream: (target) => void target.write(': hello\n\n') }),
+  },
   { method: 'GET', path: '/metrics', access: 'session', handle: async () => ({ status: 200, json: null, text: 'up 1\n', headers: { 'content-type': 'text/plain; version=0.0.4' } }) },
 ];
 
@@ -160,6 +168,69 @@ describe('api server: login, sessions, limits', () => {
     assert.equal(second.status, 200);
     assert.notEqual(second.headers['set-cookie']![0]!.split(';')[0], first.cookie);
     assert.equal((await call(h.url, 'GET', '/api/status', { cookie: first.cookie })).status, 401);
+  });
+});
+
+/** Opens the test stream; resolves once its first bytes arrived, with a promise of its end. */
+function openStream(base: string, cookie: string): Promise<{ first: string; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    httpGet(new URL('/api/stream', base), { headers: { cookie }, agent: false }, (res) => {
+      const ended = new Promise<void>((done) => res.on('end', done).on('close', done));
+      res.once('data', (chunk: Buffer) => resolve({ first: chunk.toString(), ended }));
+      res.on('error', () => undefined);
+    }).on('error', reject);
+  });
+}
+
+describe('api server: live streams and origins', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ routes: testRoutes });
+  });
+  after(() => h.close());
+
+  it('ends a live stream at logout, and at the sweep after its session timed out', async () => {
+    const s = await login(h.url);
+    const stream = await openStream(h.url, s.cookie);
+    assert.equal(stream.first, ': hello\n\n');
+    assert.equal(h.server.openStreams, 1);
+    assert.equal((await call(h.url, 'POST', '/api/logout', { cookie: s.cookie, csrf: s.csrf })).status, 200);
+    await stream.ended;
+    assert.equal(h.server.openStreams, 0);
+
+    const t = await login(h.url);
+    const idle = await openStream(h.url, t.cookie);
+    let over = false;
+    void idle.ended.then(() => (over = true));
+    await h.clock.advance(29 * 60_000);
+    assert.equal(over, false, 'the session is still live at 29 minutes');
+    assert.equal(h.server.openStreams, 1);
+    await h.clock.advance(2 * 60_000); // idle 31 min: the next sweep ends it
+    await idle.ended;
+    assert.equal(h.server.openStreams, 0);
+  });
+
+  it('refuses mutations from other sites (Origin, Sec-Fetch-Site), login included, touching nothing', async () => {
+    const host = new URL(h.url).host;
+    const evil = await call(h.url, 'POST', '/api/login', { body: { user: 'admin', password: PASSWORD }, headers: { origin: 'https://evil.example' } });
+    assert.equal(evil.status, 403);
+    assert.match(evil.json.error, /cross-site/);
+    assert.equal(evil.headers['set-cookie'], undefined);
+    const sandboxed = await call(h.url, 'POST', '/api/login', { body: { user: 'admin', password: PASSWORD }, headers: { origin: 'null' } });
+    assert.equal(sandboxed.status, 403);
+    const own = await call(h.url, 'POST', '/api/login', { body: { user: 'admin', password: PASSWORD }, headers: { origin: `http://${host}`, 'sec-fetch-site': 'same-origin' } });
+    assert.equal(own.status, 200);
+    const s = await login(h.url);
+    h.touched.length = 0;
+    const crossSite = await call(h.url, 'POST', '/api/echo', { cookie: s.cookie, csrf: s.csrf, body: { a: 1 }, headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(crossSite.status, 403);
+    const otherPort = await call(h.url, 'POST', '/api/echo', { cookie: s.cookie, csrf: s.csrf, body: { a: 1 }, headers: { origin: 'http://127.0.0.1:1' } });
+    assert.equal(otherPort.status, 403);
+    assert.deepEqual(h.touched, []);
+    const fine = await call(h.url, 'POST', '/api/echo', { cookie: s.cookie, csrf: s.csrf, body: { a: 1 }, headers: { origin: `http://${host}` } });
+    assert.equal(fine.status, 200);
+    // Reads are not refused by origin: a GET changes nothing.
+    assert.equal((await call(h.url, 'GET', '/api/status', { cookie: s.cookie, headers: { 'sec-fetch-site': 'cross-site' } })).status, 200);
   });
 });
 
