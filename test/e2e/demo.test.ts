@@ -10,10 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually } from '../netns/lab.js';
 import { BUNDLE } from '../netns/peers.js';
-import { CHROMIUM, DESKTOP, README_SHOTS, e2eUnavailable, logIn, recordMutations } from './harness.js';
+import { CHROMIUM, DESKTOP, README_SHOTS, browserUnavailable, logIn, recordMutations } from './harness.js';
 
-// The demo needs no root; it shares only the bundle and chromium checks with the rest of the tier.
-const skip = e2eUnavailable()?.match(/chromium|npm run build/) ? e2eUnavailable() : undefined;
+// The demo needs no root: only chromium and the built bundle with its UI.
+const skip = browserUnavailable();
 
 const stateCell = (page: Page, vhid: number) => page.locator(`table.vhids tr[data-vhid="${vhid}"] td`).nth(1);
 const card = (page: Page, node: string) => page.locator(`section.demo li[data-node="${node}"]`);

@@ -17,8 +17,11 @@ export const UI_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
 
 /** Why the e2e tier cannot run here (no root, no chromium, no built bundle or UI), or undefined. */
 export function e2eUnavailable(): string | undefined {
-  const netns = netnsUnavailable();
-  if (netns) return netns;
+  return netnsUnavailable() ?? browserUnavailable();
+}
+
+/** Why a browser test that needs no namespaces (the demo's) cannot run here, or undefined. */
+export function browserUnavailable(): string | undefined {
   if (!existsSync(CHROMIUM)) return `no ${CHROMIUM} (apt-get install chromium)`;
   if (!existsSync(BUNDLE)) return `no ${BUNDLE}: run npm run build`;
   if (!existsSync(join(UI_DIR, 'index.html'))) return `no ${UI_DIR}index.html: run npm run build`;

@@ -95,6 +95,35 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
     }
   });
 
+  it('is keyboard-operable: log in and reach the CARP page with Tab and Enter alone', async () => {
+    const context = await consoleContext(browser);
+    try {
+      const page = await context.newPage();
+      await page.goto(a.url);
+      await page.getByLabel(/user/i).waitFor();
+      const focusTo = async (matches: () => Promise<boolean>, what: string) => {
+        for (let i = 0; i < 25; i++) {
+          if (await matches()) return;
+          await page.keyboard.press('Tab');
+        }
+        assert.fail(`Tab never reached ${what}`);
+      };
+      const focused = (selector: string) => async () => (await page.locator(`${selector}:focus`).count()) > 0;
+      await focusTo(focused('#login-user'), 'the user field');
+      await page.keyboard.type(ADMIN.name);
+      await page.keyboard.press('Tab');
+      assert.ok(await focused('#login-password')(), 'Tab goes from user to password');
+      await page.keyboard.type(ADMIN.password);
+      await page.keyboard.press('Enter');
+      await stateCell(page, 42).waitFor();
+      await focusTo(focused('nav a[href="#/carp"]'), 'the CARP link');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: /CARP/ }).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('saves a screenshot of every page at phone and desktop sizes (the dashboard\'s into ui/screenshots)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tandem-screens-'));
     const saved: string[] = [];
@@ -119,6 +148,9 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
           const file = name === 'dashboard' ? join(README_SHOTS, `dashboard-${size}.png`) : join(dir, `${name}-${size}.png`);
           await page.screenshot({ path: file });
           saved.push(file);
+          // Usable on a phone: no page is wider than the screen (no sideways scrolling).
+          const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
+          assert.ok(width <= viewport.width, `${href} is ${width} px wide at ${viewport.width} px`);
         }
       } finally {
         await context.close();
