@@ -11,6 +11,7 @@ import { formatPools } from './balancer/format.js';
 import type { PowerClientCommand } from './power/client.js';
 import type { SyncClientCommand } from './sync/config-client.js';
 import { formatPower } from './power/status.js';
+import { formatApiStatus } from './api/format.js';
 import { formatConntrackStatus } from './sync/conntrack-format.js';
 
 export interface ClientOptions {
@@ -166,6 +167,7 @@ export function formatStatus(status: Status): string {
   if (applied?.phase === 'pending') lines.push(`  config applied ${applied.appliedAt ?? ''} through the API: PENDING, reverts in ${applied.revertsInSeconds} s (${applied.revertsAt}) unless confirmed in the web UI`);
   if (applied?.lastRevert) lines.push(`  config: last automatic revert ${applied.lastRevert.at}: ${applied.lastRevert.why}`);
   if (status.sync?.conntrack) lines.push(...formatConntrackStatus(status.sync.conntrack));
+  if (status.api) lines.push(...formatApiStatus(status.api));
   return lines.join('\n');
 }
 

@@ -12,6 +12,7 @@ import { hashPassword } from '../../../firmware/api/auth.js';
 import { apiConfigIssues, apiSchema, isLoopback, type ApiConfig } from '../../../firmware/api/schema.js';
 import { planListeners } from '../../../firmware/api/service.js';
 import { CERT_FILE, KEY_FILE, loadTlsIdentity } from '../../../firmware/api/tls.js';
+import { formatStatus } from '../../../firmware/commands.js';
 import { parseConfig } from '../../../firmware/config/load.js';
 import { validate } from '../../../firmware/config/kit.js';
 import { MemoryFileStore } from '../../../firmware/os/files.js';
@@ -143,6 +144,10 @@ describe('the daemon serves its API', () => {
       assert.ok(n.files.files.has(`${STATE_DIR}/api/key.pem`));
       assert.equal(status.users, 2);
       assert.equal(status.note, undefined);
+      const text = formatStatus(n.daemon.status());
+      assert.match(text, new RegExp(`^  api ${base.replace(/\./g, '\\.')}  users 2  sessions 0$`, 'm'));
+      assert.match(text, /^  api certificate \(selfSigned, until 20\d\d-.*\) SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$/m);
+      assert.match(text, /^  api NOT serving 198\.51\.100\.77:8443: .*EADDRNOTAVAIL/m);
 
       assert.equal((await call(base, 'GET', '/api/status')).status, 401);
       const admin = await login(base, 'admin');
