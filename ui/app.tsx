@@ -3,7 +3,7 @@
 
 import { useEffect } from 'preact/hooks';
 import { logout, refreshSession, session } from './api.js';
-import { connect, notice, status, stream } from './store.js';
+import { connect, notice, now, status, stream } from './store.js';
 import { Login } from './pages/login.js';
 import { Dashboard } from './pages/dashboard.js';
 import { Carp } from './pages/carp.js';
@@ -71,8 +71,12 @@ function Nav() {
   );
 }
 
+/** How long a notice stays on screen (screen readers read it once, when it appears). */
+const NOTICE_MS = 8000;
+
 function Notice() {
-  const n = notice.value;
+  const shown = notice.value;
+  const n = shown && now.value - shown.at < NOTICE_MS ? shown : undefined;
   return (
     <div class={`notice ${n?.tone ?? ''}`} role="status" aria-live="polite">
       {n?.text}

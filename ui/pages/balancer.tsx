@@ -25,7 +25,7 @@ export function BalancerPage() {
             <span>
               {p.check.type} check every {p.check.intervalSeconds} s (timeout {p.check.timeoutSeconds} s, down after {p.check.downAfter}, up after {p.check.upAfter})
             </span>
-            <span>since {since(p.since, t)}</span>
+            <span>changed {since(p.since, t)}</span>
             {p.demote > 0 && <span class="warn-text">demotes CARP by {p.demote}</span>}
             {p.demand.measured && (
               <span>
