@@ -138,11 +138,15 @@ export class ApiService {
   }
 
   async stop(): Promise<void> {
+    // Ends every live stream and the recent-events ring first, so closing does not wait on them.
+    stopLive(this.deps.backend);
+    await this.closeListeners();
+  }
+
+  private async closeListeners(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     this.listening = [];
-    // Ends every live stream first, so closing the listeners does not wait on them.
-    stopLive(this.deps.backend);
     await server?.close();
   }
 
@@ -163,7 +167,8 @@ export class ApiService {
       JSON.stringify(before.tls) !== JSON.stringify(next.tls) ||
       before.maxBodyBytes !== next.maxBodyBytes;
     if (listenersChanged && this.server) {
-      await this.stop();
+      // The recent-events ring stays: a new listener is no reason to forget what happened.
+      await this.closeListeners();
       await this.start();
     }
   }

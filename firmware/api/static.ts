@@ -57,6 +57,13 @@ export class StaticFiles {
     }
     const name = file.slice(this.root.length);
     const cached = await this.load(file);
+    // `no-cache` means "ask first": the ETag lets an unchanged file cost a 304, not its bytes.
+    const etag = `"${cached.size.toString(36)}-${Math.round(cached.mtimeMs).toString(36)}"`;
+    const cache = HASHED_NAME.test(name) ? 'public, max-age=31536000, immutable' : 'no-cache';
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { ...headers, etag, 'cache-control': cache }).end();
+      return;
+    }
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const compressible = /^(text\/|application\/(json|manifest)|image\/svg)/.test(type);
     const useGzip = compressible && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && cached.body.length > 256;
@@ -69,7 +76,8 @@ export class StaticFiles {
       ...headers,
       'content-type': type,
       'content-length': String(body.length),
-      'cache-control': HASHED_NAME.test(name) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'cache-control': cache,
+      etag,
       ...(compressible ? { vary: 'accept-encoding' } : {}),
       ...(useGzip ? { 'content-encoding': 'gzip' } : {}),
     });

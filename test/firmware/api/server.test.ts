@@ -314,6 +314,11 @@ describe('api server: replies', () => {
     const plain = await call(h.url, 'GET', '/app-3f9c2a1b.js');
     assert.equal(plain.headers['content-encoding'], undefined);
     assert.equal(plain.text, await readFile(join(dir, 'app-3f9c2a1b.js'), 'utf8'));
+    const revalidated = await call(h.url, 'GET', '/', { headers: { 'if-none-match': String(index.headers.etag) } });
+    assert.equal(revalidated.status, 304);
+    assert.equal(revalidated.text, '');
+    assertSecurityHeaders(revalidated, '304');
+    assert.equal((await call(h.url, 'GET', '/', { headers: { 'if-none-match': '"other"' } })).status, 200);
     const css = await call(h.url, 'GET', '/sub/app.css');
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
     assert.equal(css.headers['cache-control'], 'no-cache');
