@@ -11,7 +11,7 @@
 //
 // It reports and does not assert: exit 0 when it ran, 1 on an error, 2 on bad arguments.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -19,11 +19,12 @@ import { BenchCommandLine } from './command-line.js';
 import { FLOWS, Router, SERVER, SyncLab, sleep, until } from './sync-lib/lab.js';
 import { parseConntrackStats } from '../../firmware/sync/conntrack-stats.js';
 
-const USAGE = `usage: scripts/bench/sync [--sizes N,N,...] [--sample N] [--rate N] [--steady-rate N] [--steady-seconds N] [--json FILE]
+const USAGE = `usage: scripts/bench/sync [--sizes N,N,...] [--sample N] [--rate N] [--no-control] [--steady-rate N] [--steady-seconds N] [--json FILE]
 
   --sizes N,...       tracked connections per failover (default 1000,10000,100000)
   --sample N          live TCP streams checked for survival (default 200)
   --rate N            flows created per second on the master (default 20000)
+  --no-control        skip the control run (the smallest N without sync, where nothing survives)
   --steady-rate N     short TCP connections per second for the sync-traffic figure (default 500;
                       0 skips it)
   --steady-seconds N  how long that rate is held (default 10)
@@ -33,11 +34,15 @@ const commandLine = new BenchCommandLine('sync', USAGE);
 
 interface SizeResult {
   n: number;
+  /** False for the control run: the same failover without sync.conntrack. */
+  sync: boolean;
+  /** The backup's conntrackd RSS with every flow in its external cache. */
+  backupConntrackdKiB: number | undefined;
   createMs: number;
   /** From the last flow sent to the backup's external cache holding every flow. */
-  replicateMs: number;
-  /** Master's death to the backup's kernel holding them all. */
-  deathToKernelMs: number;
+  replicateMs: number | undefined;
+  /** Master's death to the backup's kernel holding them all; undefined when it never did. */
+  deathToKernelMs: number | undefined;
   /** Master's death to the backup's CARP MASTER (detection: 3 x advbase + skew). */
   deathToMasterMs: number;
   commitStepMs: number | undefined;
@@ -65,16 +70,16 @@ function lines(child: ChildProcess, onLine: (value: Record<string, unknown>) => 
   });
 }
 
-async function pair(lab: SyncLab): Promise<{ r1: Router; r2: Router }> {
+async function pair(lab: SyncLab, sync = true): Promise<{ r1: Router; r2: Router }> {
   for (const r of ['r1', 'r2'] as const) {
     // Unreplied UDP flows stay tracked for the run (per-namespace sysctls).
     await lab.exec(r, 'sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=600', 'net.netfilter.nf_conntrack_udp_timeout_stream=600']);
   }
-  const r1 = await Router.start(lab, 'r1', { advskew: 0, sync: true });
+  const r1 = await Router.start(lab, 'r1', { advskew: 0, sync });
   await until('r1 MASTER', async () => ((await r1.state(1)) === 'MASTER' && (await r1.state(2)) === 'MASTER' ? true : undefined), 10_000);
-  const r2 = await Router.start(lab, 'r2', { advskew: 100, sync: true });
+  const r2 = await Router.start(lab, 'r2', { advskew: 100, sync });
   await until('r2 BACKUP', async () => ((await r2.state(1)) === 'BACKUP' ? true : undefined), 10_000);
-  for (const r of [r1, r2]) {
+  for (const r of sync ? [r1, r2] : []) {
     const pid = await until(`${r.node} conntrackd`, async () => {
       const c = (await r.status()).sync?.conntrack;
       return c?.running && c.lastSteps?.done ? c.pid : undefined;
@@ -100,13 +105,20 @@ async function kernelCount(lab: SyncLab, node: 'r1' | 'r2'): Promise<number> {
   return Number(result.stdout.trim());
 }
 
-async function runSize(n: number, sample: number, rate: number): Promise<SizeResult> {
+async function rssKiB(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) : undefined;
+}
+
+async function runSize(n: number, sample: number, rate: number, sync = true): Promise<SizeResult> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-sync-'));
   const lab = await SyncLab.create(dir);
   try {
     const sources = Array.from({ length: Math.ceil(n / 50_000) }, (_, i) => `198.51.100.${60 + i}`);
     for (const source of sources) await lab.exec('cl', 'ip', ['addr', 'add', `${source}/25`, 'dev', 'eth0']);
-    const { r1, r2 } = await pair(lab);
+    const { r1, r2 } = await pair(lab, sync);
     await startServer(lab);
 
     const many = lab.spawn('cl', process.execPath, [FLOWS, 'many', SERVER, '5001', String(sample), '1000']);
@@ -123,20 +135,28 @@ async function runSize(n: number, sample: number, rate: number): Promise<SizeRes
     const createMs = (JSON.parse(flood.stdout.trim().split('\n').at(-1)!) as { ms: number }).ms;
     const master = await kernelCount(lab, 'r1');
     const want = n + sample;
-    await until(`r2's external cache to hold ${want}`, async () => ((await stats(lab, r2))!.external >= want ? true : undefined), 180_000, 200);
-    const replicateMs = Date.now() - floodEnd;
+    let replicateMs: number | undefined;
+    let backupConntrackdKiB: number | undefined;
+    if (sync) {
+      await until(`r2's external cache to hold ${want}`, async () => ((await stats(lab, r2))!.external >= want ? true : undefined), 180_000, 200);
+      replicateMs = Date.now() - floodEnd;
+      backupConntrackdKiB = await rssKiB((await r2.status()).sync?.conntrack?.pid);
+    }
     const backupBefore = await kernelCount(lab, 'r2');
 
     r1.kill9();
     const diedAt = Date.now();
     await lab.cut('r1');
     let masterAt = 0;
+    let kernelAt: number | undefined;
+    // Without sync the backup's kernel never gets them: 15 s after the death is enough to say so.
     await until('r2 to hold every flow in its kernel', async () => {
       if (!masterAt && (await r2.state(1)) === 'MASTER') masterAt = Date.now();
       return (await kernelCount(lab, 'r2')) >= backupBefore + want ? true : undefined;
-    }, 120_000, 50);
-    const kernelAt = Date.now();
-    if (!masterAt) masterAt = kernelAt;
+    }, sync ? 120_000 : 15_000, 50).then(() => (kernelAt = Date.now()), (error: Error) => {
+      if (sync) throw error;
+    });
+    if (!masterAt) masterAt = await until('r2 MASTER', async () => ((await r2.state(1)) === 'MASTER' ? Date.now() : undefined), 10_000);
     const steps = (await r2.status()).sync?.conntrack?.lastSteps;
     const commit = steps?.to === 'MASTER' ? steps.steps.find((s) => s.step === 'commit')?.ms : undefined;
 
@@ -147,9 +167,11 @@ async function runSize(n: number, sample: number, rate: number): Promise<SizeRes
     process.stderr.write(`  N=${n}: master kernel ${master} entries; r2 commit ${commit ?? '?'} ms\n`);
     return {
       n,
+      sync,
+      backupConntrackdKiB,
       createMs,
       replicateMs,
-      deathToKernelMs: kernelAt - diedAt,
+      deathToKernelMs: kernelAt === undefined ? undefined : kernelAt - diedAt,
       deathToMasterMs: masterAt - diedAt,
       commitStepMs: commit,
       survived: answer['after'] as number,
@@ -212,6 +234,7 @@ async function main(): Promise<void> {
     'steady-rate': { type: 'string' },
     'steady-seconds': { type: 'string' },
     json: { type: 'string' },
+    'no-control': { type: 'boolean' },
   });
   if (!values) return;
   if (process.getuid?.() !== 0) commandLine.fail('needs root (network namespaces)', 1);
@@ -226,12 +249,19 @@ async function main(): Promise<void> {
     process.stderr.write(`failover with ${n} tracked connections + ${sample} live streams...\n`);
     results.push(await runSize(n, sample, rate));
   }
+  if (!values['no-control']) {
+    const n = Math.min(...sizes);
+    process.stderr.write(`control: the same failover with ${n} connections and no sync...\n`);
+    results.push(await runSize(n, sample, rate, false));
+  }
   console.log('\nConnection state through a failover (kill -9 of the master\'s Tandem + its links cut; advbase 1, backup advskew 100)\n');
   console.log(table(
-    ['tracked N', 'created in', 'on backup (external) after', 'death -> backup MASTER', 'death -> all in backup kernel', 'commit (-c)', 'sample streams surviving'],
+    ['tracked N', 'sync', 'created in', 'on backup (external) after', 'backup conntrackd RSS', 'death -> backup MASTER', 'death -> all in backup kernel', 'commit (-c)', 'sample streams surviving'],
     results.map((r) => [
-      String(r.n), `${(r.createMs / 1000).toFixed(2)} s`, `${(r.replicateMs / 1000).toFixed(2)} s`, `${(r.deathToMasterMs / 1000).toFixed(2)} s`,
-      `${(r.deathToKernelMs / 1000).toFixed(2)} s`, r.commitStepMs === undefined ? '?' : `${r.commitStepMs} ms`, `${r.survived}/${r.sample} (${((100 * r.survived) / r.sample).toFixed(0)} %)`,
+      String(r.n), r.sync ? 'conntrackd' : 'none', `${(r.createMs / 1000).toFixed(2)} s`, r.replicateMs === undefined ? '-' : `${(r.replicateMs / 1000).toFixed(2)} s`,
+      r.backupConntrackdKiB === undefined ? '-' : `${(r.backupConntrackdKiB / 1024).toFixed(1)} MiB`, `${(r.deathToMasterMs / 1000).toFixed(2)} s`,
+      r.deathToKernelMs === undefined ? 'never (15 s)' : `${(r.deathToKernelMs / 1000).toFixed(2)} s`, r.commitStepMs === undefined ? '-' : `${r.commitStepMs} ms`,
+      `${r.survived}/${r.sample} (${((100 * r.survived) / r.sample).toFixed(0)} %)`,
     ]),
   ));
   let steady: SteadyResult | undefined;
