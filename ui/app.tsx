@@ -13,6 +13,7 @@ import { PowerPage } from './pages/power.js';
 import { TelemetryPage } from './pages/telemetry.js';
 import { EventLog } from './pages/events.js';
 import { signal } from '@preact/signals';
+import { ApplyBanner } from './components/apply-banner.js';
 
 export const PAGES = [
   { path: '', title: 'Dashboard', view: Dashboard },
@@ -109,6 +110,7 @@ export function App() {
       <Header />
       <Nav />
       <main id="main">
+        <ApplyBanner />
         <View />
       </main>
       <Notice />

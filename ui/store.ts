@@ -43,6 +43,9 @@ let trends = emptyTrends();
 export function setStatus(next: Status): void {
   trends = sampleTrends(trends, next, Date.now());
   batch(() => {
+    // A config apply awaiting confirmation (from another tab, or before a reload) shows its countdown here too.
+    const pending = next.configApply?.phase === 'pending' ? next.configApply.revertsAt : undefined;
+    if (pending && apply.value.phase !== 'pending') applyInput({ kind: 'started', target: 'config', revertsAt: pending, at: '' });
     status.value = next;
     demand.value = trends.demand;
     energySaved.value = trends.energySaved;

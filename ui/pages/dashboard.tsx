@@ -1,10 +1,11 @@
 // The dashboard: every VHID with its state and since when, who is MASTER, pool health, parked
 // hosts and the energy saved, and the newest events; all from the live stream, no reloads.
 
+import { Fragment } from 'preact';
 import { Badge, Empty, TableBox } from '../components/common.js';
 import { Sparkline } from '../components/sparkline.js';
 import { describeEvent } from '../lib/events.js';
-import { clockTime, formatDuration, formatKWh, formatPercent, since } from '../lib/format.js';
+import { clockTime, formatBytes, formatDuration, formatKWh, formatPercent, since } from '../lib/format.js';
 import { demand, demo, energySaved, events, now, status } from '../store.js';
 import { DemoPanel } from './demo.js';
 
@@ -32,8 +33,10 @@ export function Dashboard() {
         <span>
           Demotion <strong>{s.demotion.total}</strong>
         </span>
+        <span title={`heap ${formatBytes(s.memory.heapUsedBytes)}`}>Memory {formatBytes(s.memory.rssBytes)}</span>
         {s.maintenance && <Badge state="maintenance" label="Maintenance on" />}
       </p>
+      {s.api?.note && <p class="warn-text">{s.api.note}</p>}
       {demo.value && <DemoPanel />}
       <section aria-labelledby="dash-vhids">
         <h2 id="dash-vhids">Virtual hosts</h2>
@@ -118,6 +121,33 @@ export function Dashboard() {
           )}
         </section>
       </div>
+      {s.api && (
+        <details class="small">
+          <summary>This console</summary>
+          <dl class="facts-list">
+            <dt>Serving</dt>
+            <dd>{s.api.listening.map((l) => l.url).join(', ') || 'nothing'}</dd>
+            {s.api.refused.map((r) => (
+              <Fragment key={r.listen}>
+                <dt>Refused {r.listen}</dt>
+                <dd>{r.reason}</dd>
+              </Fragment>
+            ))}
+            {s.api.tls && (
+              <>
+                <dt>Certificate</dt>
+                <dd>
+                  {s.api.tls.source === 'selfSigned' ? 'self-signed' : 'configured'}, SHA-256 <code class="fingerprint">{s.api.tls.fingerprint}</code>, valid to {s.api.tls.validTo.slice(0, 10)}
+                </dd>
+              </>
+            )}
+            <dt>Users / sessions</dt>
+            <dd>
+              {s.api.users} / {s.api.sessions}
+            </dd>
+          </dl>
+        </details>
+      )}
       <section aria-labelledby="dash-events">
         <h2 id="dash-events">
           Recent events <a href="#/events" class="small">all</a>

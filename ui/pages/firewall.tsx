@@ -1,16 +1,15 @@
 // Firewall: the policy in force rendered to pf.conf and nftables side by side, the policy editor
-// (the config's `firewall` section, or the whole config when that section is not a block of its
-// own) checked as you type with each issue next to its line, and apply with a confirm window
-// that the daemon reverts by itself when nobody confirms; the page says so when it did.
+// (the config's `firewall` section, or the whole config) checked as you type with each issue next
+// to its line, and apply with a confirm window that the daemon reverts by itself when nobody
+// confirms (components/apply-banner.tsx counts down and says when it did, on every page).
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, messageOf, post } from '../api.js';
 import { Action, Badge } from '../components/common.js';
-import { secondsLeft } from '../lib/apply.js';
-import { clockTime, since } from '../lib/format.js';
+import { since } from '../lib/format.js';
 import { issuesOf, placeIssues, sectionOf, withinSection, type Issue } from '../lib/issues.js';
 import type { FirewallStatus } from '../../firmware/firewall/service.js';
-import { apply, applyInput, events, now, say } from '../store.js';
+import { apply, applyInput, events, now } from '../store.js';
 
 interface FirewallView {
   status: FirewallStatus;
@@ -50,41 +49,6 @@ function Rendered({ view }: { view: FirewallView | undefined }) {
         </figure>
       </div>
     </section>
-  );
-}
-
-function ApplyBanner({ onConfirm }: { onConfirm(): Promise<string> }) {
-  const a = apply.value;
-  const t = now.value;
-  if (a.phase === 'idle') return null;
-  const what = a.target === 'config' ? 'The config' : 'The firewall policy';
-  return (
-    <div class={`banner ${a.phase}`} role="status" aria-live="polite" data-apply={a.phase}>
-      {a.phase === 'pending' && (
-        <>
-          <p>
-            <strong>{what} is applied, not yet confirmed.</strong> It reverts by itself in <strong class="countdown">{secondsLeft(a.revertsAt, t)} s</strong> unless you confirm that
-            you can still reach this console.
-          </p>
-          <Action run={onConfirm} kind="primary">
-            Confirm
-          </Action>
-        </>
-      )}
-      {a.phase === 'reverted' && (
-        <p>
-          <strong>Not confirmed: the daemon reverted {what.toLowerCase()} to the previous one by itself</strong> at {clockTime(a.at, t)}
-          {a.detail ? ` (${a.detail})` : ''}.
-        </p>
-      )}
-      {a.phase === 'confirmed' && <p>{what} is confirmed and stays in force.</p>}
-      {a.phase === 'applied' && <p>{what} is applied.</p>}
-      {a.phase !== 'pending' && (
-        <button type="button" class="link" onClick={() => applyInput({ kind: 'dismissed' })}>
-          Dismiss
-        </button>
-      )}
-    </div>
   );
 }
 
@@ -161,13 +125,6 @@ export function FirewallPage() {
     return reply.revertsAt ? `applied; confirm within ${confirmWithin} s or it reverts` : 'applied';
   };
 
-  const confirmApply = async (): Promise<string> => {
-    const a = apply.value;
-    await post(a.phase === 'pending' && a.target === 'firewall' ? '/api/firewall/confirm' : '/api/config/confirm');
-    applyInput({ kind: 'event', event: { type: a.phase === 'pending' && a.target === 'firewall' ? 'firewallApply' : 'configApply', outcome: 'confirmed', time: new Date().toISOString() } });
-    return 'confirmed';
-  };
-
   const placed = placeIssues(
     (check?.issues ?? []).map((i) => (mode === 'section' ? { ...i, path: withinSection(i.path, 'firewall') } : i)),
     text ?? '',
@@ -194,7 +151,6 @@ export function FirewallPage() {
           {loadError}
         </p>
       )}
-      <ApplyBanner onConfirm={confirmApply} />
       {s && (
         <p class="facts">
           <span>
