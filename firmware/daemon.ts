@@ -447,6 +447,7 @@ export class Daemon {
       processes: this.ports.processes,
       ...(this.ports.conntrackd ? { launcher: this.ports.conntrackd } : {}),
       log,
+      carpState: (vhid, iface) => this.carp.status().find((v) => v.vhid === vhid && v.interface === iface)?.state,
     });
     void this.conntrack?.start().catch((error: Error) => log.error(`conntrackd not started: ${error.message}`));
   }

@@ -75,17 +75,23 @@ export class ConntrackService {
   private statsRunning = false;
   /** The driving vhid's state as the transitions reported it. */
   private vhidState: StateName = 'INIT';
+  private transitionSeen = false;
 
-  constructor(readonly setup: ConntrackSetup, private readonly ports: ConntrackPorts) {
+  /** `state`: the driving vhid's CARP state now, when this service replaces one (a reload). */
+  constructor(readonly setup: ConntrackSetup, private readonly ports: ConntrackPorts, state: StateName = 'INIT') {
     this.backoffMs = setup.restartMinMs;
+    this.vhidState = state;
   }
 
   /** Writes the config and starts conntrackd; transitions queued meanwhile wait for it. */
   start(): Promise<void> {
     this.starting ??= (async () => {
       await this.ports.launcher.writeFile(this.setup.paths.conf, renderConntrackdConf(this.setup));
-      await this.launch();
+      const ok = await this.launch();
       this.scheduleStats();
+      // Started under a settled state (a reload): its caches are empty, so that state's row runs,
+      // unless a transition since has queued its own.
+      if (ok && this.vhidState !== 'INIT' && !this.transitionSeen) void this.enqueue('INIT', this.vhidState, 'restart', Promise.resolve());
     })();
     return this.starting;
   }
@@ -98,6 +104,7 @@ export class ConntrackService {
     if (vhid !== this.setup.vhid || iface !== this.setup.vhidInterface || this.stopping) return Promise.resolve();
     const from = this.vhidState;
     this.vhidState = to;
+    this.transitionSeen = true;
     return this.enqueue(from, to, 'transition', after);
   }
 

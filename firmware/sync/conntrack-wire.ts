@@ -16,6 +16,8 @@ export interface ConntrackWireDeps {
   processes: ProcessRunner;
   launcher?: DaemonLauncher;
   log: Logger;
+  /** The CARP state of a vhid now, so a conntrackd restarted by a reload gets its state's steps. */
+  carpState?: (vhid: number, iface: string) => StateName | undefined;
 }
 
 /** The supervisor for `sync.conntrack`, or undefined without the section (or with an invalid one, logged). */
@@ -32,7 +34,7 @@ export function createConntrackSync(config: TandemConfig, deps: ConntrackWireDep
     processes: deps.processes,
     launcher: deps.launcher ?? new LinuxDaemonLauncher(),
     log: deps.log,
-  });
+  }, deps.carpState?.(resolved.setup.vhid, resolved.setup.vhidInterface) ?? 'INIT');
 }
 
 /**

@@ -81,10 +81,15 @@ describe('daemon: sync.conntrack', () => {
   it('kills conntrackd with a crash, and restarts it on a reload that changes the section', async () => {
     const a = build(config());
     await a.daemon.start();
-    await a.clock.advance(1000);
+    await a.clock.advance(4000);
+    await a.daemon.conntrack!.idle();
+    const before = a.flags().length;
     await a.daemon.applyConfig(config({ port: 3781 }));
     await a.clock.advance(100); // the start is not awaited: CARP never waits for conntrackd
     assert.equal(a.launcher.children.length, 2, 'a changed section restarts conntrackd');
+    await a.daemon.conntrack!.idle();
+    assert.deepEqual(a.flags().slice(before), ['-c', '-f', '-R', '-B'], 'the new conntrackd gets the MASTER row: its caches are empty');
+    assert.equal(a.daemon.status().sync?.conntrack?.lastSteps?.cause, 'restart');
     assert.deepEqual(a.launcher.children[0]!.signals, ['SIGTERM']);
     await a.daemon.applyConfig(config({ port: 3781 }));
     await a.clock.advance(100);
