@@ -12,6 +12,7 @@ import { BalancerPage } from './pages/balancer.js';
 import { PowerPage } from './pages/power.js';
 import { TelemetryPage } from './pages/telemetry.js';
 import { EventLog } from './pages/events.js';
+import { SyncPage } from './pages/sync.js';
 import { signal } from '@preact/signals';
 import { ApplyBanner } from './components/apply-banner.js';
 
@@ -22,6 +23,7 @@ export const PAGES = [
   { path: 'balancer', title: 'Balancer', view: BalancerPage },
   { path: 'power', title: 'Power', view: PowerPage },
   { path: 'telemetry', title: 'Telemetry', view: TelemetryPage },
+  { path: 'sync', title: 'Sync', view: SyncPage },
   { path: 'events', title: 'Events', view: EventLog },
 ] as const;
 

@@ -98,6 +98,9 @@ export function tone(state: string): 'good' | 'warn' | 'bad' | 'idle' {
     case 'confirmed':
     case 'applied':
     case 'done':
+    case 'master':
+    case 'standalone':
+    case 'running':
       return 'good';
     case 'BACKUP':
     case 'parked':

@@ -49,6 +49,8 @@ test('drop total counts the drop reasons, not sent or received', () => {
   assert.equal(tone('BACKUP'), 'idle');
   assert.equal(tone('INIT'), 'warn');
   assert.equal(tone('down'), 'bad');
+  assert.equal(tone('master'), 'good');
+  assert.equal(tone('rebuilding'), 'warn');
 });
 
 test('nice ceilings are 1, 2, 2.5 or 5 times a power of ten', () => {
