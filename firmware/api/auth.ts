@@ -149,6 +149,11 @@ export interface SessionLimits {
   absoluteHours: number;
   /** Sessions kept at most; the least recently used goes first (memory is bounded). */
   max?: number;
+  /**
+   * Sessions one user keeps at most; past it that user's own least recently used goes, so one
+   * account logging in again and again cannot push other users' sessions out.
+   */
+  maxPerUser?: number;
 }
 
 export interface Session {
@@ -198,12 +203,9 @@ export class SessionStore {
       lastSeenAt: now,
     };
     this.sweep();
-    const max = this.limits.max ?? 256;
-    while (this.sessions.size >= max) {
-      let oldest: [string, Session] | undefined;
-      for (const entry of this.sessions) if (!oldest || entry[1].lastSeenAt < oldest[1].lastSeenAt) oldest = entry;
-      this.sessions.delete(oldest![0]);
-    }
+    const own = [...this.sessions].filter(([, s]) => s.user === user);
+    if (own.length >= (this.limits.maxPerUser ?? 16)) this.dropLeastRecent(own);
+    while (this.sessions.size >= (this.limits.max ?? 256)) this.dropLeastRecent([...this.sessions]);
     this.sessions.set(keyOf(session.id), session);
     return session;
   }
@@ -248,6 +250,12 @@ export class SessionStore {
     if (now - session.createdAt >= this.limits.absoluteHours * 3_600_000) return 'expired';
     if (now - session.lastSeenAt >= this.limits.idleMinutes * 60_000) return 'idle';
     return undefined;
+  }
+
+  private dropLeastRecent(entries: [string, Session][]): void {
+    let oldest: [string, Session] | undefined;
+    for (const entry of entries) if (!oldest || entry[1].lastSeenAt < oldest[1].lastSeenAt) oldest = entry;
+    if (oldest) this.sessions.delete(oldest[0]);
   }
 
   private sweep(): void {

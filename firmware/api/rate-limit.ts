@@ -84,7 +84,17 @@ export class LoginLimiter {
     this.entries.delete(`u:${user}`);
   }
 
-  /** Keys currently counted (for status and tests). */
+  /** The attempt was never judged (the server was too busy to check it): it does not count. */
+  refund(remote: string, user: string): void {
+    for (const key of [`a:${addressKey(remote)}`, `u:${user}`]) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      entry.failures = Math.max(0, entry.failures - 1);
+      if (entry.failures < this.policy.freeFailures) entry.lockedUntil = 0;
+    }
+  }
+
+    /** Keys currently counted (for status and tests). */
   get size(): number {
     return this.entries.size;
   }

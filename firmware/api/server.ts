@@ -247,6 +247,7 @@ export class ApiServer {
           }
           const check = await users.check(input.user, input.password);
           if (check === 'busy') {
+            limiter.refund(request.remote, input.user);
             loginAudit(503, 'too many logins at once');
             return { status: 503, json: { error: 'too many logins at once: retry shortly' }, headers: { 'retry-after': '1' } };
           }

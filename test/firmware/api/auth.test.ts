@@ -134,4 +134,18 @@ describe('sessions', () => {
     await clock.advance(31 * 60_000);
     assert.equal(store.count, 0, 'count sweeps ended sessions');
   });
+
+  it('keeps at most maxPerUser sessions per user, so one account cannot push others out', async () => {
+    const clock = new FakeClock();
+    const store = new SessionStore(clock, { idleMinutes: 30, absoluteHours: 8, max: 6, maxPerUser: 3 });
+    const other = store.create('ops');
+    const mine = [];
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(1);
+      mine.push(store.create('admin'));
+    }
+    assert.equal(store.count, 4);
+    assert.equal(store.lookup(other.id).ok, true, "ops's session survives admin's ten logins");
+    assert.deepEqual(mine.map((s) => store.lookup(s.id).ok), [false, false, false, false, false, false, false, true, true, true]);
+  });
 });

@@ -36,6 +36,14 @@ describe('login limiter', () => {
     assert.deepEqual(limiter.admit('198.51.100.99', 'admin'), { allowed: true });
   });
 
+  it('refunds an attempt that was never judged', () => {
+    const limiter = new LoginLimiter(new FakeClock());
+    for (let i = 0; i < 5; i++) limiter.admit('198.51.100.7', 'admin');
+    limiter.refund('198.51.100.7', 'admin');
+    assert.deepEqual(limiter.admit('198.51.100.7', 'admin'), { allowed: true });
+    assert.equal(limiter.admit('198.51.100.7', 'admin').allowed, false);
+  });
+
   it('forgets a key after an hour without failures', async () => {
     const clock = new FakeClock();
     const limiter = new LoginLimiter(clock);
