@@ -57,11 +57,24 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { routes?: Route[]; users?: string[]; maxBodyBytes?: number; files?: StaticFiles; listen?: Partial<ListenerOptions> } = {},
+  options: {
+    routes?: Route[];
+    users?: string[];
+    /** Password checks at once and waiting (Users' bound). */
+    checks?: { concurrent: number; queued: number };
+    /** scrypt parameters of the users' hashes; default CHEAP. */
+    hash?: { N: number; r: number; p: number };
+    maxBodyBytes?: number;
+    files?: StaticFiles;
+    listen?: Partial<ListenerOptions>;
+  } = {},
 ): Promise<Harness> {
   const clock = new FakeClock();
   const names = options.users ?? ['admin'];
-  const users = new Users(await Promise.all(names.map(async (name) => ({ name, passwordHash: await hashPassword(PASSWORD, CHEAP) }))));
+  const users = new Users(
+    await Promise.all(names.map(async (name) => ({ name, passwordHash: await hashPassword(PASSWORD, options.hash ?? CHEAP) }))),
+    options.checks,
+  );
   const sessions = new SessionStore(clock, { idleMinutes: 30, absoluteHours: 8 });
   const lines: Record<string, unknown>[] = [];
   const log = createLogger('debug', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));

@@ -182,6 +182,28 @@ function openStream(base: string, cookie: string): Promise<{ first: string; ende
   });
 }
 
+describe('api server: a login flood', () => {
+  it('turns logins beyond the checks it can run away with 503 and Retry-After, without counting them', async () => {
+    // Production-cost hashes (tens of ms each): six logins sent at once overlap for sure.
+    const h = await startHarness({ routes: testRoutes, checks: { concurrent: 1, queued: 1 }, hash: { N: 16384, r: 8, p: 1 } });
+    try {
+      const replies = await Promise.all(
+        [1, 2, 3, 4, 5, 6].map((i) => call(h.url, 'POST', '/api/login', { body: { user: 'admin', password: PASSWORD }, from: `127.0.4.${i}` })),
+      );
+      const statuses = replies.map((r) => r.status).sort();
+      assert.ok(statuses.includes(200), statuses.join(' '));
+      assert.ok(statuses.includes(503), statuses.join(' '));
+      for (const r of replies.filter((x) => x.status === 503)) {
+        assert.equal(r.headers['retry-after'], '1');
+        assert.match(r.json.error, /too many logins at once/);
+      }
+      assert.deepEqual(statuses.filter((x) => x !== 200 && x !== 503), []);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('api server: live streams and origins', () => {
   let h: Harness;
   before(async () => {
