@@ -3,7 +3,7 @@
 
 import { useEffect } from 'preact/hooks';
 import { logout, refreshSession, session } from './api.js';
-import { connect, notice, now, status, stream } from './store.js';
+import { connect, notice, now, prefetchStatus, status, stream } from './store.js';
 import { Login } from './pages/login.js';
 import { Dashboard } from './pages/dashboard.js';
 import { Carp } from './pages/carp.js';
@@ -90,7 +90,10 @@ function Notice() {
 export function App() {
   const s = session.value;
   useEffect(() => {
+    // The status alongside the session check, not after it: the dashboard needs both, and on a
+    // reload with a live session this saves a round trip before the first table.
     void refreshSession();
+    prefetchStatus();
   }, []);
   useEffect(() => {
     if (s) connect();

@@ -71,6 +71,16 @@ let source: EventSource | undefined;
 let ticker: ReturnType<typeof setInterval> | undefined;
 let demoPoll: ReturnType<typeof setInterval> | undefined;
 
+/** The status before the session is known (a 401 here only confirms what the session check says). */
+export function prefetchStatus(): void {
+  void fetch('/api/status', { headers: { accept: 'application/json' }, credentials: 'same-origin' }).then(
+    async (response) => {
+      if (response.ok) setStatus((await response.json()) as Status);
+    },
+    () => undefined,
+  );
+}
+
 /** Loads status and recent events, opens the live stream; called once logged in. */
 export function connect(): void {
   disconnect();
