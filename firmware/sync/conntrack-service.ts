@@ -180,7 +180,8 @@ export class ConntrackService {
       for (const step of steps) {
         const started = this.ports.clock.monotonic();
         let result: { outcome: StepOutcome; detail?: string };
-        if (step === 'ensureRunning') result = (running = await this.ensureRunning()) ? { outcome: 'ok' } : { outcome: 'notRunning' };
+        // A new MASTER skips the -s probe of a live child: the commit is what the traffic waits for.
+        if (step === 'ensureRunning') result = (running = await this.ensureRunning(to !== 'MASTER')) ? { outcome: 'ok' } : { outcome: 'notRunning' };
         else if (!running) result = { outcome: 'notRunning' };
         else result = await this.client(STEP_FLAG[step]).catch((error: Error) => ({ outcome: 'failed' as const, detail: error.message }));
         record.steps.push({ step, ...result, ms: Math.round(this.ports.clock.monotonic() - started) });
@@ -194,11 +195,11 @@ export class ConntrackService {
     return this.queue;
   }
 
-  private async ensureRunning(): Promise<boolean> {
+  private async ensureRunning(probe: boolean): Promise<boolean> {
     await this.starting?.catch(() => undefined);
     if (this.launching) return this.launching;
     if (this.child && this.ready) {
-      if ((await this.client('-s')).outcome === 'ok') return true;
+      if (!probe || (await this.client('-s')).outcome === 'ok') return true;
     }
     if (this.child) return false;
     // Dead and waiting out its backoff: a transition needs it now.

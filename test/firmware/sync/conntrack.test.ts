@@ -317,3 +317,17 @@ describe('formatConntrackStatus', () => {
     ]);
   });
 });
+
+describe('ConntrackService probes', () => {
+  it('asks -s before the BACKUP row but not before a new MASTER commits', async () => {
+    const h = harness();
+    await h.service.start();
+    const all = () => h.processes.runs.map((r) => r.args[2]);
+    const startRuns = all().length;
+    await h.service.transition(5, 'lan', 'BACKUP');
+    assert.deepEqual(all().slice(startRuns, startRuns + 3), ['-s', '-t', '-n']);
+    const backupRuns = all().length;
+    await h.service.transition(5, 'lan', 'MASTER');
+    assert.deepEqual(all().slice(backupRuns, backupRuns + 4), ['-c', '-f', '-R', '-B']);
+  });
+});
