@@ -116,6 +116,9 @@ export async function startDemoWeb(cluster: SimCluster, options: DemoWebOptions 
       const host = `127.0.0.${index + 1}`;
       const port = options.port ?? 8080;
       const listening = await server.listen({ host, port }).catch((error: NodeJS.ErrnoException) => {
+        // A port in use: one the kernel picks. No 127.0.0.2 (systems that configure only
+        // 127.0.0.1): 127.0.0.1 on another port, where the consoles then share one cookie jar.
+        if (error.code === 'EADDRNOTAVAIL') return server.listen({ host: '127.0.0.1', port: 0 });
         if (error.code !== 'EADDRINUSE' || port === 0) throw error;
         return server.listen({ host, port: 0 });
       });

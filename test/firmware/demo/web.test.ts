@@ -4,6 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -104,5 +105,33 @@ describe('demo web consoles', () => {
     // The node consoles of a real daemon use `routes` alone; the demo adds its own.
     const { routes } = await import('../../../firmware/api/routes.js');
     assert.equal(routes.some((r) => r.path === '/api/demo' || r.path.startsWith('/api/demo/')), false);
+  });
+});
+
+describe('demo web ports', () => {
+  it('a port in use on one address moves only that console to a port the kernel picks', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const taken = (blocker.address() as AddressInfo).port;
+    const clock = new FakeClock();
+    const cluster = new SimCluster(clock, demoConfigs());
+    await cluster.startAll();
+    const web = await startDemoWeb(cluster, { port: taken, password: 'fixed-for-this-test' });
+    try {
+      const ports = Object.fromEntries(Object.entries(web.urls).map(([name, url]) => [name, Number(new URL(url).port)]));
+      assert.notEqual(ports['fw-a'], taken);
+      assert.equal(ports['fw-b'], taken);
+      assert.equal(ports['fw-c'], taken);
+      const login = await fetch(new URL('/api/login', web.urls['fw-a']), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'demo', password: 'fixed-for-this-test' }),
+      });
+      assert.equal(login.status, 200);
+    } finally {
+      await web.close();
+      await cluster.stopAll();
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 });
