@@ -265,6 +265,12 @@ export class ConfigSync {
     const detail = reply.issues?.join('; ');
     this.setPeer(status, { outcome: reply.outcome, ...(detail ? { detail } : {}), hash: lineage.hash, generation: lineage.generation, at });
     if (reply.outcome === 'peer-ahead' && reply.shared && reply.hints) {
+      // The peer compared against the lineage this push carried; this node may have been edited
+      // since (a reload during the push). Take the peer's config only if it still descends from ours.
+      if (decidePush(this.lineage, lineage, false) !== 'fast-forward') {
+        this.setPeer(status, { outcome: 'diverged', detail: '(sync): both nodes changed the shared config since they last agreed; `tandem sync diff` shows how, `tandem sync push --force` overrides', hash: lineage.hash, generation: lineage.generation, at });
+        return;
+      }
       // This node came back with an older config: it takes the peer's, as a backup would.
       const taken = await this.take(reply.shared, reply.hints, lineage);
       this.deps.log.info(`peer ${peer.name} holds a newer shared config: ${taken.outcome}`, taken.issues ? { issues: taken.issues } : {});

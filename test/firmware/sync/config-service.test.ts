@@ -169,6 +169,28 @@ describe('config sync service', () => {
     assert.equal(a.sync.status().hash, b.sync.status().hash);
   });
 
+  it('a master edited while its push was out does not take the peer\'s config: that is diverged', async () => {
+    const { a, b } = await pair();
+    await edit(b, addRule(8080));
+    // B reads its CARP state while it answers; that moment, the admin edits A.
+    let editDuringPush: Promise<void> | undefined;
+    const state = { armed: true };
+    Object.defineProperty(b, 'state', {
+      get() {
+        if (state.armed) {
+          state.armed = false;
+          editDuringPush = edit(a, addRule(81));
+        }
+        return 'BACKUP';
+      },
+    });
+    const [peer] = await a.sync.pushNow(false);
+    await editDuringPush;
+    assert.equal(peer!.outcome, 'diverged');
+    assert.equal(a.applied.length, 0, "A's newer edit is not overwritten by B's");
+    assert.ok(hasPort(a.files.files.get(a.file)!, 81));
+  });
+
   it('a node that is itself MASTER refuses pushes (split brain is no time to overwrite)', async () => {
     const { a, b } = await pair();
     b.state = 'MASTER';
