@@ -133,14 +133,18 @@ describe('config apply through the API on a router, with traffic', { skip }, () 
     assert.ok(await passes());
   });
 
-  it('an unconfirmed apply is in force for its window, then the previous config is back by itself', async () => {
+  it('an unconfirmed apply is in force for its window, then the previous config is back by itself', async (t) => {
+    const started = performance.now();
     const reply = await api('POST', '/api/config/apply', { text: configText(true), confirmWithinSeconds: 4 });
+    const appliedMs = performance.now() - started;
+    t.diagnostic(`apply round trip (curl in the namespace, check + atomic write + reload + nft load): ${appliedMs.toFixed(0)} ms`);
     assert.equal(reply.code, 200, JSON.stringify(reply.json));
     assert.equal((reply.json as { phase: string }).phase, 'pending');
     assert.equal(await readFile(configPath, 'utf8'), configText(true));
     assert.equal(await passes(), false, 'the candidate blocks 9000');
     assert.equal((await status()).configApply?.phase, 'pending');
     await eventually('the revert', async () => ((await status()).configApply?.phase === 'active' ? true : undefined), 10_000);
+    t.diagnostic(`reverted ${((performance.now() - started) / 1000).toFixed(1)} s after the apply was sent (window 4 s)`);
     assert.ok(await passes(), 'policy A again');
     assert.equal(await readFile(configPath, 'utf8'), configText(false));
     assert.match((await status()).configApply?.lastRevert?.why ?? '', /not confirmed within 4 s/);
