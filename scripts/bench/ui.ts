@@ -58,11 +58,23 @@ const DASHBOARD_PROBE = `(() => {
   });
   const check = () => { if (window.__dashboardAt === undefined && ready()) window.__dashboardAt = performance.now(); };
   new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  // The live stream's first status message, which the dashboard renders from.
+  const Native = window.EventSource;
+  window.EventSource = class extends Native {
+    constructor(url, options) {
+      super(url, options);
+      this.addEventListener('status', () => { if (window.__firstStatusAt === undefined) window.__firstStatusAt = performance.now(); });
+    }
+  };
 })();`;
 
 interface Timing {
   dashboardMs: number;
   firstPaintMs: number | undefined;
+  /** When app.js had arrived, the session was known, and the live stream's first status came (ms since navigation). */
+  scriptMs: number | undefined;
+  sessionMs: number | undefined;
+  streamMs: number | undefined;
 }
 
 async function timeDashboard(page: Page, url: string): Promise<Timing> {
@@ -73,6 +85,9 @@ async function timeDashboard(page: Page, url: string): Promise<Timing> {
   return page.evaluate(`({
     dashboardMs: window.__dashboardAt,
     firstPaintMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+    scriptMs: performance.getEntriesByType('resource').find((e) => e.name.includes('/app') && e.name.endsWith('.js'))?.responseEnd,
+    sessionMs: performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/session'))?.responseEnd,
+    streamMs: window.__firstStatusAt,
   })`);
 }
 
@@ -164,6 +179,12 @@ async function main(): Promise<number> {
           `  ${label.padEnd(19)} median ${median(dash).toFixed(0)} ms, min ${Math.min(...dash).toFixed(0)}, max ${Math.max(...dash).toFixed(0)}` +
             (paints.length ? `; first contentful paint median ${median(paints).toFixed(0)} ms` : ''),
         );
+        // Where the time goes: the medians of each step that had a resource entry.
+        const step = (pick: (t: Timing) => number | undefined) => {
+          const v = set.flatMap((t) => (pick(t) === undefined ? [] : [pick(t)!]));
+          return v.length ? `${median(v).toFixed(0)} ms` : 'n/a';
+        };
+        console.log(`  ${''.padEnd(19)} app.js in ${step((t) => t.scriptMs)}, /api/session answered ${step((t) => t.sessionMs)}, first status on /api/events ${step((t) => t.streamMs)}`);
       }
       const row = (label: string, s: { on: number[]; off: number[] }) =>
         `  ${label.padEnd(34)} ${mib(median(s.on)).padStart(6)} MiB   ${mib(median(s.off)).padStart(6)} MiB   ×${(median(s.on) / median(s.off)).toFixed(2)}`;
