@@ -39,7 +39,15 @@ function Header() {
   const live = stream.value;
   return (
     <header class="top">
-      <a class="skip" href="#main">
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          // Not a hash change: the hash is the page's route.
+          e.preventDefault();
+          document.querySelector<HTMLElement>('main h1')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <span class="brand">Tandem</span>

@@ -8,7 +8,7 @@ import { ApiError, get, refreshSession, session } from './api.js';
 import { applyReducer, type ApplyInput, type ApplyView } from './lib/apply.js';
 import type { Sample } from './lib/chart.js';
 import { emptyTrends, sampleTrends } from './lib/trends.js';
-import { describeEvent, fromRecent, prependEvent, type UiEvent } from './lib/events.js';
+import { describeEvent, fromRecent, mergeEvents, prependEvent, type UiEvent } from './lib/events.js';
 import type { DemoView } from '../firmware/api/routes-demo.js';
 
 export const EVENT_LIMIT = 200;
@@ -87,24 +87,33 @@ export function connect(): void {
   ticker = setInterval(() => (now.value = Date.now()), 1000);
   // Both at once (no waterfall): the stream's first message is the status too, whichever is first wins.
   void get<Status>('/api/status').then(setStatus, () => undefined);
+  loadRecent();
+  void loadDemo();
+  openStream();
+}
+
+/** The API's ring of recent events merged with what the page holds (nothing twice). */
+function loadRecent(): void {
   void get<UiEvent[] | { events: UiEvent[] }>('/api/events/recent').then(
     (reply) => {
       const list = Array.isArray(reply) ? reply : reply.events;
-      let merged = fromRecent(list, EVENT_LIMIT);
-      for (const e of events.value.slice().reverse()) merged = prependEvent(merged, e, EVENT_LIMIT);
-      events.value = merged;
+      events.value = mergeEvents(events.value, fromRecent(list, EVENT_LIMIT), EVENT_LIMIT);
     },
     () => undefined,
   );
-  void loadDemo();
-  openStream();
 }
 
 function openStream(): void {
   stream.value = 'connecting';
   const es = new EventSource('/api/events');
   source = es;
-  es.addEventListener('open', () => (stream.value = 'live'));
+  let dropped = false;
+  es.addEventListener('open', () => {
+    stream.value = 'live';
+    // Back after a drop (the daemon restarted, the Wi-Fi blinked): fetch what happened meanwhile.
+    if (dropped) loadRecent();
+    dropped = false;
+  });
   es.addEventListener('status', (e) => {
     try {
       setStatus(JSON.parse((e as MessageEvent<string>).data) as Status);
@@ -122,6 +131,7 @@ function openStream(): void {
   });
   es.addEventListener('error', () => {
     if (source !== es) return;
+    dropped = true;
     // The browser retries by itself unless the reply was not a stream (401 after a logout or expiry).
     if (es.readyState === EventSource.CLOSED) {
       stream.value = 'lost';

@@ -68,3 +68,22 @@ export function prependEvent(list: readonly UiEvent[], event: UiEvent, limit: nu
 export function fromRecent(events: readonly UiEvent[], limit: number): UiEvent[] {
   return events.slice(-limit).reverse();
 }
+
+/**
+ * Two newest-first lists as one, newest first, each event once: what the page held and what the
+ * API's ring returned (after a reconnect, the ring holds what the page missed). Same-time events
+ * keep their order within each list.
+ */
+export function mergeEvents(held: readonly UiEvent[], recent: readonly UiEvent[], limit: number): UiEvent[] {
+  const seen = new Set<string>();
+  const all: UiEvent[] = [];
+  for (const e of [...held, ...recent]) {
+    const key = JSON.stringify(e);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    all.push(e);
+  }
+  // Array.prototype.sort is stable: equal times keep the order above.
+  all.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+  return all.slice(0, limit);
+}

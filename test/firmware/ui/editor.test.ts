@@ -132,3 +132,15 @@ test('a config apply reads as what happened and when it reverts', () => {
   });
   assert.deepEqual(describeEvent({ type: 'configApply', outcome: 'reverted', detail: 'not confirmed within 30 s', time: 't' }), { text: 'config reverted: not confirmed within 30 s', tone: 'bad' });
 });
+
+test('after a reconnect, missed events from the ring slot in by time, nothing twice', async () => {
+  const { mergeEvents } = await import('../../../ui/lib/events.js');
+  const e = (time: string, type = 'maintenance') => ({ type, on: true, time });
+  const held = [e('2026-12-03T10:00:05Z'), e('2026-12-03T10:00:01Z')];
+  const ring = [e('2026-12-03T10:00:04Z'), e('2026-12-03T10:00:03Z', 'demotion'), e('2026-12-03T10:00:01Z')];
+  assert.deepEqual(
+    mergeEvents(held, ring, 10).map((x) => `${x.time.slice(17, 19)}${x.type[0]}`),
+    ['05m', '04m', '03d', '01m'],
+  );
+  assert.equal(mergeEvents(held, ring, 2).length, 2);
+});
