@@ -32,7 +32,7 @@ export function syncNodeConfig(name: string, dir: string, self: string, peer: { 
         { action: 'pass', direction: 'in', on: 'wan', proto: 'tcp', to: { self: true, port: 22 } },
       ],
     },
-    sync: { config: { vhid: 42, address: self, port: SYNC_PORT, peers: [{ name: peer.name, address: peer.address, port: SYNC_PORT }], checkSeconds: 2, retrySeconds: 1 } },
+    sync: { config: { vhid: 42, address: self, port: SYNC_PORT, peers: [{ name: peer.name, address: peer.address, port: SYNC_PORT }], checkSeconds: 2, retrySeconds: 1, timeoutSeconds: 3 } },
   };
 }
 

@@ -12,7 +12,7 @@ import { parseConfig } from '../../firmware/config/load.js';
 import { fingerprintOf, makeSelfSignedCertificate } from '../../firmware/os/x509.js';
 import { eventually, requireRoot } from './lab.js';
 import { BUNDLE, bundleCommand, labPerTest } from './peers.js';
-import { startPinnedPair, type SyncNode } from './sync-config-lab.js';
+import { SyncNode, startPinnedPair } from './sync-config-lab.js';
 
 function cli(node: SyncNode, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -25,6 +25,22 @@ function cli(node: SyncNode, args: string[]): Promise<{ code: number; stdout: st
 
 describe('config sync between two Tandem daemons', { concurrency: false }, () => {
   const { lab, work } = labPerTest(2);
+
+  /** The ruleset of a host once it has a rule to `port` (a taken push is in force a moment after its hash shows). */
+  const rulePresent = (host: number, port: number) =>
+    eventually(`a rule to port ${port} in h${host}'s nftables`, async () => {
+      const { stdout } = await lab().exec(host, 'nft', ['list', 'ruleset']);
+      return new RegExp(`dport ${port}\\b`).test(stdout) ? stdout : undefined;
+    }, 10_000);
+
+  /** Cuts (or heals) h2 off from h1 in h2's own table, which Tandem's reloads leave alone. */
+  const partition = async (on: boolean) => {
+    const master = lab().host(1).ipv4;
+    const script = on
+      ? `table inet partition {\n chain in { type filter hook input priority -10; ip saddr ${master} drop; }\n chain out { type filter hook output priority -10; ip daddr ${master} drop; }\n}\n`
+      : 'delete table inet partition\n';
+    await lab().exec(2, 'sh', ['-c', `printf '%s' "$0" | nft -f -`, script]);
+  };
 
   it('pins certificates made on first start; a firewall edit on the master is in force on the backup; a lacking interface is refused', async (t) => {
     if (!requireRoot(t)) return;
@@ -111,5 +127,68 @@ describe('config sync between two Tandem daemons', { concurrency: false }, () =>
     assert.ok(refused.badCertificate >= 1, JSON.stringify(refused));
     const { stdout } = await lab().exec(2, 'nft', ['list', 'ruleset']);
     assert.doesNotMatch(stdout, /dport 8081/);
+
+    // TLS-PSK instead: a wrong key is refused and counted the same way.
+    await backup.edit((c) => (c.sync.config.psk = 'the backup key, not the same'));
+    await master.edit((c) => (c.sync.config.psk = 'the master key, 16+ bytes long'));
+    const byKey = await eventually('the master to show the PSK refusal', async () => {
+      const s = await master.sync();
+      return s.auth === 'psk' && s.peers[0]!.outcome === 'auth-failed' && /SSL/.test(s.peers[0]!.detail ?? '') ? s.peers[0]! : undefined;
+    }, 10_000);
+    assert.ok(byKey.failures >= 1);
+    await eventually('the backup to count the bad key', async () => ((await backup.sync()).refused.badKey >= 1 ? true : undefined), 10_000);
+    // The same key: the pending change lands.
+    await backup.edit((c) => (c.sync.config.psk = 'the master key, 16+ bytes long'));
+    await backup.waitForHash((await master.sync()).hash, 10_000);
+    await rulePresent(2, 8081);
+  });
+
+  it('a backup that restarts with an older config is brought up to date; edits apart are diverged until push --force', async (t) => {
+    if (!requireRoot(t)) return;
+    const { master, backup } = await startPinnedPair(lab(), work());
+    await eventually('in sync', async () => ((await master.sync()).peers[0]!.outcome === 'in-sync' ? true : undefined), 10_000);
+
+    // The backup is down while the master's config changes; it comes back with its old file.
+    await backup.terminate();
+    await master.edit((c) => c.firewall.rules.push({ action: 'pass', direction: 'in', on: 'wan', proto: 'tcp', to: { self: true, port: 8080 } }));
+    await eventually('the master to miss the backup', async () => ((await master.sync()).peers[0]!.outcome === 'unreachable' ? true : undefined), 10_000);
+    const again = await SyncNode.start(lab(), 2, work(), backup.config);
+    await again.waitForHash((await master.sync()).hash, 10_000);
+    await rulePresent(2, 8080);
+
+    // A partition (links up, nothing from or to the master passes): both become MASTER and each
+    // is edited; after it heals the master reports diverged.
+    await partition(true);
+    await again.waitForState('MASTER', 10_000);
+    await master.edit((c) => c.firewall.rules.push({ action: 'pass', direction: 'in', on: 'wan', proto: 'tcp', to: { self: true, port: 8081 } }));
+    await again.edit((c) => c.firewall.rules.push({ action: 'pass', direction: 'in', on: 'wan', proto: 'tcp', to: { self: true, port: 8082 } }));
+    await eventually('the backup to record its own edit', async () => {
+      const s = await again.sync();
+      return s.hash !== (await master.sync()).hash && s.generation >= 3 ? true : undefined;
+    }, 10_000);
+    await partition(false);
+    await again.waitForState('BACKUP', 15_000);
+    let seen = '';
+    const diverged = await eventually('the master to report diverged', async () => {
+      const p = (await master.sync()).peers[0]!;
+      seen = JSON.stringify({ master: p, backup: await again.sync() });
+      return p.outcome === 'diverged' ? p : undefined;
+    }, 15_000).catch((error: Error) => {
+      const logs = (n: SyncNode) => n.output.split('\n').filter((l) => /sync|config|SIGHUP|transition|MASTER/.test(l)).join('\n');
+      throw new Error(`${error.message}; last seen ${seen}\nMASTER LOG\n${logs(master)}\nBACKUP LOG\n${logs(again)}`);
+    });
+    assert.match(diverged.detail!, /sync push --force/);
+    let rules = (await lab().exec(2, 'nft', ['list', 'ruleset'])).stdout;
+    assert.match(rules, /dport 8082/, 'the backup kept its own edit: never silently overwritten');
+    assert.doesNotMatch(rules, /dport 8081/);
+    const diff = await cli(master, ['sync', 'diff']);
+    assert.match(diff.stdout, /-\s+"port": \[?\s*8082|8082/);
+
+    const forced = await cli(master, ['sync', 'push', '--force']);
+    assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+    assert.match(forced.stdout, /applied/);
+    await again.waitForHash((await master.sync()).hash, 10_000);
+    rules = await rulePresent(2, 8081);
+    assert.doesNotMatch(rules, /dport 8082/);
   });
 });
