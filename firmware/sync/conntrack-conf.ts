@@ -35,7 +35,6 @@ export interface ConntrackPaths {
   conf: string;
   lock: string;
   socket: string;
-  log: string;
 }
 
 export function conntrackPaths(runDir: string): ConntrackPaths {
@@ -44,7 +43,6 @@ export function conntrackPaths(runDir: string): ConntrackPaths {
     conf: join(runDir, 'conntrackd.conf'),
     lock: join(runDir, 'conntrackd.lock'),
     socket: join(runDir, 'conntrackd.ctl'),
-    log: join(runDir, 'conntrackd.log'),
   };
 }
 
@@ -209,7 +207,9 @@ export function renderConntrackdConf(setup: ConntrackSetup): string {
   push(1, 'Systemd off');
   push(1, `HashSize ${setup.hashSize}`);
   push(1, `HashLimit ${setup.hashLimit}`);
-  push(1, `LogFile ${setup.paths.log}`);
+  // No log file to grow on a small tmpfs: in the foreground conntrackd logs to stdout, which
+  // the supervisor forwards into Tandem's own log.
+  push(1, 'LogFile off');
   push(1, 'Syslog off');
   push(1, `LockFile ${setup.paths.lock}`);
   push(1, 'UNIX {');

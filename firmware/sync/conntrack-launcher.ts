@@ -20,7 +20,8 @@ export interface DaemonChild {
 }
 
 export interface DaemonLauncher {
-  spawn(command: string, args: readonly string[]): DaemonChild;
+  /** Starts `command`; each line it prints (stdout and stderr) goes to `onLine`. */
+  spawn(command: string, args: readonly string[], onLine?: (line: string) => void): DaemonChild;
   writeFile(path: string, content: string): Promise<void>;
   removeFile(path: string): Promise<void>;
 }
@@ -30,7 +31,7 @@ const SETPRIV = '/usr/bin/setpriv';
 export class LinuxDaemonLauncher implements DaemonLauncher {
   private deathSignal: Promise<boolean> | undefined;
 
-  spawn(command: string, args: readonly string[]): DaemonChild {
+  spawn(command: string, args: readonly string[], onLine: (line: string) => void = () => undefined): DaemonChild {
     let pid: number | undefined;
     let resolveExit!: (exit: ChildExit) => void;
     const exited = new Promise<ChildExit>((resolve) => (resolveExit = resolve));
@@ -54,9 +55,17 @@ export class LinuxDaemonLauncher implements DaemonLauncher {
       child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
       pid = child.pid;
       let stderr = '';
-      const keep = (chunk: string) => (stderr = (stderr + chunk).slice(-2000));
-      child.stdout!.setEncoding('utf8').on('data', keep);
-      child.stderr!.setEncoding('utf8').on('data', keep);
+      const splitter = () => {
+        let partial = '';
+        return (chunk: string) => {
+          stderr = (stderr + chunk).slice(-2000);
+          const lines = (partial + chunk).split('\n');
+          partial = lines.pop()!.slice(-4000);
+          for (const line of lines) if (line.trim()) onLine(line);
+        };
+      };
+      child.stdout!.setEncoding('utf8').on('data', splitter());
+      child.stderr!.setEncoding('utf8').on('data', splitter());
       child.on('error', (error) => resolveExit({ code: null, signal: null, stderr: `${stderr}${error.message}` }));
       child.on('close', (code, signal) => resolveExit({ code, signal, stderr }));
       if (killRequested) child.kill(killRequested);
@@ -79,8 +88,12 @@ export class FakeChild implements DaemonChild {
   private resolveExit!: (exit: ChildExit) => void;
   readonly signals: NodeJS.Signals[] = [];
   alive = true;
-  constructor(readonly pid: number, readonly args: string[]) {
+  constructor(readonly pid: number, readonly args: string[], private readonly onLine: (line: string) => void = () => undefined) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+  /** A line as conntrackd prints it in the foreground. */
+  print(line: string): void {
+    this.onLine(line);
   }
   kill(signal: NodeJS.Signals): void {
     this.signals.push(signal);
@@ -100,8 +113,8 @@ export class FakeDaemonLauncher implements DaemonLauncher {
   readonly files = new Map<string, string>();
   readonly removed: string[] = [];
   private nextPid = 1000;
-  spawn(_command: string, args: readonly string[]): FakeChild {
-    const child = new FakeChild(this.nextPid++, [...args]);
+  spawn(_command: string, args: readonly string[], onLine?: (line: string) => void): FakeChild {
+    const child = new FakeChild(this.nextPid++, [...args], onLine);
     this.children.push(child);
     return child;
   }

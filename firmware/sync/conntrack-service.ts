@@ -224,7 +224,7 @@ export class ConntrackService {
     // No child of ours is alive now, so the lock left by a crash is stale.
     await this.ports.launcher.removeFile(this.setup.paths.lock);
     if (this.stopping) return false;
-    const child = this.ports.launcher.spawn(this.setup.binary, ['-C', this.setup.paths.conf]);
+    const child = this.ports.launcher.spawn(this.setup.binary, ['-C', this.setup.paths.conf], (line) => this.daemonSaid(line));
     this.child = child;
     this.ready = false;
     this.childStartedAt = this.ports.clock.monotonic();
@@ -266,6 +266,15 @@ export class ConntrackService {
         if (ok && state !== 'INIT') void this.enqueue('INIT', state, 'restart', Promise.resolve());
       });
     });
+  }
+
+  /** conntrackd's own log lines ("[time] (pid=N) [level] text") into Tandem's log. */
+  private daemonSaid(line: string): void {
+    const match = /^\[[^\]]*\] \(pid=\d+\) \[(\w+)\] (.*)$/.exec(line.trim());
+    const level = match?.[1] ?? 'notice';
+    const text = (match?.[2] ?? line).slice(0, 500);
+    if (level === 'ERROR' || level === 'warning') this.ports.log.warn(`conntrackd: ${text}`);
+    else this.ports.log.info(`conntrackd: ${text}`);
   }
 
   private scheduleStats(): void {

@@ -60,7 +60,7 @@ export const conntrackSyncSchema = s
     hashSize: optional(s.int(1024, 16777216).describe('conntrackd cache hash buckets.'), 32768),
     hashLimit: optional(s.int(1024, 67108864).describe('Most entries conntrackd caches; conntrackd asks for >= 2 x nf_conntrack_max.'), 524288),
     runDir: optional(
-      s.string('an absolute path', isAbsolutePath).describe("Where conntrackd.conf, its lock, socket and log go (tmpfs, never the card). Default: the control socket's directory.", { requiresRestart: true }),
+      s.string('an absolute path', isAbsolutePath).describe("Where conntrackd.conf, its lock and its socket go (tmpfs, never the card; its log lines go to Tandem's log). Default: the control socket's directory.", { requiresRestart: true }),
     ),
     binary: optional(s.string('an absolute path', isAbsolutePath).describe('The conntrackd program.'), '/usr/sbin/conntrackd'),
     restartMinSeconds: optional(s.int(1, 3600).describe('First wait before restarting a conntrackd that exited; doubles up to restartMaxSeconds.'), 1),

@@ -331,3 +331,17 @@ describe('ConntrackService probes', () => {
     assert.deepEqual(all().slice(backupRuns, backupRuns + 4), ['-c', '-f', '-R', '-B']);
   });
 });
+
+describe("conntrackd's own log", () => {
+  it('goes into Tandem\'s log with its level, and no log file is configured', async () => {
+    const h = harness();
+    await h.service.start();
+    assert.match(h.launcher.files.get('/run/tandem-r1/conntrackd.conf')!, /\tLogFile off\n/);
+    h.launcher.current!.print('[Thu Dec  3 02:45:33 2026] (pid=2804) [notice] commit has taken 0.000121 seconds');
+    h.launcher.current!.print('[Thu Dec  3 02:45:34 2026] (pid=2804) [ERROR] no dedicated links available!');
+    assert.deepEqual(h.logs.filter((l) => l.msg.startsWith('conntrackd: ')).map((l) => `${l.level} ${l.msg}`), [
+      'info conntrackd: commit has taken 0.000121 seconds',
+      'warn conntrackd: no dedicated links available!',
+    ]);
+  });
+});
