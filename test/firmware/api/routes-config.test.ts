@@ -200,3 +200,26 @@ describe('firewall routes', () => {
     }
   });
 });
+
+describe('checkFirewallCandidate', () => {
+  const running = 'node:\n  name: fw-a\n# the LAN router\ncarp:\n  - vhid: 42\n    interface: eth0\n    addresses: [198.51.100.100/24]\n    password: labsecret\n';
+
+  it('a syntax error in the section is reported at its line in the section text', async () => {
+    const { checkFirewallCandidate } = await import('../../../firmware/api/routes-firewall.js');
+    const result = checkFirewallCandidate(running, 'zones:\n  lan: { interfaces: [eth0]\nrules: []\n', true);
+    assert.equal(result.ok, false);
+    assert.equal(result.issues[0]?.path, '(syntax)');
+    assert.ok(result.issues[0]?.line !== undefined && result.issues[0].line >= 2 && result.issues[0].line <= 3, JSON.stringify(result.issues));
+  });
+
+  it('the config to apply keeps the running config\'s comments and the section\'s own', async () => {
+    const { checkFirewallCandidate } = await import('../../../firmware/api/routes-firewall.js');
+    const result = checkFirewallCandidate(running, 'zones:\n  lan: { interfaces: [eth0] } # inside\nha: { antiLockout: false }\nrules: []\n', true);
+    assert.ok(result.ok, JSON.stringify(result.issues));
+    assert.match(result.configText ?? '', /# the LAN router/);
+    assert.match(result.configText ?? '', /# inside/);
+    const parsed = parseConfig(result.configText ?? '');
+    assert.ok(parsed.ok);
+    assert.equal(parsed.config.firewall?.ha.antiLockout, false);
+  });
+});
