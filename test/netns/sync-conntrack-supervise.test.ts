@@ -37,6 +37,7 @@ describe('conntrackd supervised by Tandem (netns, real daemons)', { timeout: 120
       const r2pid = await until('r2 conntrackd', () => running(r2), 10_000);
       lab.pids.add(r2pid);
       assert.ok(existsSync(join(r1.dir, 'conntrackd.lock')));
+      await until("conntrackd's own log lines in Tandem's", async () => (r1.output.includes('"msg":"conntrackd: initialization completed"') ? true : undefined), 5000);
 
       process.kill(first, 'SIGKILL');
       const second = await until('a new r1 conntrackd', () => running(r1, first), 10_000);
