@@ -4,7 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,3 +164,24 @@ export async function logIn(page: Page, url: string, user: ConsoleUser): Promise
 
 /** Where a test's screenshots go: ui/screenshots for the README's, a temp dir for the rest. */
 export const README_SHOTS = fileURLToPath(new URL('../../ui/screenshots/', import.meta.url));
+
+/**
+ * Runs `body`; if it throws, saves a screenshot of each page and adds its visible text to the
+ * error, so a failure in the suite's log says what the browser showed.
+ */
+export async function showingPages<T>(pages: Page[], body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-e2e-failure-'));
+    const notes: string[] = [];
+    for (const [i, page] of pages.entries()) {
+      const file = join(dir, `page-${i + 1}.png`);
+      await page.screenshot({ path: file }).catch(() => undefined);
+      const text = await page.locator('body').innerText({ timeout: 1000 }).catch(() => '(no text)');
+      notes.push(`page ${i + 1} (${page.url()}), screenshot ${file}:\n${text.slice(0, 800)}`);
+    }
+    (error as Error).message += `\n--- what the browser showed ---\n${notes.join('\n')}`;
+    throw error;
+  }
+}

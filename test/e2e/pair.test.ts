@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Lab, eventually } from '../netns/lab.js';
 import { Workdir } from '../netns/peers.js';
 import {
-  ApiNode, DESKTOP, PHONE, README_SHOTS, consoleContext, e2eUnavailable, launchBrowser, logIn, passwordHash, recordMutations,
+  ApiNode, DESKTOP, PHONE, README_SHOTS, consoleContext, e2eUnavailable, launchBrowser, logIn, passwordHash, recordMutations, showingPages,
   type ConsoleUser,
 } from './harness.js';
 
@@ -35,11 +35,12 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
   let a: ApiNode;
   let b: ApiNode;
   let browser: Browser;
+  let users: { name: string; passwordHash: string }[];
 
   before(async () => {
     lab = await Lab.create({ hosts: 3 });
     work = await Workdir.create();
-    const users = [{ name: ADMIN.name, passwordHash: await passwordHash(ADMIN.password) }];
+    users = [{ name: ADMIN.name, passwordHash: await passwordHash(ADMIN.password) }];
     a = await ApiNode.start(lab, 1, work, { vhosts: [{ advskew: 0 }], users });
     await a.control({ cmd: 'status' });
     b = await ApiNode.start(lab, 2, work, { vhosts: [{ advskew: 100 }], users });
@@ -61,35 +62,37 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
       const pageB = await context.newPage();
       const sentA = recordMutations(pageA);
       const sentB = recordMutations(pageB);
-      const tokenA = await logIn(pageA, a.url, ADMIN);
-      const tokenB = await logIn(pageB, b.url, ADMIN);
-      assert.notEqual(tokenA, tokenB, 'each console issues its own CSRF token');
+      await showingPages([pageA, pageB], async () => {
+        const tokenA = await logIn(pageA, a.url, ADMIN);
+        const tokenB = await logIn(pageB, b.url, ADMIN);
+        assert.notEqual(tokenA, tokenB, 'each console issues its own CSRF token');
 
-      await assertText(stateCell(pageA, 42), 'MASTER');
-      await assertText(stateCell(pageB, 42), 'BACKUP');
-      const sameA = await markDocument(pageA);
-      const sameB = await markDocument(pageB);
+        await assertText(stateCell(pageA, 42), 'MASTER');
+        await assertText(stateCell(pageB, 42), 'BACKUP');
+        const sameA = await markDocument(pageA);
+        const sameB = await markDocument(pageB);
 
-      // The failover lives on the CARP page behind a confirmation.
-      await pageA.getByRole('link', { name: 'CARP' }).click();
-      await pageA.getByRole('button', { name: /fail over/i }).click();
-      const dialog = pageA.getByRole('dialog');
-      await dialog.getByRole('button', { name: /fail over now/i }).click();
+        // The failover lives on the CARP page behind a confirmation.
+        await pageA.getByRole('link', { name: 'CARP' }).click();
+        await pageA.getByRole('button', { name: /fail over/i }).click();
+        const dialog = pageA.getByRole('dialog');
+        await dialog.getByRole('button', { name: /fail over now/i }).click();
 
-      // B's page turns MASTER from its live stream: no reload, no navigation.
-      await assertText(stateCell(pageB, 42), 'MASTER', 10_000);
-      assert.equal((await b.status()).carp[0]?.state, 'MASTER', 'the daemon agrees with its page');
-      await pageA.getByRole('link', { name: 'Dashboard' }).click();
-      await assertText(stateCell(pageA, 42), 'BACKUP');
-      assert.ok(await sameA(), 'page A was not reloaded');
-      assert.ok(await sameB(), 'page B was not reloaded');
+        // B's page turns MASTER from its live stream: no reload, no navigation.
+        await assertText(stateCell(pageB, 42), 'MASTER', 10_000);
+        assert.equal((await b.status()).carp[0]?.state, 'MASTER', 'the daemon agrees with its page');
+        await pageA.getByRole('link', { name: 'Dashboard' }).click();
+        await assertText(stateCell(pageA, 42), 'BACKUP');
+        assert.ok(await sameA(), 'page A was not reloaded');
+        assert.ok(await sameB(), 'page B was not reloaded');
 
-      // Every mutation the UI sent carried its console's token (login itself is public).
-      const failovers = sentA.filter((m) => m.path === '/api/failover');
-      assert.equal(failovers.length, 1, JSON.stringify(sentA));
-      for (const [sent, token] of [[sentA, tokenA], [sentB, tokenB]] as const) {
-        for (const m of sent.filter((m) => m.path !== '/api/login')) assert.equal(m.csrf, token, `${m.method} ${m.path} carried ${m.csrf}`);
-      }
+        // Every mutation the UI sent carried its console's token (login itself is public).
+        const failovers = sentA.filter((m) => m.path === '/api/failover');
+        assert.equal(failovers.length, 1, JSON.stringify(sentA));
+        for (const [sent, token] of [[sentA, tokenA], [sentB, tokenB]] as const) {
+          for (const m of sent.filter((m) => m.path !== '/api/login')) assert.equal(m.csrf, token, `${m.method} ${m.path} carried ${m.csrf}`);
+        }
+      });
     } finally {
       await context.close();
     }
@@ -158,6 +161,25 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
     }
     console.log(`screenshots:\n  ${saved.join('\n  ')}`);
     assert.ok(saved.some((f) => f.endsWith('dashboard-phone.png')) && saved.some((f) => f.endsWith('dashboard-desktop.png')));
+  });
+
+  it('a restart of the daemon ends its sessions: the open page returns to the login form by itself', async () => {
+    const context = await consoleContext(browser);
+    try {
+      const page = await context.newPage();
+      await logIn(page, b.url, ADMIN);
+      await stateCell(page, 42).waitFor();
+      const same = await markDocument(page);
+      await b.terminate();
+      b = await ApiNode.start(lab, 2, work, { vhosts: [{ advskew: 100 }], users });
+      // The live stream reconnects, is refused (401: sessions live in memory), and the page asks again.
+      await page.locator('#login-password').waitFor({ timeout: 20_000 });
+      assert.ok(await same(), 'the page itself went back to the login form, no reload');
+      await logIn(page, b.url, ADMIN);
+      await stateCell(page, 42).waitFor();
+    } finally {
+      await context.close();
+    }
   });
 });
 
