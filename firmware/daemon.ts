@@ -39,7 +39,7 @@ import type { ConntrackService, ConntrackStatus } from './sync/conntrack-service
 import type { DaemonLauncher } from './sync/conntrack-launcher.js';
 import { conntrackChanged, createConntrackSync, SyncedHookRunner } from './sync/conntrack-wire.js';
 import type { ConfigSync, ConfigSyncStatus } from './sync/config-service.js';
-import { configSyncRestart, createConfigSync, handleSyncRequest } from './sync/config-wire.js';
+import { configSyncRestart } from './sync/config-schema.js';
 import type { InterfacePort } from './sync/peer-interfaces.js';
 import { ConfigApply, LEDGER_FILE as CONFIG_APPLY_LEDGER, type ConfigApplyStatus } from './api/config-apply.js';
 import type { ApiService, ApiStatus } from './api/service.js';
@@ -414,7 +414,10 @@ export class Daemon {
   }
 
   private async startConfigSync(config: TandemConfig): Promise<void> {
+    if (!config.sync?.config) return;
     const log = this.ports.log.child({ part: 'sync' });
+    // Loaded only when configured: node:tls and the certificate code stay out of other daemons.
+    const { createConfigSync } = await import('./sync/config-wire.js');
     this.configSync = createConfigSync(config, {
       clock: this.ports.clock,
       files: this.ports.files,
@@ -594,7 +597,7 @@ export class Daemon {
       case 'sync-status':
       case 'sync-diff':
       case 'sync-push':
-        return handleSyncRequest(this.configSync, request);
+        return (await import('./sync/config-wire.js')).handleSyncRequest(this.configSync, request);
     }
   }
 

@@ -78,3 +78,11 @@ export function configSyncIssues(config: {
   });
   return issues;
 }
+
+/** Whether a reload changed `sync.config` so that the service must be made again (added, removed, moved). */
+export function configSyncRestart(before: { sync?: { config?: ConfigSyncConfig | undefined } | undefined }, after: { sync?: { config?: ConfigSyncConfig | undefined } | undefined }): boolean {
+  const a = before.sync?.config;
+  const b = after.sync?.config;
+  if (!a || !b) return a !== b;
+  return a.address !== b.address || a.port !== b.port;
+}

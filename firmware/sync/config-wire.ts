@@ -36,14 +36,6 @@ export function createConfigSync(config: TandemConfig, wiring: ConfigSyncWiring)
   });
 }
 
-/** Whether a reload changed `sync.config` so that the service must be made again (added, removed, moved). */
-export function configSyncRestart(before: TandemConfig, after: TandemConfig): boolean {
-  const a = before.sync?.config;
-  const b = after.sync?.config;
-  if (!a || !b) return a !== b;
-  return a.address !== b.address || a.port !== b.port;
-}
-
 export type SyncRequest = { cmd: 'sync-status' } | { cmd: 'sync-diff' } | { cmd: 'sync-push'; force: boolean };
 
 export interface SyncDiff {
