@@ -74,12 +74,34 @@ describe('npm start: the web UI on the simulated cluster', { skip, timeout: 120_
       await page.locator('section.demo').getByRole('button', { name: 'Heal' }).click();
       await eventually('the segment whole again', async () => ((await page.locator('section.demo').textContent())?.includes('whole') ? true : undefined), 5000);
 
+      // Crashing the node whose console this is: the console stays, its VHIDs read INIT, and
+      // the panel starts it again.
+      await card(page, 'fw-b').getByRole('button', { name: 'Crash fw-b' }).click();
+      await eventually('fw-b INIT on its own page', async () => ((await stateCell(page, 42).textContent())?.includes('INIT') ? true : undefined), 5000);
+      await card(page, 'fw-b').getByRole('button', { name: 'Start fw-b' }).click();
+      await eventually('fw-b back in CARP', async () => ((await stateCell(page, 42).textContent())?.match(/BACKUP|MASTER/) ? true : undefined), 8000);
+
+      // The balancer page drains a backend on this node's Daemon (checked through the API).
+      await page.getByRole('link', { name: 'Balancer' }).click();
+      await page.getByRole('button', { name: 'Drain web-2' }).click();
+      await page.locator('tr[data-host="web-2"]').getByText('drained').waitFor({ timeout: 5000 });
+      const drained = async () => {
+        const status = (await (await page.request.get(new URL('/api/status', urls['fw-b']).toString())).json()) as { pools: { hosts: { id: string; drained?: boolean }[] }[] };
+        return status.pools[0]!.hosts.find((h) => h.id === 'web-2')?.drained === true;
+      };
+      assert.equal(await drained(), true);
+      await page.getByRole('button', { name: 'Undrain web-2' }).click();
+      await eventually('web-2 back in service', async () => ((await drained()) ? undefined : true), 5000);
+      await page.getByRole('link', { name: 'Dashboard' }).click();
+      await stateCell(page, 42).waitFor();
+
       // The README's picture of `npm start`: three routers, their pools and the demo panel.
       await mkdir(README_SHOTS, { recursive: true });
       await page.screenshot({ path: join(README_SHOTS, 'demo-desktop.png') });
 
       const verbs = sent.filter((m) => m.path.startsWith('/api/demo/')).map((m) => m.path);
-      assert.deepEqual(verbs, ['/api/demo/crash', '/api/demo/start', '/api/demo/partition', '/api/demo/heal']);
+      assert.deepEqual(verbs, ['/api/demo/crash', '/api/demo/start', '/api/demo/partition', '/api/demo/heal', '/api/demo/crash', '/api/demo/start']);
+      assert.equal(sent.filter((m) => m.path === '/api/pools/drain').length, 2);
       for (const m of sent.filter((m) => m.path !== '/api/login')) assert.equal(m.csrf, token, `${m.method} ${m.path} carried ${m.csrf}`);
     } finally {
       await context.close();
