@@ -1,34 +1,13 @@
-// Development only (not shipped, not bundled): the demo's simulated cluster with a firewall
-// policy added, served by the real API server and routes over the freshly built dist/ui/, with
-// a fixed password, so the pages can be clicked and screenshotted before `tandem demo` serves them.
-// Run: npm run build && node --import tsx ui/dev/serve.ts [port]   (prints the URLs; Ctrl-C stops)
+// Development only: serves the dev console (console.ts) until Ctrl-C, so the pages can be clicked
+// and screenshotted (shots.ts) on the simulated cluster.
+// Run: npm run build && node --import tsx ui/dev/serve.ts [port]   (prints the URLs and login)
 
-import { systemClock } from '../../firmware/os/clock.js';
-import { SimCluster, demoConfigs } from '../../firmware/demo/cluster.js';
-import { startDemoWeb } from '../../firmware/demo/web.js';
-import { validate } from '../../firmware/config/kit.js';
-import { configSchema, type TandemConfig } from '../../firmware/config/schema.js';
+import { DEV_PASSWORD, DEV_USER, startDevConsole } from './console.js';
 
-const port = Number(process.argv[2] ?? 18080);
-const firewall = {
-  zones: { wan: { interfaces: ['eth0'], addresses: ['203.0.113.2/24'] }, lan: { interfaces: ['eth1'], addresses: ['198.51.100.2/25'] } },
-  rules: [{ action: 'pass', direction: 'in', on: 'lan' }],
-  forwards: [{ on: 'wan', proto: 'tcp', to: { vip: 42, port: 80 }, rdrTo: { table: 'web', port: 8080 } }],
-};
-const configs = demoConfigs(undefined, undefined, undefined, true).map((config): TandemConfig => {
-  const checked = validate(configSchema, { ...structuredClone(config), firewall } as unknown);
-  if (checked.value) return checked.value;
-  process.stderr.write(`dev firewall section refused: ${checked.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}\n`);
-  return config;
-});
-const cluster = new SimCluster(systemClock, configs);
-// The web side first: each console's bus forwards the events of daemons started after it.
-const web = await startDemoWeb(cluster, { port, uiDir: 'dist/ui', password: 'dev' });
-await cluster.startAll();
-process.stdout.write(`${JSON.stringify({ user: web.user, password: web.password, urls: web.urls, ui: web.ui })}\n`);
+const dev = await startDevConsole(Number(process.argv[2] ?? 18080));
+process.stdout.write(`${JSON.stringify({ user: DEV_USER, password: DEV_PASSWORD, urls: dev.urls })}\n`);
 const stop = async () => {
-  await web.close();
-  await cluster.stopAll();
+  await dev.close();
   process.exit(0);
 };
 process.once('SIGINT', () => void stop());
