@@ -56,7 +56,7 @@ export class SyncNode extends DaemonProcess {
     const socket = (config.control as { socket: string }).socket;
     const node = await DaemonProcess.launch(lab, host, dir, config, socket, (child, path) => new SyncNode(name, child, socket, path, config));
     // The control socket answers before the daemon has started; config sync starts after CARP.
-    await eventually(`${name} to listen for config pushes`, async () => ((await node.status()).sync?.config?.listening ? true : undefined), 10_000);
+    if (config.sync) await eventually(`${name} to listen for config pushes`, async () => ((await node.status()).sync?.config?.listening ? true : undefined), 10_000);
     return node;
   }
 
