@@ -42,9 +42,14 @@ export function DemoPanel() {
             </p>
             <div class="buttons">
               {n.running ? (
-                <Action run={() => verb('crash', { node: n.name })} kind="danger" label={`Crash ${n.name}`}>
-                  Crash
-                </Action>
+                <>
+                  <Action run={() => verb('crash', { node: n.name })} kind="danger" label={`Crash ${n.name}`} title="kill -9: peers notice only when its adverts stop">
+                    Crash
+                  </Action>
+                  <Action run={() => verb('stop', { node: n.name })} label={`Stop ${n.name}`} title="a clean stop: it bows out first, peers take over at once">
+                    Stop
+                  </Action>
+                </>
               ) : (
                 <Action run={() => verb('start', { node: n.name })} label={`Start ${n.name}`}>
                   Start
