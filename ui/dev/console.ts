@@ -31,7 +31,8 @@ export async function startDevConsole(port: number, uiDir = 'dist/ui'): Promise<
     throw new Error(`dev firewall section refused: ${checked.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   });
   const cluster = new SimCluster(systemClock, configs);
-  // The web side first: each console's bus forwards the events of daemons started after it.
+  // The web side first: each console's bus forwards only the events of daemons started after it
+  // (demoBackend listens through cluster.onDaemon), so consoles started after the nodes get none.
   const web = await startDemoWeb(cluster, { port, uiDir, password: DEV_PASSWORD });
   if (!web.ui) {
     await web.close();
