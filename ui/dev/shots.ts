@@ -8,7 +8,6 @@ import { mkdir } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 const [url = 'http://127.0.0.1:18080/', out = '/tmp/ui-shots', user = 'demo', password = 'dev'] = process.argv.slice(2);
-const PAGES = ['', 'carp', 'firewall', 'balancer', 'power', 'telemetry', 'events'];
 const SIZES = [
   { name: 'phone', width: 360, height: 740 },
   { name: 'desktop', width: 1024, height: 768 },
@@ -31,7 +30,9 @@ try {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: /Dashboard/ }).waitFor();
     await page.waitForTimeout(1500);
-    for (const name of PAGES) {
+    // Every page the navigation lists, so a new page is screenshotted without a change here.
+    const pages = await page.locator('nav[aria-label="Pages"] a').evaluateAll((links) => links.map((l) => (l.getAttribute('href') ?? '').replace(/^#\/?/, '')));
+    for (const name of pages) {
       await page.goto(`${url}#/${name}`);
       await page.waitForTimeout(1200);
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
