@@ -62,6 +62,8 @@ export class ConfigSync {
   private identity: NodeIdentity | undefined;
   private server: ChannelServer | undefined;
   private timer: TimerHandle | undefined;
+  private listenRetry: TimerHandle | undefined;
+  private listenFailing = false;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly peers = new Map<string, PeerStatus>();
   private readonly refused: Record<Refusal, number> = { badKey: 0, unknownIdentity: 0, badCertificate: 0, badRequest: 0 };
@@ -93,6 +95,8 @@ export class ConfigSync {
     this.stopped = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.listenRetry?.cancel();
+    this.listenRetry = undefined;
     await this.server?.close();
     this.server = undefined;
     await this.chain.catch(() => undefined);
@@ -213,9 +217,20 @@ export class ConfigSync {
     try {
       await server.listen();
       this.server = server;
+      if (this.listenFailing) this.deps.log.info(`config sync listening on ${this.sync.address}:${this.sync.port}`);
+      this.listenFailing = false;
     } catch (error) {
       this.server = undefined;
-      this.deps.log.error(`config sync not listening on ${this.sync.address}:${this.sync.port}: ${(error as Error).message}`);
+      if (!this.listenFailing) {
+        this.deps.log.error(`config sync not listening on ${this.sync.address}:${this.sync.port}, retrying every ${this.sync.retrySeconds} s: ${(error as Error).message}`);
+      }
+      this.listenFailing = true;
+      // The address may come up later (a link still down at boot): keep trying, logging once.
+      this.listenRetry?.cancel();
+      this.listenRetry = this.deps.clock.setTimer(this.sync.retrySeconds * 1000, () => {
+        this.listenRetry = undefined;
+        if (!this.server) void this.listen();
+      });
     }
   }
 

@@ -241,3 +241,26 @@ describe('config sync service', () => {
     assert.equal(a.sync.status().peers[0]!.outcome, 'applied');
   });
 });
+
+describe('config sync listener', () => {
+  it('retries a listen address that is taken (or not up yet) on its timer, until it binds', async () => {
+    const port = await freePort();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    const clock = new FakeClock();
+    const files = new MemoryFileStore();
+    const text = nodeConfig('fw-a') + syncSection({ address: '127.0.0.1', port }, { name: 'fw-b', address: '127.0.0.2', port: 1 });
+    const config = parsed(text);
+    const sync = new ConfigSync(config, config.sync!.config!, {
+      clock, files, interfaces: new FakeInterfaces([]), log: silentLogger, configFile: '/cfg/a.yaml',
+      carpState: () => 'BACKUP', apply: async () => undefined,
+    });
+    running.push(sync);
+    await sync.start();
+    assert.equal(sync.status().listening, false);
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    await clock.advance(5000);
+    for (let i = 0; i < 100 && !sync.status().listening; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(sync.status().listening, true);
+  });
+});
