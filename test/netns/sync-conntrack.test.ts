@@ -36,7 +36,7 @@ function watchClient(child: ChildProcess): () => FlowState | undefined {
   return () => last;
 }
 
-async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', firewall = false): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; dispose: () => Promise<void> }> {
+async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', firewall = false): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; read: () => FlowState | undefined; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-sync-'));
   const lab = await SyncLab.create(dir, { nft: !firewall });
   const dispose = async () => {
@@ -88,7 +88,7 @@ async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', f
       return s && s.tcpLastAt > takeoverAt && s.udpLastAt > takeoverAt ? true : undefined;
     }, 12_000).catch(() => undefined);
     await sleep(1000);
-    return { before, after: read()!, takeoverAt, r2, lab, dispose };
+    return { before, after: read()!, takeoverAt, r2, lab, read, dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -149,6 +149,48 @@ describe('conntrackd state sync through a failover (netns, real daemons)', { tim
       const ruleset = await run.lab.exec('r2', 'nft', ['list', 'table', 'inet', 'tandem']);
       assert.match(ruleset.stdout, /udp dport 3780/, 'the state-sync built-in is in force');
       assert.equal((await run.r2.status()).sync?.conntrack?.interface, 'sync');
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('the old master comes back as BACKUP, resyncs from the new one (-n), and takes the stream back on a planned switch-over', { timeout: 110_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    const run = await failover(true);
+    try {
+      const { lab, r2, read } = run;
+      assert.ok(read()!.tcpLastAt > run.takeoverAt, 'the stream survived the failover');
+      await lab.restore('r1');
+      const r1 = await Router.start(lab, 'r1', { advskew: 0, sync: true });
+      // Without preempt it stays BACKUP under r2, and its BACKUP row fetches r2's states.
+      await until('r1 BACKUP with its steps done', async () => {
+        const s = await r1.status();
+        const c = s.sync?.conntrack;
+        if (c?.pid !== undefined) lab.pids.add(c.pid);
+        return s.carp.every((v) => v.state === 'BACKUP') && c?.lastSteps?.to === 'BACKUP' && c.lastSteps.done ? c : undefined;
+      }, 15_000);
+      const c1 = (await r1.status()).sync!.conntrack!;
+      assert.deepEqual(c1.lastSteps!.steps.map((s) => `${s.step}:${s.outcome}`), ['ensureRunning:ok', 'shortenTimers:ok', 'requestResync:ok']);
+      await until("r1's external cache to hold the flows (from r2's resync)", async () => {
+        const result = await lab.exec('r1', '/usr/sbin/conntrackd', ['-C', r1.conntrackdConf, '-s']);
+        const stats = parseConntrackStats(result.stdout);
+        return stats && stats.external >= 2 ? true : undefined;
+      }, 10_000);
+
+      await r2.control({ cmd: 'failover' });
+      await until('r1 MASTER again', async () => ((await r1.state(1)) === 'MASTER' && (await r1.state(2)) === 'MASTER' ? true : undefined), 10_000);
+      const backAt = Date.now();
+      await until('the stream through r1 again', async () => {
+        const s = read();
+        return s && s.tcpLastAt > backAt + 500 && s.udpLastAt > backAt + 500 ? true : undefined;
+      }, 12_000);
+      const after = read()!;
+      t.diagnostic(`longest silence over both moves: tcp ${after.tcpMaxGap} ms, udp ${after.udpMaxGap} ms`);
+      assert.equal(after.tcpError, null);
+      assert.equal(after.tcpClosed, false);
+      const steps = (await r1.status()).sync!.conntrack!.lastSteps!;
+      assert.equal(steps.to, 'MASTER');
+      assert.ok(steps.steps.every((s) => s.outcome === 'ok'), JSON.stringify(steps));
     } finally {
       await run.dispose();
     }

@@ -160,6 +160,11 @@ export class SyncLab {
     for (const dev of ['sync', 'lan', 'wan']) await must('ip', ['-n', this.ns(node), 'link', 'set', dev, 'down']);
   }
 
+  /** Brings a cut router's links back up. */
+  async restore(node: 'r1' | 'r2'): Promise<void> {
+    for (const dev of ['sync', 'lan', 'wan']) await must('ip', ['-n', this.ns(node), 'link', 'set', dev, 'up']);
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
