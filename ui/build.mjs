@@ -1,8 +1,9 @@
-// Bundles the web UI (ui/main.tsx and its CSS) into dist/ui/ beside index.html, minified, and
-// prints each file's gzipped size against the issue's budget (60 KB for all JS and CSS); a
-// build over budget fails. Called by scripts/build.mjs; dist/ui/ is what the API serves.
+// Bundles the web UI (ui/main.tsx and its CSS) into dist/ui/ beside index.html, minified, with
+// content-hashed names that index.html is rewritten to name, and prints each file's gzipped size
+// against the issue's budget (60 KB for all JS and CSS); a build over budget fails. Called by
+// scripts/build.mjs; dist/ui/ is what the API serves.
 import { build } from 'esbuild';
-import { copyFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 
 export const UI_BUDGET_BYTES = 60 * 1024;
@@ -10,9 +11,13 @@ export const UI_BUDGET_BYTES = 60 * 1024;
 export async function buildUi({ outdir = 'dist/ui', quiet = false } = {}) {
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
-  await build({
+  const { metafile } = await build({
     entryPoints: { app: 'ui/main.tsx' },
     outdir,
+    // Content-hashed names (app-XXXXXXXX.js): the server caches those for a year, immutable, so a
+    // warm load asks only for index.html (no-cache), which names the current ones.
+    entryNames: '[name]-[hash]',
+    metafile: true,
     bundle: true,
     minify: true,
     format: 'esm',
@@ -24,7 +29,13 @@ export async function buildUi({ outdir = 'dist/ui', quiet = false } = {}) {
     legalComments: 'none',
     logLevel: 'warning',
   });
-  await copyFile('ui/index.html', `${outdir}/index.html`);
+  const built = Object.keys(metafile.outputs).map((path) => path.slice(outdir.length + 1));
+  const js = built.find((name) => name.endsWith('.js'));
+  const css = built.find((name) => name.endsWith('.css'));
+  if (!js || !css) throw new Error(`ui: esbuild wrote ${built.join(', ')}; expected a .js and a .css`);
+  const html = (await readFile('ui/index.html', 'utf8')).replace('href="app.css"', `href="${css}"`).replace('src="app.js"', `src="${js}"`);
+  if (!html.includes(js) || !html.includes(css)) throw new Error('ui: index.html no longer names app.js and app.css to replace');
+  await writeFile(`${outdir}/index.html`, html);
   const sizes = [];
   for (const name of (await readdir(outdir)).sort()) {
     const bytes = await readFile(`${outdir}/${name}`);
