@@ -427,6 +427,7 @@ export class Daemon {
       interfaces: this.ports.interfaces,
       carpState: (vhid) => this.carp.status().find((v) => v.vhid === vhid)?.state,
       apply: (next) => this.applyConfig(next),
+      emit: (event) => this.events.emit(event),
     });
     try {
       await this.configSync?.start();

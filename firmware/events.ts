@@ -20,7 +20,9 @@ export type TandemEvent =
   | { type: 'powerAction'; host: string; action: 'wake' | 'park' | 'escalate' | 'verify'; method: string; outcome: 'started' | 'done' | 'failed'; reason: string; detail?: string }
   | { type: 'powerPin'; host: string; pinned: boolean }
   | { type: 'commandRefused'; action: string; reason: string }
-  | { type: 'commandExecuted'; action: string; by: string };
+  | { type: 'commandExecuted'; action: string; by: string }
+  /** Config sync (sync/config-service.ts): a peer's outcome changed (`sent`, on the master) or a push arrived (`received`). */
+  | { type: 'configSync'; direction: 'sent' | 'received'; peer: string; outcome: string; detail?: string };
 
 export type TandemEventType = TandemEvent['type'];
 

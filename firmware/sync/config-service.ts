@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import type { TandemConfig } from '../config/schema.js';
+import type { TandemEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Clock, TimerHandle } from '../os/clock.js';
 import type { FileStore } from '../os/files.js';
@@ -54,6 +55,8 @@ export interface ConfigSyncDeps {
   carpState(vhid: number): string | undefined;
   /** Daemon.applyConfig: puts a checked config in force. */
   apply(config: TandemConfig): Promise<void>;
+  /** The event bus: outcome changes go to telemetry and the web UI's live stream. */
+  emit?(event: TandemEvent): void;
 }
 
 export class ConfigSync {
@@ -300,6 +303,7 @@ export class ConfigSync {
     const after = `${status.outcome} ${status.detail ?? ''}`;
     if (before === after) return;
     const line = `config sync to ${status.name}: ${status.outcome}${status.detail ? `: ${status.detail}` : ''}`;
+    this.deps.emit?.({ type: 'configSync', direction: 'sent', peer: status.name, outcome: status.outcome, ...(status.detail ? { detail: status.detail } : {}) });
     if (status.outcome === 'in-sync' || status.outcome === 'applied') this.deps.log.info(line);
     else this.deps.log.warn(line);
   }
@@ -313,7 +317,10 @@ export class ConfigSync {
     if (parsed.type === 'fetch') return { shared: this.shared, lineage: this.lineage };
     const reply = await this.serialize(() => this.receive(parsed));
     this.lastReceived = { from, outcome: reply.outcome, ...(reply.issues ? { issues: reply.issues } : {}), at: new Date(this.deps.clock.now()).toISOString() };
-    if (reply.outcome !== 'in-sync') this.deps.log.info(`config push from ${from}: ${reply.outcome}`, reply.issues ? { issues: reply.issues } : {});
+    if (reply.outcome !== 'in-sync') {
+      this.deps.log.info(`config push from ${from}: ${reply.outcome}`, reply.issues ? { issues: reply.issues } : {});
+      this.deps.emit?.({ type: 'configSync', direction: 'received', peer: from, outcome: reply.outcome, ...(reply.issues ? { detail: reply.issues.join('; ') } : {}) });
+    }
     return reply;
   }
 

@@ -3,6 +3,7 @@
 
 import type { TandemConfig } from '../config/schema.js';
 import type { ControlReply } from '../control/protocol.js';
+import type { TandemEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../os/clock.js';
 import type { FileStore } from '../os/files.js';
@@ -20,6 +21,7 @@ export interface ConfigSyncWiring {
   interfaces?: InterfacePort | undefined;
   carpState(vhid: number): string | undefined;
   apply(config: TandemConfig): Promise<void>;
+  emit?(event: TandemEvent): void;
 }
 
 export function createConfigSync(config: TandemConfig, wiring: ConfigSyncWiring): ConfigSync | undefined {
@@ -33,6 +35,7 @@ export function createConfigSync(config: TandemConfig, wiring: ConfigSyncWiring)
     configFile: wiring.configFile,
     carpState: wiring.carpState,
     apply: wiring.apply,
+    ...(wiring.emit ? { emit: wiring.emit } : {}),
   });
 }
 

@@ -98,7 +98,7 @@ export const TOPICS: { readonly [K in TopicName]: TopicSpec } = {
     qos: 1,
     retained: false,
     queued: true,
-    description: 'What happened (`type` from the daemon\'s event bus: carpTransition, hostHealth, poolHealth, configReload, configApply, maintenance, demotion, firewallApply, powerAction, powerPin, commandRefused, commandExecuted), with `seq` +1 per event across restarts; delivered in order, none twice.',
+    description: 'What happened (`type` from the daemon\'s event bus: carpTransition, hostHealth, poolHealth, configReload, configApply, maintenance, demotion, firewallApply, powerAction, powerPin, commandRefused, commandExecuted, configSync), with `seq` +1 per event across restarts; delivered in order, none twice.',
     example: '{"seq":17,"node":"fw-a","time":"2026-11-22T10:00:03.100Z","type":"carpTransition","vhid":42,"interface":"eth0","from":"BACKUP","to":"MASTER","reason":"masterDown"}',
   },
   metrics: {

@@ -9,6 +9,7 @@ import { createLogger, silentLogger } from '../../../firmware/log.js';
 import { FakeClock } from '../../../firmware/os/clock.js';
 import { MemoryFileStore } from '../../../firmware/os/files.js';
 import type { TandemConfig } from '../../../firmware/config/schema.js';
+import type { TandemEvent } from '../../../firmware/events.js';
 import { ConfigSync } from '../../../firmware/sync/config-service.js';
 import { extractShared, sharedHash } from '../../../firmware/sync/config-shared.js';
 import { FakeInterfaces } from '../../../firmware/sync/peer-interfaces.js';
@@ -29,6 +30,7 @@ interface Side {
   interfaces: FakeInterfaces;
   state: string;
   applied: TandemConfig[];
+  events: TandemEvent[];
   sync: ConfigSync;
   file: string;
 }
@@ -67,7 +69,7 @@ async function pair(options: { pinWrong?: boolean; psk?: [string, string]; bText
     const file = `/cfg/${name}.yaml`;
     fileStore.files.set(file, text);
     const config = parsed(text);
-    const side = { name, files: fileStore, interfaces: new FakeInterfaces(names), state: name === 'fw-a' ? 'MASTER' : 'BACKUP', applied: [] as TandemConfig[], file } as Side;
+    const side = { name, files: fileStore, interfaces: new FakeInterfaces(names), state: name === 'fw-a' ? 'MASTER' : 'BACKUP', applied: [] as TandemConfig[], events: [] as TandemEvent[], file } as Side;
     side.sync = new ConfigSync(config, config.sync!.config!, {
       clock,
       files: fileStore,
@@ -75,6 +77,7 @@ async function pair(options: { pinWrong?: boolean; psk?: [string, string]; bText
       log: process.env.SYNC_DEBUG ? createLogger("debug") : silentLogger,
       configFile: file,
       carpState: () => side.state,
+      emit: (event) => side.events.push(event),
       apply: async (next) => {
         side.applied.push(next);
         await side.sync.configChanged(next);
@@ -133,6 +136,8 @@ describe('config sync service', () => {
     assert.equal(b.files.files.get(b.file), before);
     assert.equal(b.applied.length, 0);
     assert.notEqual(b.sync.status().hash, a.sync.status().hash);
+    assert.deepEqual(a.events.at(-1), { type: 'configSync', direction: 'sent', peer: 'fw-b', outcome: 'refused', detail: peer!.detail });
+    assert.deepEqual(b.events.at(-1), { type: 'configSync', direction: 'received', peer: 'fw-a', outcome: 'refused', detail: peer!.detail });
   });
 
   it('two nodes edited apart are diverged, never overwritten; --force on the master overrides', async () => {
