@@ -53,7 +53,7 @@ ${psk ? `    psk: ${psk}\n` : ''}`;
 }
 
 /** Two nodes; `pinWrong` makes B pin a certificate that is not A's; `psk` per side switches to TLS-PSK. */
-async function pair(options: { pinWrong?: boolean; psk?: [string, string]; bText?: (t: string) => string; bInterfaces?: string[] } = {}): Promise<{ a: Side; b: Side; clock: FakeClock }> {
+async function pair(options: { pinWrong?: boolean; masterPinsWrong?: boolean; psk?: [string, string]; bText?: (t: string) => string; bInterfaces?: string[] } = {}): Promise<{ a: Side; b: Side; clock: FakeClock }> {
   const clock = new FakeClock();
   const ports = { a: await freePort(), b: await freePort() };
   const files = { a: new MemoryFileStore(), b: new MemoryFileStore() };
@@ -61,7 +61,7 @@ async function pair(options: { pinWrong?: boolean; psk?: [string, string]; bText
   const idb = await loadOrCreateIdentity(files.b, '/tmp/fw-b', 'fw-b', new Date(clock.now()), ['127.0.0.2']);
   const stranger = await loadOrCreateIdentity(new MemoryFileStore(), '/tmp/x', 'x', new Date(clock.now()), []);
   const texts = {
-    a: nodeConfig('fw-a') + syncSection({ address: '127.0.0.1', port: ports.a }, { name: 'fw-b', address: '127.0.0.2', port: ports.b, fingerprint: idb.fingerprint }, options.psk?.[0]),
+    a: nodeConfig('fw-a') + syncSection({ address: '127.0.0.1', port: ports.a }, { name: 'fw-b', address: '127.0.0.2', port: ports.b, fingerprint: options.masterPinsWrong ? stranger.fingerprint : idb.fingerprint }, options.psk?.[0]),
     b: (options.bText ?? ((t) => t))(nodeConfig('fw-b', { advskew: 100 })) +
       syncSection({ address: '127.0.0.2', port: ports.b }, { name: 'fw-a', address: '127.0.0.1', port: ports.a, fingerprint: options.pinWrong ? stranger.fingerprint : ida.fingerprint }, options.psk?.[1]),
   };
@@ -218,6 +218,17 @@ describe('config sync service', () => {
     assert.match(peer!.detail!, /refused us: certificate not accepted/);
     assert.equal(b.sync.status().refused.badCertificate, 1);
     assert.equal(b.applied.length, 0);
+  });
+
+  it('a master pinning another certificate for its peer never sends it the config', async () => {
+    const { a, b } = await pair({ masterPinsWrong: true });
+    await edit(a, addRule(80));
+    const [peer] = await a.sync.pushNow(false);
+    assert.equal(peer!.outcome, 'auth-failed');
+    assert.match(peer!.detail!, /fw-b presented certificate [0-9a-f]{64}, not the pinned [0-9a-f]{64}/);
+    assert.equal(peer!.failures, 1);
+    assert.equal(b.applied.length, 0);
+    assert.equal(b.sync.status().lastReceived, undefined, 'no request reached the peer');
   });
 
   it('TLS-PSK: the same key syncs; a wrong key is refused and counted on both sides', async () => {
