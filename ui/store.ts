@@ -19,7 +19,7 @@ export const events = signal<UiEvent[]>([]);
 export const stream = signal<'connecting' | 'live' | 'lost'>('connecting');
 /** Ticks once a second, so "since" and countdowns move without a new status. */
 export const now = signal(Date.now());
-/** Per pool: its demand (connections, or the power planner's unit) over the last half hour. */
+/** Per pool: its demand (connections, or the power planner's unit) over the last ten minutes (lib/trends.ts). */
 export const demand = signal<Record<string, Sample[]>>({});
 /** Energy saved by parking, kWh since the daemon started. */
 export const energySaved = signal<Sample[]>([]);
