@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { requireRoot } from './lab.js';
-import { FLOWS, Router, SERVER, SyncLab, sleep, until } from '../../scripts/bench/sync-lib/lab.js';
+import { FLOWS, Router, SERVER, SERVER6, SyncLab, sleep, until } from '../../scripts/bench/sync-lib/lab.js';
 import { parseConntrackStats } from '../../firmware/sync/conntrack-stats.js';
 
 interface FlowState {
@@ -36,17 +36,17 @@ function watchClient(child: ChildProcess): () => FlowState | undefined {
   return () => last;
 }
 
-async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', firewall = false): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; read: () => FlowState | undefined; dispose: () => Promise<void> }> {
+async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', firewall = false, ipv6 = false): Promise<{ before: FlowState; after: FlowState; takeoverAt: number; r2: Router; lab: SyncLab; read: () => FlowState | undefined; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-sync-'));
-  const lab = await SyncLab.create(dir, { nft: !firewall });
+  const lab = await SyncLab.create(dir, { nft: !firewall, ipv6 });
   const dispose = async () => {
     await lab.dispose();
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync, transport, firewall });
+    const r1 = await Router.start(lab, 'r1', { advskew: 0, sync, transport, firewall, ipv6 });
     await until('r1 MASTER of both vhids', async () => ((await r1.state(1)) === 'MASTER' && (await r1.state(2)) === 'MASTER' ? true : undefined), 10_000);
-    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync, transport, firewall });
+    const r2 = await Router.start(lab, 'r2', { advskew: 100, sync, transport, firewall, ipv6 });
     await until('r2 BACKUP', async () => ((await r2.state(1)) === 'BACKUP' && (await r2.state(2)) === 'BACKUP' ? true : undefined), 10_000);
     if (sync) {
       for (const r of [r1, r2]) {
@@ -58,9 +58,9 @@ async function failover(sync: boolean, transport: 'udp' | 'multicast' = 'udp', f
       }
     }
 
-    const server = lab.spawn('srv', process.execPath, [FLOWS, 'server', '5001', '5002']);
+    const server = lab.spawn('srv', process.execPath, [FLOWS, 'server', '5001', '5002', '1000', ...(ipv6 ? ['v6'] : [])]);
     await until('the server to listen', async () => (server.stdout!.read() as Buffer | null)?.toString().includes('listening') || undefined, 5000, 50);
-    const read = watchClient(lab.spawn('cl', process.execPath, [FLOWS, 'client', SERVER, '5001', '5002']));
+    const read = watchClient(lab.spawn('cl', process.execPath, [FLOWS, 'client', ipv6 ? SERVER6 : SERVER, '5001', '5002']));
     await until('both flows to carry data', async () => {
       const s = read();
       return s && s.tcpBytes > 64 * 25 && s.udpCount > 25 ? true : undefined;
@@ -149,6 +149,22 @@ describe('conntrackd state sync through a failover (netns, real daemons)', { tim
       const ruleset = await run.lab.exec('r2', 'nft', ['list', 'table', 'inet', 'tandem']);
       assert.match(ruleset.stdout, /udp dport 3780/, 'the state-sync built-in is in force');
       assert.equal((await run.r2.status()).sync?.conntrack?.interface, 'sync');
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('IPv6 flows (TCP and UDP through NAT66 to the IPv6 VIP) survive too', { timeout: 110_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    const run = await failover(true, 'udp', false, true);
+    try {
+      const { before, after, takeoverAt } = run;
+      t.diagnostic(`longest silence: tcp ${after.tcpMaxGap} ms, udp ${after.udpMaxGap} ms`);
+      assert.equal(after.tcpError, null);
+      assert.ok(after.tcpBytes > before.tcpBytes && after.tcpLastAt > takeoverAt, 'the TCP stream went on');
+      assert.ok(after.udpLastAt > takeoverAt, 'the UDP flow went on');
+      const table = await run.lab.exec('r2', 'conntrack', ['-L', '-f', 'ipv6', '-d', SERVER6]);
+      assert.match(table.stdout, /dport=5001 .*dst=2001:db8:2::1 /, 'the committed entry NATs to the IPv6 VIP');
     } finally {
       await run.dispose();
     }

@@ -10,7 +10,9 @@ const [mode, ...args] = process.argv.slice(2);
 const out = (value) => process.stdout.write(JSON.stringify(value) + '\n');
 
 if (mode === 'server') {
-  const [tcpPort, udpPort, heartbeatMs = '1000'] = args.map(Number);
+  const [tcpPort, udpPort, heartbeatMs = '1000'] = args.slice(0, 3).map(Number);
+  // 'v6' as the 4th argument: listen on :: (both families) instead of 0.0.0.0.
+  const any = args[3] === 'v6' ? '::' : '0.0.0.0';
   const streams = new Set();
   const server = createServer((socket) => {
     socket.setNoDelay(true);
@@ -26,8 +28,8 @@ if (mode === 'server') {
     });
   });
   server.maxConnections = 200_000;
-  server.listen(tcpPort, '0.0.0.0');
-  const udp = createSocket('udp4');
+  server.listen(tcpPort, any);
+  const udp = createSocket(any === '::' ? 'udp6' : 'udp4');
   const peers = new Set();
   udp.on('message', (_msg, rinfo) => {
     const key = `${rinfo.address}:${rinfo.port}`;
@@ -35,7 +37,7 @@ if (mode === 'server') {
     peers.add(key);
     setInterval(() => udp.send(Buffer.alloc(64, 0x42), rinfo.port, rinfo.address), 20);
   });
-  udp.bind(udpPort, '0.0.0.0', () => out({ listening: true }));
+  udp.bind(udpPort, any, () => out({ listening: true }));
 } else if (mode === 'client') {
   // One 50 Hz TCP stream and one UDP stream.
   const [host, tcpPort, udpPort] = [args[0], Number(args[1]), Number(args[2])];
@@ -50,7 +52,7 @@ if (mode === 'server') {
   });
   socket.on('error', (error) => (state.tcpError = error.code ?? error.message));
   socket.on('close', () => (state.tcpClosed = true));
-  const udp = createSocket('udp4');
+  const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   udp.on('message', () => {
     const now = Date.now();
     if (state.udpLastAt) state.udpMaxGap = Math.max(state.udpMaxGap, now - state.udpLastAt);

@@ -23,6 +23,9 @@ export type Node = 'cl' | 'r1' | 'r2' | 'srv';
 export const LAN_VIP = '198.51.100.1';
 export const WAN_VIP = '203.0.113.1';
 export const SERVER = '203.0.113.80';
+export const SERVER6 = '2001:db8:2::80';
+export const LAN_VIP6 = '2001:db8:1::1';
+export const WAN_VIP6 = '2001:db8:2::1';
 
 export function sh(cmd: string, args: readonly string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -46,8 +49,9 @@ export const RULESET = `table inet synclab {
     ct state invalid drop
     ct state established,related accept
     iifname "sync" udp dport 3780 accept comment "conntrackd FTFW"
-    ip protocol 112 accept comment "CARP adverts"
+    meta l4proto 112 accept comment "CARP adverts (IPv4 and IPv6)"
     ip protocol icmp accept
+    meta l4proto ipv6-icmp accept comment "neighbour discovery"
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
@@ -58,6 +62,7 @@ export const RULESET = `table inet synclab {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "wan" ip saddr 198.51.100.0/25 snat ip to ${WAN_VIP}
+    oifname "wan" ip6 saddr 2001:db8:1::/64 snat ip6 to ${WAN_VIP6}
   }
 }
 `;
@@ -83,15 +88,18 @@ export class SyncLab {
     return (['cl', 'r1', 'r2', 'srv', 'lsw', 'wsw'] as const).map((n) => this.ns(n));
   }
 
-  /** `nft: false` leaves the routers without a ruleset, for Tandem's own firewall section. */
-  static async create(dir: string, options: { nft?: boolean } = {}): Promise<SyncLab> {
+  /**
+   * `nft: false` leaves the routers without a ruleset, for Tandem's own firewall section;
+   * `ipv6` adds 2001:db8:1::/64 (LAN, VIP ::1) and 2001:db8:2::/64 (WAN, VIP ::1, server ::80).
+   */
+  static async create(dir: string, options: { nft?: boolean; ipv6?: boolean } = {}): Promise<SyncLab> {
     const prefix = `s${process.pid.toString(36)}${randomBytes(2).readUInt16BE(0).toString(36)}`.slice(0, 9);
     const lab = new SyncLab(prefix, dir);
     process.once('exit', lab.onExit);
     process.once('SIGINT', lab.onSignal);
     process.once('SIGTERM', lab.onSignal);
     try {
-      await lab.build(options.nft ?? true);
+      await lab.build(options.nft ?? true, options.ipv6 ?? false);
     } catch (error) {
       await lab.dispose();
       throw error;
@@ -99,12 +107,15 @@ export class SyncLab {
     return lab;
   }
 
-  private async build(nft: boolean): Promise<void> {
+  private async build(nft: boolean, ipv6: boolean): Promise<void> {
     const ip = (...args: string[]) => must('ip', args);
     for (const ns of this.all) {
       await ip('netns', 'add', ns);
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
-      await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      const v6 = ipv6 ? '0' : '1';
+      await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.all.disable_ipv6=${v6}`, `net.ipv6.conf.default.disable_ipv6=${v6}`]);
+      // Static addresses usable at once: no duplicate detection, no router adverts.
+      if (ipv6) await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_ra=0', 'net.ipv6.conf.default.accept_ra=0', 'net.ipv6.conf.default.autoconf=0']);
     }
     for (const sw of [this.ns('lsw'), this.ns('wsw')]) {
       await ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0');
@@ -131,6 +142,17 @@ export class SyncLab {
     await ip('-n', this.ns('r1'), 'link', 'set', 'sync', 'up');
     await ip('-n', this.ns('r2'), 'link', 'set', 'sync', 'up');
     await ip('-n', this.ns('cl'), 'route', 'add', 'default', 'via', LAN_VIP);
+    if (ipv6) {
+      const add6 = (node: Node, dev: string, cidr: string) => ip('-n', this.ns(node), 'addr', 'add', cidr, 'dev', dev, 'nodad');
+      await add6('cl', 'eth0', '2001:db8:1::50/64');
+      await add6('r1', 'lan', '2001:db8:1::2/64');
+      await add6('r2', 'lan', '2001:db8:1::3/64');
+      await add6('r1', 'wan', '2001:db8:2::2/64');
+      await add6('r2', 'wan', '2001:db8:2::3/64');
+      await add6('srv', 'eth0', `${SERVER6}/64`);
+      await ip('-n', this.ns('cl'), '-6', 'route', 'add', 'default', 'via', LAN_VIP6);
+      for (const r of ['r1', 'r2'] as const) await must('ip', ['netns', 'exec', this.ns(r), 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    }
     for (const r of ['r1', 'r2'] as const) {
       await must('ip', ['netns', 'exec', this.ns(r), 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       if (nft) await this.loadRuleset(r);
@@ -232,6 +254,8 @@ export interface RouterOptions {
   sync: boolean;
   /** FTFW over UDP unicast to the peer (default) or multicast. */
   transport?: 'udp' | 'multicast';
+  /** IPv6 VIPs beside the IPv4 ones (the lab must have `ipv6`). */
+  ipv6?: boolean;
   /**
    * Tandem's firewall section instead of the lab's ruleset: zones lan/wan/sync, NAT to the WAN
    * VIP, the HA built-ins; sync.conntrack then takes its link and address from the sync zone.
@@ -262,12 +286,13 @@ export class Router {
     await mkdir(dir, { recursive: true });
     const own = node === 'r1' ? { lan: '198.51.100.2', wan: '203.0.113.2', sync: '198.51.100.253' } : { lan: '198.51.100.3', wan: '203.0.113.3', sync: '198.51.100.254' };
     const peer = node === 'r1' ? { lan: '198.51.100.3', wan: '203.0.113.3', sync: '198.51.100.254' } : { lan: '198.51.100.2', wan: '203.0.113.2', sync: '198.51.100.253' };
-    const carp = (vhid: number, iface: string, vip: string) => ({ vhid, interface: iface, addresses: [vip], password: 'labsecret', advbase: 1, advskew: options.advskew });
+    const carp = (vhid: number, iface: string, ...vips: string[]) => ({ vhid, interface: iface, addresses: vips, password: 'labsecret', advbase: 1, advskew: options.advskew });
+    const v6 = (cidr: string) => (options.ipv6 ? [cidr] : []);
     const config = {
       node: { name: `fw-${node}`, stateDir: join(dir, 'state') },
       control: { socket: join(dir, 'control.sock') },
       log: { level: 'debug' },
-      carp: [carp(1, 'lan', `${LAN_VIP}/25`), carp(2, 'wan', `${WAN_VIP}/24`)],
+      carp: [carp(1, 'lan', `${LAN_VIP}/25`, ...v6(`${LAN_VIP6}/64`)), carp(2, 'wan', `${WAN_VIP}/24`, ...v6(`${WAN_VIP6}/64`))],
       ...(options.firewall
         ? {
             firewall: {
