@@ -34,6 +34,12 @@ export function describeEvent(event: UiEvent): EventLine {
         text: `config ${e.outcome}${e.revertsAt ? ` (reverts at ${e.revertsAt.slice(11, 19)} unless confirmed)` : ''}${e.detail ? `: ${e.detail}` : ''}`,
         tone: e.outcome === 'applied' || e.outcome === 'confirmed' ? 'good' : 'bad',
       };
+    case 'configSync':
+      return {
+        text: `config sync ${e.direction === 'sent' ? `to ${e.peer}` : `from ${e.peer}`}: ${e.outcome}${e.detail ? ` (${e.detail})` : ''}`,
+        // sync/config-apply.ts's PushReplyOutcome, plus what the sender sees when nothing answered.
+        tone: e.outcome === 'in-sync' || e.outcome === 'applied' ? 'good' : /^(refused|diverged|failed|unreachable)$/.test(e.outcome) ? 'bad' : 'warn',
+      };
     case 'powerAction':
       return {
         text: `${e.host}: ${e.action} by ${e.method} ${e.outcome} (${e.reason})${e.detail ? `: ${e.detail}` : ''}`,

@@ -144,3 +144,12 @@ test('after a reconnect, missed events from the ring slot in by time, nothing tw
   );
   assert.equal(mergeEvents(held, ring, 2).length, 2);
 });
+
+test('config sync events name the peer and the direction', () => {
+  assert.deepEqual(describeEvent({ type: 'configSync', direction: 'sent', peer: 'fw-b', outcome: 'applied', time: 't' }), { text: 'config sync to fw-b: applied', tone: 'good' });
+  assert.deepEqual(describeEvent({ type: 'configSync', direction: 'received', peer: 'fw-a', outcome: 'diverged', detail: 'edited on both', time: 't' }), {
+    text: 'config sync from fw-a: diverged (edited on both)',
+    tone: 'bad',
+  });
+  assert.equal(describeEvent({ type: 'configSync', direction: 'sent', peer: 'fw-b', outcome: 'peer-ahead', time: 't' }).tone, 'warn');
+});
