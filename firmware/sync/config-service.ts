@@ -61,6 +61,8 @@ export interface ConfigSyncDeps {
 
 export class ConfigSync {
   private record: SyncRecord | undefined;
+  /** The lineage of a push being applied: the config it brings is adopted, not a local edit. */
+  private adopting: Lineage | undefined;
   private shared: SharedConfig = {};
   private identity: NodeIdentity | undefined;
   private server: ChannelServer | undefined;
@@ -194,7 +196,8 @@ export class ConfigSync {
 
   private async noteConfig(config: TandemConfig): Promise<void> {
     this.shared = extractShared(config);
-    const next = noteLocal(this.record, sharedHash(this.shared));
+    const hash = sharedHash(this.shared);
+    const next = this.adopting?.hash === hash && this.record ? adopt(this.record, this.adopting) : noteLocal(this.record, hash);
     if (next !== this.record) {
       this.record = next;
       await this.store.save(next);
@@ -337,7 +340,7 @@ export class ConfigSync {
     return this.take(push.shared, push.hints, push.lineage);
   }
 
-  /** Checks and applies another node's shared config: file first (atomic), then the record, then in force. */
+  /** Checks and applies another node's shared config: file first (atomic), then in force, then the record. */
   private async take(shared: SharedConfig, hints: ZoneHints, lineage: Lineage): Promise<PushReply> {
     const refuse = (issues: string[]): PushReply => ({ outcome: 'refused', lineage: this.lineage, issues });
     const file = this.deps.configFile;
@@ -350,10 +353,16 @@ export class ConfigSync {
     const candidate = await buildCandidate(text, this.config, shared, hints, lineage.hash, this.deps.interfaces);
     if (!candidate.ok) return refuse(candidate.issues);
     await this.deps.files.writeAtomic(file, candidate.text);
-    this.record = adopt(this.record!, lineage);
-    await this.store.save(this.record);
-    // applyConfig calls configChanged, whose noteLocal sees the adopted hash: no second record write.
-    await this.deps.apply(candidate.config);
+    // applyConfig ends with configChanged, which records the adopted lineage once the config is
+    // in force, so status shows the new hash only then. A crash before that finds the new file
+    // and the old record: a local edit whose hash equals the master's, i.e. in sync.
+    this.adopting = lineage;
+    try {
+      await this.deps.apply(candidate.config);
+      if (this.record?.hash !== lineage.hash) await this.noteConfig(candidate.config);
+    } finally {
+      this.adopting = undefined;
+    }
     return { outcome: 'applied', lineage: this.lineage };
   }
 }
