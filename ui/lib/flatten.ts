@@ -12,10 +12,15 @@ function text(value: unknown): string {
   return String(value);
 }
 
-/** Leaves in document order; empty arrays and objects read as `none`; depth-bounded against cycles. */
+/** Leaves in document order; lists of plain values on one line; empty arrays and objects read as `none`; depth-bounded against cycles. */
 export function flatten(value: unknown, prefix = '', depth = 0, out: Row[] = []): Row[] {
   if (depth > 6 || value === null || typeof value !== 'object') {
     out.push({ path: prefix || '(value)', text: text(value) });
+    return out;
+  }
+  // A list of plain values reads best as one line (`198.51.100.31, 198.51.100.32`).
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => v === null || typeof v !== 'object')) {
+    out.push({ path: prefix || '(value)', text: value.map(text).join(', ') });
     return out;
   }
   const entries = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v] as const) : Object.entries(value).map(([k, v]) => [prefix ? `.${k}` : k, v] as const);

@@ -5,6 +5,7 @@
 import { post } from '../api.js';
 import { Action, Badge, Empty, TableBox } from '../components/common.js';
 import { Sparkline } from '../components/sparkline.js';
+import { Fields } from '../components/fields.js';
 import { formatMs, since } from '../lib/format.js';
 import { demand, now, status } from '../store.js';
 
@@ -33,6 +34,12 @@ export function BalancerPage() {
               </span>
             )}
           </p>
+          {(p.relay || p.redirect) && (
+            <details class="small">
+              <summary>{p.relay ? 'Relay' : 'Redirect'} details</summary>
+              <Fields value={p.relay ? { relay: p.relay, ...(p.redirect ? { redirect: p.redirect } : {}) } : { redirect: p.redirect }} />
+            </details>
+          )}
           {(demand.value[p.name]?.length ?? 0) > 1 && <Sparkline samples={demand.value[p.name]!} label={`demand of pool ${p.name}`} unit="conn" />}
           <TableBox label={`hosts of pool ${p.name}`}>
             <table>

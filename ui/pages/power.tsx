@@ -4,6 +4,7 @@
 import { post } from '../api.js';
 import { Action, Badge, Empty, TableBox } from '../components/common.js';
 import { Sparkline } from '../components/sparkline.js';
+import { Fields } from '../components/fields.js';
 import { clockTime, formatDuration, formatKWh, formatPercent, since } from '../lib/format.js';
 import { demand, energySaved, now, status } from '../store.js';
 
@@ -116,6 +117,10 @@ export function PowerPage() {
         </p>
         <Sparkline samples={energySaved.value} label="energy saved since start" unit="kWh" format={(v) => v.toFixed(3)} />
       </section>
+      <details class="small">
+        <summary>Ledger (parked hosts, kept across restarts)</summary>
+        <Fields value={p.ledger} />
+      </details>
       <section aria-labelledby="power-decisions">
         <h2 id="power-decisions">Decisions</h2>
         {p.decisions.length === 0 ? (

@@ -2,16 +2,8 @@
 // each as every field the daemon reports (lib/flatten.ts), so fields added later show unchanged.
 
 import { Badge, Empty } from '../components/common.js';
-import { flatten, labelOf } from '../lib/flatten.js';
+import { Fields } from '../components/fields.js';
 import { status } from '../store.js';
-
-function Fields({ value }: { value: unknown }) {
-  return (
-    <dl class="facts-list">
-      {flatten(value).map((row) => [<dt key={`t${row.path}`}>{labelOf(row.path)}</dt>, <dd key={`d${row.path}`}>{row.text}</dd>])}
-    </dl>
-  );
-}
 
 export function SyncPage() {
   const s = status.value;

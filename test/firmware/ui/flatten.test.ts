@@ -13,6 +13,10 @@ test('every leaf comes out in order, with empty containers and booleans in words
     { path: 'lastExit', text: '—' },
   ]);
   assert.deepEqual(flatten(7), [{ path: '(value)', text: '7' }]);
+  assert.deepEqual(flatten({ members: ['198.51.100.31', '198.51.100.32'], none: [] }), [
+    { path: 'members', text: '198.51.100.31, 198.51.100.32' },
+    { path: 'none', text: 'none' },
+  ]);
 });
 
 test('paths read as labels', () => {
