@@ -87,10 +87,7 @@ export class ConfigSync {
   async start(): Promise<void> {
     this.record = await this.store.load();
     await this.noteConfig(this.config);
-    if (!this.sync.psk) {
-      this.identity = await loadOrCreateIdentity(this.deps.files, this.config.node.stateDir, this.config.node.name, new Date(this.deps.clock.now()), [this.sync.address]);
-      if (this.identity.created) this.deps.log.info(`made this node's sync certificate; pin it on the peers: ${this.identity.fingerprint}`);
-    }
+    await this.ensureIdentity();
     this.resetPeers();
     await this.listen();
     this.schedule(0);
@@ -115,6 +112,8 @@ export class ConfigSync {
     if (nextSync) this.sync = nextSync;
     await this.noteConfig(next);
     if (authChanged) {
+      // A reload may drop the psk: certificate mode needs this node's certificate from then on.
+      await this.ensureIdentity();
       this.resetPeers();
       await this.server?.close();
       await this.listen();
@@ -202,6 +201,12 @@ export class ConfigSync {
       this.record = next;
       await this.store.save(next);
     }
+  }
+
+  private async ensureIdentity(): Promise<void> {
+    if (this.sync.psk || this.identity) return;
+    this.identity = await loadOrCreateIdentity(this.deps.files, this.config.node.stateDir, this.config.node.name, new Date(this.deps.clock.now()), [this.sync.address]);
+    if (this.identity.created) this.deps.log.info(`made this node's sync certificate; pin it on the peers: ${this.identity.fingerprint}`);
   }
 
   private auth(): ChannelAuth {

@@ -280,3 +280,28 @@ describe('config sync listener', () => {
     assert.equal(sync.status().listening, true);
   });
 });
+
+describe('config sync auth change on reload', () => {
+  it('dropping the psk on reload switches to pinned certificates, making this node\'s certificate then', async () => {
+    const clock = new FakeClock();
+    const files = new MemoryFileStore();
+    const port = await freePort();
+    const section = (psk?: string) => syncSection({ address: '127.0.0.1', port }, { name: 'fw-b', address: '127.0.0.2', port: 1 }, psk);
+    const first = parsed(nodeConfig('fw-a') + section('a pre-shared key, long enough'));
+    const sync = new ConfigSync(first, first.sync!.config!, {
+      clock, files, interfaces: new FakeInterfaces([]), log: silentLogger, configFile: '/cfg/a.yaml',
+      carpState: () => 'BACKUP', apply: async () => undefined,
+    });
+    running.push(sync);
+    await sync.start();
+    assert.equal(sync.status().auth, 'psk');
+    assert.equal(sync.status().fingerprint, undefined);
+    assert.equal(files.files.has('/tmp/fw-a/sync/cert.pem'), false, 'no certificate while a psk is used');
+    await sync.configChanged(parsed(nodeConfig('fw-a') + section()));
+    const status = sync.status();
+    assert.equal(status.auth, 'certificate');
+    assert.match(status.fingerprint ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    assert.equal(status.listening, true);
+    assert.ok(files.files.get('/tmp/fw-a/sync/cert.pem')?.includes('BEGIN CERTIFICATE'));
+  });
+});
