@@ -29,7 +29,7 @@ async function markDocument(page: Page): Promise<() => Promise<boolean>> {
   return async () => (await page.evaluate('window.__e2eMark')) === mark;
 }
 
-describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000 }, () => {
+describe('the web console of a CARP pair, in chromium', { skip, timeout: 480_000 }, () => {
   let lab: Lab;
   let work: Workdir;
   let a: ApiNode;
@@ -92,6 +92,44 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
         for (const [sent, token] of [[sentA, tokenA], [sentB, tokenB]] as const) {
           for (const m of sent.filter((m) => m.path !== '/api/login')) assert.equal(m.csrf, token, `${m.method} ${m.path} carried ${m.csrf}`);
         }
+      });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('demote and maintenance from the CARP pages move mastership back and forth, both pages live', async () => {
+    const context = await consoleContext(browser);
+    try {
+      const pageA = await context.newPage();
+      const pageB = await context.newPage();
+      await showingPages([pageA, pageB], async () => {
+        await logIn(pageA, a.url, ADMIN);
+        await logIn(pageB, b.url, ADMIN);
+        // After the failover above: B is MASTER and A, with preempt off, stays BACKUP.
+        await assertText(stateCell(pageB, 42), 'MASTER');
+        await assertText(stateCell(pageA, 42), 'BACKUP');
+
+        // Demoting the MASTER hands the VHID to the less demoted peer, preempt or not.
+        await pageB.getByRole('link', { name: 'CARP' }).click();
+        await pageB.getByLabel('Demote by').fill('1');
+        await pageB.getByRole('button', { name: 'Demote', exact: true }).click();
+        await assertText(stateCell(pageA, 42), 'MASTER', 10_000);
+        assert.equal((await b.status()).demotion.admin, 1);
+        await pageB.getByRole('button', { name: 'Reset' }).click();
+        await eventually('B\'s demotion reset', async () => ((await b.status()).demotion.admin === 0 ? true : undefined));
+
+        // Maintenance on the new MASTER: it steps back, the page says so, and it is persisted.
+        await pageA.getByRole('link', { name: 'CARP' }).click();
+        await pageA.getByRole('button', { name: 'Enter maintenance' }).click();
+        await pageA.getByText('Maintenance is on').waitFor({ timeout: 5000 });
+        await pageB.getByRole('link', { name: 'Dashboard' }).click();
+        await assertText(stateCell(pageB, 42), 'MASTER', 10_000);
+        const statusA = await a.status();
+        assert.equal(statusA.maintenance, true);
+        assert.equal(statusA.carp[0]!.advskew, 254);
+        await pageA.getByRole('button', { name: 'Leave maintenance' }).click();
+        await eventually('A out of maintenance', async () => ((await a.status()).maintenance ? undefined : true));
       });
     } finally {
       await context.close();
@@ -170,7 +208,12 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 240_000
       await logIn(page, b.url, ADMIN);
       await stateCell(page, 42).waitFor();
       const same = await markDocument(page);
-      await b.terminate();
+      // A daemon with a browser's live stream open must still stop on SIGTERM.
+      const stopped = await Promise.race([b.terminate(), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000))]);
+      if (stopped === 'hung') {
+        b.kill9();
+        assert.fail(`fw-h2 did not exit within 15 s of SIGTERM with a browser attached:\n${b.output.slice(-3000)}`);
+      }
       b = await ApiNode.start(lab, 2, work, { vhosts: [{ advskew: 100 }], users });
       // The live stream reconnects, is refused (401: sessions live in memory), and the page asks again.
       await page.locator('#login-password').waitFor({ timeout: 20_000 });
