@@ -14,7 +14,7 @@ import { ConfigSync } from '../../../firmware/sync/config-service.js';
 import { extractShared, sharedHash } from '../../../firmware/sync/config-shared.js';
 import { FakeInterfaces } from '../../../firmware/sync/peer-interfaces.js';
 import { loadOrCreateIdentity } from '../../../firmware/sync/peer-identity.js';
-import { nodeConfig, parsed } from './config-shared.test.js';
+import { nodeConfig, parsed } from './config-fixtures.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -3,46 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../../firmware/config/load.js';
-import type { TandemConfig } from '../../../firmware/config/schema.js';
 import { buildCandidate, parseSyncRequest } from '../../../firmware/sync/config-apply.js';
 import { canonicalJson, extractShared, lineDiff, mergeShared, sharedHash, zoneHints } from '../../../firmware/sync/config-shared.js';
 import { FakeInterfaces } from '../../../firmware/sync/peer-interfaces.js';
-
-export function nodeConfig(name: string, options: { lan?: string; wan?: string; advskew?: number; extraRule?: string; lanAddress?: string } = {}): string {
-  return `# ${name}: kept as written
-node:
-  name: ${name}
-  stateDir: /tmp/${name}
-carp:
-  - vhid: 42
-    interface: ${options.wan ?? 'eth0'}
-    addresses: [198.51.100.100/24]
-    password: labsecret
-    advskew: ${options.advskew ?? 0}
-firewall:
-  zones:
-    wan:
-      interfaces: [${options.wan ?? 'eth0'}]
-      addresses: [198.51.100.${name === 'fw-a' ? 11 : 12}/24]
-    lan:
-      interfaces: [${options.lan ?? 'eth1'}]
-      addresses: [${options.lanAddress ?? `203.0.113.${name === 'fw-a' ? 2 : 3}/24`}]
-  rules:
-    - { action: pass, on: lan, proto: tcp, to: { port: 22 } }
-${options.extraRule ?? ''}
-telemetry:
-  mqtt:
-    url: mqtt://198.51.100.50
-    clientId: client-${name}
-`;
-}
-
-export function parsed(text: string): TandemConfig {
-  const result = parseConfig(text);
-  if (!result.ok) throw new Error(result.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-  return result.config;
-}
+import { nodeConfig, parsed } from './config-fixtures.js';
 
 describe('shared config', () => {
   it('leaves out node, carp and the per-node keys, so two nodes of one pair hash the same', () => {
