@@ -11,6 +11,7 @@ const usage = `usage: scripts/bench/memory [options]
   --repeat N          runs of every step, steps interleaved; the median is shown (default 1)
   --node-flag F       an extra node flag for the daemon (repeatable), e.g. --node-flag=--v8-pool-size=1
   --env K=V           extra environment for the daemon (repeatable), e.g. --env MALLOC_ARENA_MAX=2
+  --no-shebang        start the daemon as plain \`node bundle\`, without the shebang's flags and env (A/B)
   --json              the results as JSON`;
 const cli = new BenchCommandLine('memory', usage);
 const values = cli.parse({
@@ -21,6 +22,7 @@ const values = cli.parse({
   'node-flag': { type: 'string', multiple: true },
   env: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  'no-shebang': { type: 'boolean' },
 });
 if (values) {
   const steps = (values.steps ? String(values.steps).split(',') : [...STEPS]) as Step[];
@@ -38,6 +40,7 @@ if (values) {
     repeat: cli.integer('repeat', values.repeat, 1, 1, 10),
     nodeFlags: (values['node-flag'] as unknown as string[] | undefined) ?? [],
     env,
+    shebang: !values['no-shebang'],
     progress: (line) => process.stderr.write(line + '\n'),
   });
   console.log(values.json ? JSON.stringify(results, null, 2) : formatMemory(results));

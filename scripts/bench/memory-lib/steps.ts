@@ -18,7 +18,7 @@ import { rssKiBOf, smapsOf, threadsOf, type Region } from './smaps.js';
 
 const run = promisify(execFile);
 const VIP = '198.51.100.100';
-export const STEPS = ['empty', 'carp', 'firewall', 'relay', 'telemetry', 'power'] as const;
+export const STEPS = ['empty', 'carp', 'firewall', 'relay', 'telemetry', 'power', 'api'] as const;
 export type Step = (typeof STEPS)[number];
 export const STEP_TITLES: Record<Step, string> = {
   empty: 'empty config',
@@ -27,6 +27,7 @@ export const STEP_TITLES: Record<Step, string> = {
   relay: '+ relay pool, http checks, under wrk',
   telemetry: '+ telemetry to mosquitto',
   power: '+ power manager (wol/ssh)',
+  api: '+ web UI and API (loopback, curl)',
 };
 
 export interface MemoryOptions {
@@ -37,6 +38,8 @@ export interface MemoryOptions {
   nodeFlags: string[];
   /** Extra environment for the daemon. */
   env: Record<string, string>;
+  /** Whether the shebang's flags and environment apply (false: a plain `node bundle`, for A/B runs). */
+  shebang: boolean;
   /** Runs of every step (and of bare Node); the median RSS is reported. */
   repeat: number;
   progress?: (line: string) => void;
@@ -60,8 +63,9 @@ class MemoryNode extends DaemonProcess {
   static async spawn(lab: Lab, dir: string, config: Record<string, unknown>, options: MemoryOptions): Promise<MemoryNode> {
     const path = join(dir, 'tandem.json');
     await writeFile(path, JSON.stringify(config, null, 2));
-    const [flags, bundle] = [bundleCommand().slice(0, -1), bundleCommand().at(-1)!];
-    const child = lab.spawn(1, process.execPath, [...flags, ...options.nodeFlags, bundle, 'run', '--config', path], { env: { ...process.env, ...shebangEnv(), ...options.env } });
+    const [flags, bundle] = [options.shebang ? bundleCommand().slice(0, -1) : [], bundleCommand().at(-1)!];
+    const env = { ...process.env, ...(options.shebang ? shebangEnv() : {}), ...options.env };
+    const child = lab.spawn(1, process.execPath, [...flags, ...options.nodeFlags, bundle, 'run', '--config', path], { env });
     const node = new MemoryNode('fw', child, (config.control as { socket: string }).socket);
     await eventually('the daemon to answer', async () => {
       if (child.exitCode !== null) throw new Error(`daemon exited: ${node.output}`);
@@ -140,7 +144,17 @@ function configFor(step: Step, lab: Lab, dir: string, key: string): Record<strin
       })),
     };
   }
+  if (on('api')) config.api = { listen: ['127.0.0.1:8080'] };
   return config;
+}
+
+/** A browser's first visit, roughly: the UI's files and a few API reads, over loopback in the daemon's namespace. */
+async function browse(lab: Lab): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    for (const path of ['/', '/api/status', '/api/firewall', '/api/events']) {
+      await lab.exec(1, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', `http://127.0.0.1:8080${path}`]).catch(() => undefined);
+    }
+  }
 }
 
 async function bareNode(lab: Lab, settleSeconds: number): Promise<Omit<StepResult, 'step' | 'runsMiB'>> {
@@ -187,6 +201,7 @@ export async function runMemory(options: MemoryOptions): Promise<StepResult[]> {
             }, 15_000);
             load = lab.exec(4, 'wrk', ['-t', '1', '-c', '16', '-d', `${options.loadSeconds}s`, `http://${VIP}/`], (options.loadSeconds + 20) * 1000);
           }
+          if (STEPS.indexOf(step) >= STEPS.indexOf('api')) await browse(lab);
           await sleep(options.settleSeconds * 1000);
           // Under load the sample is taken while wrk still runs (settle < load) or right after.
           const m = await measure(node.child.pid!);
