@@ -137,12 +137,15 @@ export class ChannelServer {
 }
 
 /** Sends one request to a peer and waits for its one reply. */
-export function channelRequest(target: ChannelTarget, auth: ChannelAuth, request: unknown, timeoutMs: number): Promise<ChannelResult> {
+export function channelRequest(target: ChannelTarget, auth: ChannelAuth, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<ChannelResult> {
   return new Promise((resolve) => {
     let settled = false;
+    const onAbort = () => done({ ok: false, outcome: 'unreachable', detail: 'stopped' });
     const done = (result: ChannelResult) => {
       if (settled) return;
       settled = true;
+      // One signal serves every request of a service's life: no listener may stay behind.
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(result);
     };
@@ -170,6 +173,9 @@ export function channelRequest(target: ChannelTarget, auth: ChannelAuth, request
             rejectUnauthorized: false,
             checkServerIdentity: () => undefined,
           });
+    // A daemon shutting down does not wait out a peer that does not answer.
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     socket.setTimeout(timeoutMs, () => done({ ok: false, outcome: 'unreachable', detail: `no answer from ${target.address}:${target.port} within ${timeoutMs} ms` }));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const tls = error.code?.startsWith('ERR_SSL') === true;

@@ -75,6 +75,7 @@ export class ConfigSync {
   private lastReceived: ConfigSyncStatus['lastReceived'];
   private readonly store: RecordStore;
   private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     private config: TandemConfig,
@@ -95,6 +96,7 @@ export class ConfigSync {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.timer?.cancel();
     this.timer = undefined;
     this.listenRetry?.cancel();
@@ -138,7 +140,7 @@ export class ConfigSync {
     const auth = this.auth();
     return Promise.all(
       this.sync.peers.map(async (peer) => {
-        const result = await channelRequest(target(peer), auth, { type: 'fetch' }, this.sync.timeoutSeconds * 1000);
+        const result = await channelRequest(target(peer), auth, { type: 'fetch' }, this.sync.timeoutSeconds * 1000, this.stopping.signal);
         if (!result.ok) return { name: peer.name, error: `${result.outcome}: ${result.detail}` };
         const reply = result.reply as Partial<FetchReply>;
         const lineage = parseLineage(reply.lineage);
@@ -274,7 +276,7 @@ export class ConfigSync {
     const message: PushMessage = { type: 'push', shared: this.shared, hints: zoneHints(this.config), lineage: this.lineage, force };
     const status = this.peers.get(peer.name)!;
     status.pushes++;
-    const result = await channelRequest(target(peer), this.auth(), message, this.sync.timeoutSeconds * 1000);
+    const result = await channelRequest(target(peer), this.auth(), message, this.sync.timeoutSeconds * 1000, this.stopping.signal);
     const at = new Date(this.deps.clock.now()).toISOString();
     if (!result.ok) {
       status.failures++;

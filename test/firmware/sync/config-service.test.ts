@@ -305,3 +305,27 @@ describe('config sync auth change on reload', () => {
     assert.ok(files.files.get('/tmp/fw-a/sync/cert.pem')?.includes('BEGIN CERTIFICATE'));
   });
 });
+
+describe('config sync shutdown', () => {
+  it('stop() does not wait out a peer that never answers', async () => {
+    // A peer that accepts TCP and never speaks TLS: the push would wait timeoutSeconds (5 s).
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.2', resolve));
+    const peerPort = (silent.address() as { port: number }).port;
+    const clock = new FakeClock();
+    const port = await freePort();
+    const config = parsed(nodeConfig('fw-a') + syncSection({ address: '127.0.0.1', port }, { name: 'fw-b', address: '127.0.0.2', port: peerPort }, 'a pre-shared key, long enough'));
+    const sync = new ConfigSync(config, config.sync!.config!, {
+      clock, files: new MemoryFileStore(), interfaces: new FakeInterfaces([]), log: silentLogger, configFile: '/cfg/a.yaml',
+      carpState: () => 'MASTER', apply: async () => undefined,
+    });
+    await sync.start();
+    const push = sync.pushNow(false);
+    await new Promise((r) => setTimeout(r, 100));
+    await sync.stop();
+    const [peer] = await push;
+    silent.close();
+    assert.equal(peer!.outcome, 'unreachable');
+    assert.equal(peer!.detail, 'stopped', 'ended by stop(), not by the 5 s timeout');
+  });
+});
