@@ -61,6 +61,7 @@ export function FirewallPage() {
   const [checking, setChecking] = useState(false);
   const [confirmWithin, setConfirmWithin] = useState(60);
   const area = useRef<HTMLTextAreaElement>(null);
+  const gutter = useRef<HTMLDivElement>(null);
   const checkSeq = useRef(0);
   const t = now.value;
 
@@ -189,14 +190,29 @@ export function FirewallPage() {
             </p>
             <label for="fw-text">{mode === 'section' ? <>The <code>firewall</code> section (YAML)</> : 'The whole config (YAML)'}</label>
             <div class="editor-box">
+              {/* Line numbers beside the text, a line with an issue marked: where to look at a glance (the list below says what). */}
+              <div class="gutter" ref={gutter} aria-hidden="true">
+                {lines.map((_, i) => {
+                  const here = placed.byLine.get(i + 1);
+                  return (
+                    <span key={i} class={here ? 'bad' : undefined} title={here?.map((issue) => issue.message).join('\n')}>
+                      {i + 1}
+                    </span>
+                  );
+                })}
+              </div>
               <textarea
                 id="fw-text"
                 ref={area}
                 spellcheck={false}
                 autocapitalize="off"
+                wrap="off"
                 rows={Math.min(24, Math.max(8, lines.length + 1))}
                 value={text}
                 onInput={(e) => setText(e.currentTarget.value)}
+                onScroll={(e) => {
+                  if (gutter.current) gutter.current.scrollTop = e.currentTarget.scrollTop;
+                }}
                 aria-invalid={check ? !check.ok : undefined}
                 aria-describedby="fw-issues"
               />
