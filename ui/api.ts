@@ -66,7 +66,9 @@ export const post = <T>(path: string, body?: unknown): Promise<T> => call<T>('PO
 /** Re-reads the session (after a reload the token lives only on the server); false when logged out. */
 export async function refreshSession(): Promise<boolean> {
   try {
-    const response = await fetch('/api/session', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    // Bounded: a router that does not answer leaves the login form (which then says why), not "Loading…" for ever.
+    const signal = typeof AbortSignal.timeout === 'function' ? { signal: AbortSignal.timeout(10_000) } : {};
+    const response = await fetch('/api/session', { headers: { accept: 'application/json' }, credentials: 'same-origin', ...signal });
     if (!response.ok) {
       session.value = null;
       return false;
