@@ -101,10 +101,13 @@ export class ApiNode extends DaemonProcess {
     await writeFile(path, stringify(config));
     const child = lab.spawn(host, process.execPath, [...bundleCommand(), 'run', '--config', path]);
     const node = new ApiNode(name, child, socket, url, path);
-    await eventually(`${name} to answer on its control socket`, async () => {
+    // The console listens a moment after the control socket answers (HTTPS makes its certificate first).
+    await eventually(`${name} to answer on its control socket${listen === false ? '' : ` and listen on ${listen}`}`, async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited: ${node.output}`);
-      return (await node.status()).node;
-    }, 10_000);
+      const status = await node.status();
+      if (listen !== false && !status.api?.listening?.some((l) => l.listen === listen)) return undefined;
+      return status.node;
+    }, 15_000);
     return node;
   }
 
