@@ -38,10 +38,15 @@ const { metafile } = await build({
     // was compiled, so setting the flag from inside is too late). Under load they paused the
     // master's adverts past a 23 ms master-down (scripts/bench/failover soak). The heap is small
     // and steady; the reducer saves about 1.5 MB. (Every output gets the line; only the entry's counts.)
-    // Memory (scripts/bench/memory, relay under wrk, same run): --optimize-for-size (V8 keeps less
-    // optimized code and grows the young generation less) -2.4 MiB, --v8-pool-size=1 (one V8
-    // worker thread instead of four: fewer stacks and malloc arenas) -2.7 MiB, MALLOC_ARENA_MAX=2
-    // (env's own assignment, no re-exec) -2.2 MiB; together 69.2 -> 61.9 MiB.
+    // Memory: --optimize-for-size (smaller optimized code, a young generation that grows less),
+    // --v8-pool-size=1 (one V8 worker thread instead of four: fewer stacks and malloc arenas) and
+    // MALLOC_ARENA_MAX=2 (set by env itself, no re-exec). scripts/bench/memory, three runs each,
+    // old line against this one in the same session: idle 57.2 -> 56.2 MiB, relay under wrk
+    // 69.4 -> 64.4 MiB at 7.8k -> 8.0k req/s; the balancer bench's ratios stay (tcp 0.98, http
+    // 0.70) and the failover bench's loaded soak saw fewer false failovers (21 against 39).
+    // Tried and left out (no gain beyond noise): --single-threaded-gc, --max-semi-space-size=1,
+    // MALLOC_ARENA_MAX=1, MALLOC_TRIM/MMAP_THRESHOLD_, UV_THREADPOOL_SIZE=1, --max-lazy;
+    // --no-opt saves 3.6 MiB but halves the relay's throughput.
     js: "#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --no-memory-reducer-for-small-heaps --optimize-for-size --v8-pool-size=1\nimport { createRequire as __tandemRequire } from 'node:module';\nconst require = __tandemRequire(import.meta.url);",
   },
 });
