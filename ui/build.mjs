@@ -3,13 +3,15 @@
 // against the issue's budget (60 KB for all JS and CSS); a build over budget fails. Called by
 // scripts/build.mjs; dist/ui/ is what the API serves.
 import { build } from 'esbuild';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 
 export const UI_BUDGET_BYTES = 60 * 1024;
 
 export async function buildUi({ outdir = 'dist/ui', quiet = false } = {}) {
-  await rm(outdir, { recursive: true, force: true });
+  // No clean first: a console serving this directory (another build, a running test) keeps
+  // finding the files its index.html names; the new index.html replaces the old by rename, and
+  // only then are the old hashed files removed.
   await mkdir(outdir, { recursive: true });
   const { metafile } = await build({
     entryPoints: { app: 'ui/main.tsx' },
@@ -35,7 +37,12 @@ export async function buildUi({ outdir = 'dist/ui', quiet = false } = {}) {
   if (!js || !css) throw new Error(`ui: esbuild wrote ${built.join(', ')}; expected a .js and a .css`);
   const html = (await readFile('ui/index.html', 'utf8')).replace('href="app.css"', `href="${css}"`).replace('src="app.js"', `src="${js}"`);
   if (!html.includes(js) || !html.includes(css)) throw new Error('ui: index.html no longer names app.js and app.css to replace');
-  await writeFile(`${outdir}/index.html`, html);
+  await writeFile(`${outdir}/index.html.tmp`, html);
+  await rename(`${outdir}/index.html.tmp`, `${outdir}/index.html`);
+  const keep = new Set([...built, 'index.html']);
+  for (const name of await readdir(outdir)) {
+    if (!keep.has(name)) await rm(`${outdir}/${name}`, { recursive: true, force: true });
+  }
   const sizes = [];
   for (const name of (await readdir(outdir)).sort()) {
     const bytes = await readFile(`${outdir}/${name}`);
