@@ -4,13 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually } from '../netns/lab.js';
 import { BUNDLE } from '../netns/peers.js';
-import { CHROMIUM, DESKTOP, README_SHOTS, browserUnavailable, logIn, recordMutations } from './harness.js';
+import { CHROMIUM, DESKTOP, README_SHOTS, browserUnavailable, readmeShot, logIn, recordMutations } from './harness.js';
 
 // The demo needs no root: only chromium and the built bundle with its UI.
 const skip = browserUnavailable();
@@ -97,7 +98,9 @@ describe('npm start: the web UI on the simulated cluster', { skip, timeout: 120_
 
       // The README's picture of `npm start`: three routers, their pools and the demo panel.
       await mkdir(README_SHOTS, { recursive: true });
-      await page.screenshot({ path: join(README_SHOTS, 'demo-desktop.png') });
+      const shot = readmeShot('demo-desktop.png', await mkdtemp(join(tmpdir(), 'tandem-screens-')));
+      await page.screenshot({ path: shot });
+      console.log(`screenshot: ${shot}`);
 
       const verbs = sent.filter((m) => m.path.startsWith('/api/demo/')).map((m) => m.path);
       assert.deepEqual(verbs, ['/api/demo/crash', '/api/demo/start', '/api/demo/partition', '/api/demo/heal', '/api/demo/crash', '/api/demo/start']);

@@ -165,8 +165,16 @@ export async function logIn(page: Page, url: string, user: ConsoleUser): Promise
   return csrfToken;
 }
 
-/** Where a test's screenshots go: ui/screenshots for the README's, a temp dir for the rest. */
+/** The README's pictures (see readmeShot). */
 export const README_SHOTS = fileURLToPath(new URL('../../ui/screenshots/', import.meta.url));
+
+/**
+ * Where a README picture goes: into ui/screenshots only with TANDEM_UPDATE_SCREENSHOTS=1 (so a
+ * test run leaves the tree clean), else beside the other pictures in `tempDir`.
+ */
+export function readmeShot(name: string, tempDir: string): string {
+  return process.env.TANDEM_UPDATE_SCREENSHOTS === '1' ? join(README_SHOTS, name) : join(tempDir, name);
+}
 
 /**
  * Runs `body`; if it throws, saves a screenshot of each page and adds its visible text to the

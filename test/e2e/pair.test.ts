@@ -4,7 +4,7 @@
 // the peer's page turn MASTER live; every mutation the UI sent carried the session's CSRF token.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Lab, eventually } from '../netns/lab.js';
 import { Workdir } from '../netns/peers.js';
 import {
-  ApiNode, DESKTOP, PHONE, README_SHOTS, consoleContext, e2eUnavailable, launchBrowser, logIn, passwordHash, recordMutations, showingPages,
+  ApiNode, DESKTOP, PHONE, README_SHOTS, consoleContext, readmeShot, e2eUnavailable, launchBrowser, logIn, passwordHash, recordMutations, showingPages,
   type ConsoleUser,
 } from './harness.js';
 
@@ -165,7 +165,7 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 480_000
     }
   });
 
-  it('saves a screenshot of every page at phone and desktop sizes (the dashboard\'s into ui/screenshots)', async () => {
+  it('saves a screenshot of every page at phone and desktop sizes (with TANDEM_UPDATE_SCREENSHOTS=1, the dashboard\'s into ui/screenshots)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tandem-screens-'));
     const saved: string[] = [];
     await mkdir(README_SHOTS, { recursive: true });
@@ -186,7 +186,7 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 480_000
           // own data requests a moment, then take the picture (a late answer only changes a pixel).
           await page.waitForTimeout(400);
           const name = href.replace(/^#\/?/, '') || 'dashboard';
-          const file = name === 'dashboard' ? join(README_SHOTS, `dashboard-${size}.png`) : join(dir, `${name}-${size}.png`);
+          const file = name === 'dashboard' ? readmeShot(`dashboard-${size}.png`, dir) : join(dir, `${name}-${size}.png`);
           await page.screenshot({ path: file });
           saved.push(file);
           // Usable on a phone: no page is wider than the screen (no sideways scrolling).
@@ -199,6 +199,7 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 480_000
     }
     console.log(`screenshots:\n  ${saved.join('\n  ')}`);
     assert.ok(saved.some((f) => f.endsWith('dashboard-phone.png')) && saved.some((f) => f.endsWith('dashboard-desktop.png')));
+    for (const file of saved) assert.ok((await stat(file)).size > 1000, `${file} is a picture`);
   });
 
   it('a restart of the daemon ends its sessions: the open page returns to the login form by itself', async () => {
