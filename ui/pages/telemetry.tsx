@@ -1,6 +1,7 @@
 // Telemetry: the MQTT connection (state, broker, protocol, last error), the event queue that
 // holds what the broker has not acknowledged, and what was published.
 
+import { Fragment } from 'preact';
 import { Badge, Empty } from '../components/common.js';
 import { clockTime, since } from '../lib/format.js';
 import { now, status } from '../store.js';
@@ -62,10 +63,10 @@ export function TelemetryPage() {
               <dd>{tm.published.metrics}</dd>
               {tm.commands &&
                 Object.entries(tm.commands).map(([outcome, n]) => (
-                  <>
+                  <Fragment key={outcome}>
                     <dt>Commands {outcome}</dt>
                     <dd>{n}</dd>
-                  </>
+                  </Fragment>
                 ))}
             </dl>
           </section>
