@@ -19,6 +19,20 @@ import {
 const skip = e2eUnavailable();
 const ADMIN: ConsoleUser = { name: 'admin', password: 'e2e-pair-password' };
 
+/**
+ * In the page: the visible controls with no accessible name (no label, aria-label,
+ * aria-labelledby, title or text), described by tag, id and class. Run as a string: these
+ * types have no DOM.
+ */
+const UNNAMED_CONTROLS = `[...document.querySelectorAll('button, input:not([type=hidden]), select, textarea, a[href], [role=button]')]
+  .filter((el) => el.getClientRects().length > 0)
+  .filter((el) => {
+    const text = (el.innerText || el.value || '').trim();
+    const labelled = (el.labels && el.labels.length > 0) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.getAttribute('title');
+    return !labelled && !(el.tagName !== 'INPUT' && el.tagName !== 'SELECT' && el.tagName !== 'TEXTAREA' && text);
+  })
+  .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className ? '.' + String(el.className).split(' ').join('.') : ''))`;
+
 /** The dashboard's row for a VHID and the state it shows for this node. */
 const stateCell = (page: Page, vhid: number) => page.locator(`table.vhids tr[data-vhid="${vhid}"] td`).nth(1);
 
@@ -189,6 +203,9 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 480_000
           const file = name === 'dashboard' ? readmeShot(`dashboard-${size}.png`, dir) : join(dir, `${name}-${size}.png`);
           await page.screenshot({ path: file });
           saved.push(file);
+          // Labelled for screen readers: every control on the page has an accessible name.
+          const unnamed = (await page.evaluate(UNNAMED_CONTROLS)) as string[];
+          assert.deepEqual(unnamed, [], `${href}: controls without a name`);
           // Usable on a phone: no page is wider than the screen (no sideways scrolling).
           const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
           assert.ok(width <= viewport.width, `${href} is ${width} px wide at ${viewport.width} px`);
