@@ -1,9 +1,10 @@
 // The demo's web side: one ApiBackend per simulated router (its Daemon's status, commands,
-// events and config), so the web UI runs on the simulated cluster exactly as on a real node.
+// events and config), so the web UI runs on the simulated cluster exactly as on a real node,
+// served by the API's own server on one loopback address per node with the demo routes added.
 // Each node's bus outlives its Daemon: a crash and restart keep the page's live stream.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -94,7 +95,7 @@ export async function startDemoWeb(cluster: SimCluster, options: DemoWebOptions 
   const password = options.password ?? randomBytes(9).toString('base64url');
   const users = new Users([{ name: DEMO_USER, passwordHash: await hashPassword(password) }]);
   const uiDir = options.uiDir ?? fileURLToPath(new URL('./ui/', import.meta.url));
-  const ui = existsSync(join(uiDir, 'index.html'));
+  const ui = await access(join(uiDir, 'index.html')).then(() => true, () => false);
   const files = ui ? new StaticFiles(uiDir) : undefined;
   const names = [...cluster.nodes.keys()];
   const urls: Record<string, string> = {};
