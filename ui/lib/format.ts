@@ -66,6 +66,13 @@ export function formatPercent(fraction: number): string {
   return `${Math.round(fraction * 100)}%`;
 }
 
+/** MQTT's protocol level as people name it: 4 is 3.1.1, 5 is 5.0. */
+export function mqttVersion(level: number | undefined): string {
+  if (level === undefined) return '—';
+  const name = ({ 3: '3.1', 4: '3.1.1', 5: '5.0' } as Record<number, string>)[level];
+  return name ? `${name} (level ${level})` : `level ${level}`;
+}
+
 /** CARP's per-VHID counters in the order carp(4)'s stats print them, with what each drop means. */
 export const CARP_COUNTERS: readonly { key: string; label: string; means: string }[] = [
   { key: 'sent', label: 'Sent', means: 'advertisements sent' },

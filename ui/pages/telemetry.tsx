@@ -3,7 +3,7 @@
 
 import { Fragment } from 'preact';
 import { Badge, Empty } from '../components/common.js';
-import { clockTime, since } from '../lib/format.js';
+import { clockTime, mqttVersion, since } from '../lib/format.js';
 import { now, status } from '../store.js';
 
 export function TelemetryPage() {
@@ -28,7 +28,7 @@ export function TelemetryPage() {
                 <code>{tm.connection.url}</code>
               </dd>
               <dt>MQTT version</dt>
-              <dd>{tm.connection.protocolVersion ?? '—'}</dd>
+              <dd>{mqttVersion(tm.connection.protocolVersion)}</dd>
               {tm.connection.lastError && (
                 <>
                   <dt>Last error</dt>

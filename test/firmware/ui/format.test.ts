@@ -1,7 +1,7 @@
 // The UI's formatters and chart geometry: what the pages print and draw from status numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clockTime, dropTotal, formatBytes, formatDuration, formatKWh, formatMs, since, tone } from '../../../ui/lib/format.js';
+import { clockTime, dropTotal, formatBytes, formatDuration, formatKWh, formatMs, mqttVersion, since, tone } from '../../../ui/lib/format.js';
 import { appendSample, niceCeiling, scaleSeries } from '../../../ui/lib/chart.js';
 
 test('durations keep two units at most', () => {
@@ -40,6 +40,9 @@ test('energy, round trips and bytes pick their precision from the amount', () =>
   assert.equal(formatBytes(512), '512 B');
   assert.equal(formatBytes(40 * 1024 * 1024), '40.0 MiB');
   assert.equal(formatBytes(300 * 1024 * 1024), '300 MiB');
+  assert.equal(mqttVersion(4), '3.1.1 (level 4)');
+  assert.equal(mqttVersion(5), '5.0 (level 5)');
+  assert.equal(mqttVersion(undefined), '—');
 });
 
 test('drop total counts the drop reasons, not sent or received', () => {
