@@ -144,6 +144,15 @@ describe('the web console of a CARP pair, in chromium', { skip, timeout: 480_000
         assert.equal(statusA.carp[0]!.advskew, 254);
         await pageA.getByRole('button', { name: 'Leave maintenance' }).click();
         await eventually('A out of maintenance', async () => ((await a.status()).maintenance ? undefined : true));
+
+        // The event log heard both, live, and filters by type.
+        await pageA.getByRole('link', { name: 'Events' }).click();
+        await pageA.locator('#event-type').selectOption('maintenance');
+        const types = pageA.locator('table.log tbody td.wide-only');
+        await eventually('on and off in the event log', async () => ((await types.count()) >= 2 ? true : undefined), 5000);
+        assert.deepEqual(new Set(await types.allTextContents()), new Set(['maintenance']));
+        const lines = await pageA.locator('table.log tbody tr').allTextContents();
+        assert.ok(lines.some((l) => /\bon\b/i.test(l)) && lines.some((l) => /\boff\b/i.test(l)), lines.join(' | '));
       });
     } finally {
       await context.close();
