@@ -62,6 +62,25 @@ describe('npm start: the web UI on the simulated cluster', { skip, timeout: 120_
       // The MASTER column names the peer that holds the VHID, from the demo's view.
       assert.match((await page.locator('table.vhids tr[data-vhid="42"] td.master').textContent()) ?? '', /fw-a/);
 
+      // fw-a, MASTER of vhid 42, acts for power: its console's power page pins a backend awake
+      // through its Daemon (a pinned host cannot be parked), and unpins it.
+      const acting = await context.newPage();
+      await logIn(acting, urls['fw-a']!, user);
+      await acting.getByRole('link', { name: 'Power' }).click();
+      const pin = acting.getByRole('button', { name: 'Pin web-1 awake' });
+      await eventually('fw-a acting for power', async () => ((await acting.getByText('acting on hosts').count()) > 0 ? true : undefined), 10_000);
+      await pin.click();
+      await acting.locator('tr[data-host="web-1"]').getByText('pinned').waitFor({ timeout: 5000 });
+      assert.equal(await acting.getByRole('button', { name: 'Park web-1' }).isDisabled(), true);
+      const pinned = async () => {
+        const status = (await (await acting.request.get(new URL('/api/status', urls['fw-a']).toString())).json()) as { power?: { hosts: { name: string; pinned?: boolean }[] } };
+        return status.power?.hosts.find((h) => h.name === 'web-1')?.pinned;
+      };
+      assert.equal(await pinned(), true);
+      await pin.click();
+      await eventually('web-1 unpinned', async () => ((await pinned()) === false ? true : undefined), 5000);
+      await acting.close();
+
       await card(page, 'fw-a').getByRole('button', { name: 'Crash fw-a' }).click();
       await eventually('fw-b MASTER of vhid 42 on its page', async () => ((await stateCell(page, 42).textContent())?.includes('MASTER') ? true : undefined), 10_000);
       assert.match(output, /fw-a +crashed/);
