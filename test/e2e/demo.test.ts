@@ -115,7 +115,10 @@ describe('npm start: the web UI on the simulated cluster', { skip, timeout: 120_
       await page.getByRole('link', { name: 'Dashboard' }).click();
       await stateCell(page, 42).waitFor();
 
-      // The README's picture of `npm start`: three routers, their pools and the demo panel.
+      // The README's picture of `npm start`: three routers, their pools and the demo panel, once
+      // the panel (polled every 2 s) has caught up with who is MASTER after the crashes above.
+      await eventually('the panel naming the MASTERs', async () =>
+        ((await page.locator('table.vhids td.master').allTextContents()).every((t) => t !== 'a peer') ? true : undefined), 10_000);
       await mkdir(README_SHOTS, { recursive: true });
       const shot = readmeShot('demo-desktop.png', await mkdtemp(join(tmpdir(), 'tandem-screens-')));
       await page.screenshot({ path: shot });
