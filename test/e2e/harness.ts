@@ -105,7 +105,10 @@ export class ApiNode extends DaemonProcess {
     await eventually(`${name} to answer on its control socket${listen === false ? '' : ` and listen on ${listen}`}`, async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited: ${node.output}`);
       const status = await node.status();
-      if (listen !== false && !status.api?.listening?.some((l) => l.listen === listen)) return undefined;
+      // With no users a lab address is refused, so there is no listener to wait for: the refusal is the state.
+      const served = options.users.length > 0 || /^(127\.|\[::1\])/.test(listen || '');
+      if (listen !== false && served && !status.api?.listening?.some((l) => l.listen === listen)) return undefined;
+      if (listen !== false && !served && !status.api?.refused?.length) return undefined;
       return status.node;
     }, 15_000);
     return node;
