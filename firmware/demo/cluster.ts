@@ -130,6 +130,9 @@ export class SimCluster {
   /** Called with each new Daemon before it starts, so its first events can be relayed (the web demo's buses). */
   onDaemon(listener: (node: SimNode, daemon: Daemon) => void): void {
     this.daemonListeners.push(listener);
+    // A listener that comes after startAll() (the demo starts its web consoles then) also hears
+    // the daemons already running, or their events would reach it only after a restart.
+    for (const node of this.nodes.values()) if (node.daemon?.isRunning) listener(node, node.daemon);
   }
 
   private record(node: string, text: string): void {

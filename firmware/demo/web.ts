@@ -12,7 +12,7 @@ import { EventBus } from '../events.js';
 import type { ApiBackend } from '../api/types.js';
 import { SessionStore, Users, hashPassword } from '../api/auth.js';
 import { LoginLimiter } from '../api/rate-limit.js';
-import { routes, stopLive } from '../api/routes.js';
+import { routes, startLive, stopLive } from '../api/routes.js';
 import { demoRoutes } from '../api/routes-demo.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SESSION } from '../api/schema.js';
 import { ApiServer } from '../api/server.js';
@@ -103,6 +103,9 @@ export async function startDemoWeb(cluster: SimCluster, options: DemoWebOptions 
   try {
     for (const [index, name] of names.entries()) {
       const backend = demoBackend(cluster, name);
+      // As the daemon's API service does: the recent-events ring holds events from the start,
+      // not from the first page that asks for them.
+      startLive(backend);
       const server = new ApiServer({
         routes: [...routes, ...demoRoutes(cluster, { self: name, urls })],
         backend,

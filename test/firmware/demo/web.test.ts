@@ -101,6 +101,17 @@ describe('demo web consoles', () => {
     assert.equal(cluster.node('fw-c').daemon!.isRunning, true);
   });
 
+  it('a console started after the cluster hears the events of the daemons already running', async () => {
+    const b = await login('fw-b');
+    const reply = await cluster.node('fw-b').daemon!.handle({ cmd: 'maintenance', on: true });
+    assert.equal(reply.ok, true);
+    await clock.advance(1_000);
+    const recent = await request(new URL('/api/events/recent', web.urls['fw-b']).toString(), 'GET', { cookie: b.cookie });
+    assert.equal(recent.status, 200, recent.text);
+    assert.match(recent.text, /maintenance/, 'the first daemon\'s maintenance event reaches its console');
+    await cluster.node('fw-b').daemon!.handle({ cmd: 'maintenance', on: false });
+  });
+
   it('not in the demo, /api/demo does not exist', async () => {
     // The node consoles of a real daemon use `routes` alone; the demo adds its own.
     const { routes } = await import('../../../firmware/api/routes.js');
