@@ -428,6 +428,10 @@ export class Daemon {
       carpState: (vhid) => this.carp.status().find((v) => v.vhid === vhid)?.state,
       apply: (next) => this.applyConfig(next),
       emit: (event) => this.events.emit(event),
+      localApplyPending: () => {
+        const apply = this.configApply?.status();
+        return apply?.phase === 'pending' ? (apply.revertsAt ?? 'its deadline') : undefined;
+      },
     });
     try {
       await this.configSync?.start();

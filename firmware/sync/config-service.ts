@@ -57,6 +57,9 @@ export interface ConfigSyncDeps {
   apply(config: TandemConfig): Promise<void>;
   /** The event bus: outcome changes go to telemetry and the web UI's live stream. */
   emit?(event: TandemEvent): void;
+  /** When a local config apply waits for its confirm: until when (ISO time). A push taken then
+   * would be undone by that apply's revert, which puts back the file from before it. */
+  localApplyPending?(): string | undefined;
 }
 
 export class ConfigSync {
@@ -352,6 +355,10 @@ export class ConfigSync {
     const refuse = (issues: string[]): PushReply => ({ outcome: 'refused', lineage: this.lineage, issues });
     const file = this.deps.configFile;
     if (!file) return refuse(['(sync): this daemon runs without a config file to write']);
+    const pendingUntil = this.deps.localApplyPending?.();
+    if (pendingUntil) {
+      return refuse([`(sync): a config applied on this node waits for its confirm until ${pendingUntil}; confirm it or let it revert, then push again`]);
+    }
     const text = await this.deps.files.read(file).catch((error: Error) => {
       this.deps.log.error(`cannot read ${file}: ${error.message}`);
       return undefined;

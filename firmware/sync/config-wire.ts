@@ -22,6 +22,7 @@ export interface ConfigSyncWiring {
   carpState(vhid: number): string | undefined;
   apply(config: TandemConfig): Promise<void>;
   emit?(event: TandemEvent): void;
+  localApplyPending?(): string | undefined;
 }
 
 export function createConfigSync(config: TandemConfig, wiring: ConfigSyncWiring): ConfigSync | undefined {
@@ -36,6 +37,7 @@ export function createConfigSync(config: TandemConfig, wiring: ConfigSyncWiring)
     carpState: wiring.carpState,
     apply: wiring.apply,
     ...(wiring.emit ? { emit: wiring.emit } : {}),
+    ...(wiring.localApplyPending ? { localApplyPending: wiring.localApplyPending } : {}),
   });
 }
 

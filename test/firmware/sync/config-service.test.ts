@@ -53,7 +53,7 @@ ${psk ? `    psk: ${psk}\n` : ''}`;
 }
 
 /** Two nodes; `pinWrong` makes B pin a certificate that is not A's; `psk` per side switches to TLS-PSK. */
-async function pair(options: { pinWrong?: boolean; masterPinsWrong?: boolean; psk?: [string, string]; bText?: (t: string) => string; bInterfaces?: string[] } = {}): Promise<{ a: Side; b: Side; clock: FakeClock }> {
+async function pair(options: { bPendingUntil?: () => string | undefined; pinWrong?: boolean; masterPinsWrong?: boolean; psk?: [string, string]; bText?: (t: string) => string; bInterfaces?: string[] } = {}): Promise<{ a: Side; b: Side; clock: FakeClock }> {
   const clock = new FakeClock();
   const ports = { a: await freePort(), b: await freePort() };
   const files = { a: new MemoryFileStore(), b: new MemoryFileStore() };
@@ -78,6 +78,7 @@ async function pair(options: { pinWrong?: boolean; masterPinsWrong?: boolean; ps
       configFile: file,
       carpState: () => side.state,
       emit: (event) => side.events.push(event),
+      ...(name === 'fw-b' && options.bPendingUntil ? { localApplyPending: options.bPendingUntil } : {}),
       apply: async (next) => {
         side.applied.push(next);
         await side.sync.configChanged(next);
@@ -138,6 +139,22 @@ describe('config sync service', () => {
     assert.notEqual(b.sync.status().hash, a.sync.status().hash);
     assert.deepEqual(a.events.at(-1), { type: 'configSync', direction: 'sent', peer: 'fw-b', outcome: 'refused', detail: peer!.detail });
     assert.deepEqual(b.events.at(-1), { type: 'configSync', direction: 'received', peer: 'fw-a', outcome: 'refused', detail: peer!.detail });
+  });
+
+  it('a backup whose own config apply waits for its confirm refuses a push (the revert would undo it), then takes it', async () => {
+    let pending: string | undefined = '2026-12-03T06:00:00.000Z';
+    const { a, b } = await pair({ bPendingUntil: () => pending });
+    const before = b.files.files.get(b.file);
+    await edit(a, addRule(80));
+    const [refused] = await a.sync.pushNow(false);
+    assert.equal(refused!.outcome, 'refused');
+    assert.match(refused!.detail!, /waits for its confirm until 2026-12-03T06:00:00\.000Z/);
+    assert.equal(b.files.files.get(b.file), before);
+    assert.equal(b.applied.length, 0);
+    pending = undefined;
+    const [taken] = await a.sync.pushNow(false);
+    assert.equal(taken!.outcome, 'applied', taken!.detail);
+    assert.ok(hasPort(b.files.files.get(b.file)!, 80));
   });
 
   it('two nodes edited apart are diverged, never overwritten; --force on the master overrides', async () => {
