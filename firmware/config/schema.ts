@@ -10,6 +10,8 @@ import { powerSchema } from '../power/schema.js';
 import { telemetrySchema } from '../telemetry/schema.js';
 import { syncSchema } from '../sync/schema.js';
 import { apiSchema } from '../api/schema.js';
+import { networkSchema } from '../network/schema.js';
+import { DEFAULT_UPGRADE, upgradeSchema } from '../upgrade/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
 
@@ -145,6 +147,8 @@ export const configSchema = s.object({
   telemetry: optional(telemetrySchema),
   sync: optional(syncSchema),
   api: optional(apiSchema),
+  network: optional(networkSchema),
+  upgrade: optional(upgradeSchema, DEFAULT_UPGRADE),
 });
 
 export type TandemConfig = Infer<typeof configSchema>;
