@@ -24,6 +24,9 @@ export interface LabHost {
 /** A host by name ("h2") or number (2). */
 export type HostRef = string | number;
 
+/** Where exec/spawn run: a host, or 'br', the bridge namespace (the image tests' qemu owns its taps there). */
+export type Place = HostRef | 'br';
+
 /** Which end of a host's cable linkDown/linkUp acts on. */
 export type LinkEnd = 'port' | 'eth0' | 'both';
 
@@ -92,21 +95,25 @@ export class Lab {
   }
 
   /** Runs `cmd` inside the host's namespace; rejects on a non-zero exit, with its stderr. */
-  exec(host: HostRef, cmd: string, args: readonly string[] = [], timeoutMs = 10_000): Promise<ExecResult> {
-    return run('ip', ['netns', 'exec', this.host(host).netns, cmd, ...args], timeoutMs);
+  exec(host: Place, cmd: string, args: readonly string[] = [], timeoutMs = 10_000): Promise<ExecResult> {
+    return run('ip', ['netns', 'exec', this.netnsOf(host), cmd, ...args], timeoutMs);
   }
 
   /** Starts `cmd` inside the host's namespace; dispose() ends it if it is still running. */
-  spawn(host: HostRef, cmd: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
+  spawn(host: Place, cmd: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
     if (this.disposed) throw new Error(`lab ${this.prefix} is disposed`);
     // `ip netns exec` execs the command, so the child's PID is the command's own.
-    const child = spawn('ip', ['netns', 'exec', this.host(host).netns, cmd, ...args], {
+    const child = spawn('ip', ['netns', 'exec', this.netnsOf(host), cmd, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...options,
     });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
+  }
+
+  private netnsOf(place: Place): string {
+    return place === 'br' ? this.bridgeNetns : this.host(place).netns;
   }
 
   /** Takes the host's cable down: its bridge port (carrier loss at eth0), eth0 itself, or both. */
