@@ -37,6 +37,9 @@ usage:
                                       api.users[].passwordHash
   tandem passwd USER                  set USER's web UI password in the config file (asked
                                       twice on a terminal, one line from a pipe)
+  tandem network up [--config FILE]   bring up network.* (hostname, addresses, MTU, routes,
+                                      nameservers); run at boot before tandem run; a second
+                                      run changes nothing
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -198,6 +201,11 @@ export function parseArgs(argv: string[]): Command {
       if (extra !== undefined) throw new UsageError(`passwd: unexpected argument ${extra}`);
       if (options.hash === (user !== undefined)) throw new UsageError('passwd needs --hash or a USER');
       return options.hash ? { kind: 'passwd-hash' } : { kind: 'passwd-user', user: user!, config: options.config };
+    }
+    case 'network': {
+      const [sub, extra] = options.positional;
+      if (sub !== 'up' || extra !== undefined) throw new UsageError('network needs up [--config FILE]');
+      return { kind: 'network-up', config: options.config };
     }
     case 'demo':
       noPositional();

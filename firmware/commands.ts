@@ -39,6 +39,7 @@ export type Command =
   | { kind: 'power-simulate'; trace: string; pool?: string | undefined; json: boolean; config?: string | undefined }
   | { kind: 'passwd-hash' }
   | { kind: 'passwd-user'; user: string; config?: string | undefined }
+  | { kind: 'network-up'; config?: string | undefined }
   | { kind: 'demo' };
 
 const DEFAULT_CONTROL = '/run/tandem/control.sock';
@@ -106,6 +107,8 @@ export async function execute(command: Command): Promise<number> {
         return 1;
       }
     }
+    case 'network-up':
+      return (await import('./network/up.js')).networkUpCommand(configPathFrom(command.config));
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');
       return runDemo();

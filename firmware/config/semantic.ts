@@ -12,6 +12,7 @@ import { mqttConfigIssues } from '../telemetry/schema.js';
 import { conntrackConfigIssues } from '../sync/conntrack-conf.js';
 import { configSyncIssues } from '../sync/config-schema.js';
 import { apiConfigIssues } from '../api/schema.js';
+import { networkIssues } from '../network/semantic.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -80,6 +81,7 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   issues.push(...conntrackConfigIssues(config));
   issues.push(...configSyncIssues(config));
   issues.push(...apiConfigIssues(config.api));
+  issues.push(...networkIssues(config));
   return issues;
 }
 
