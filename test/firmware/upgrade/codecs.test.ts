@@ -104,7 +104,7 @@ describe('U-Boot env', () => {
     const out = encodeUBootEnv({ size: 64, layout: 'single', flag: 0, vars: { SLOT: 'A' } });
     assert.ok(out.ok);
     const bad = Buffer.from(out.bytes);
-    bad[9] ^= 1;
+    bad[9] = bad[9]! ^ 1;
     assert.match((decodeUBootEnv(bad, 'single') as { reason: string }).reason, /CRC mismatch/);
     const noEnd = Buffer.alloc(16, 0x41);
     noEnd.writeUInt32LE(crc32(noEnd.subarray(4)), 0);

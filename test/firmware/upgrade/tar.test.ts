@@ -86,7 +86,7 @@ describe('TarReader', () => {
     const tar = await makeTar('ustar', { 'a.bin': pattern(10, 1) });
     await assert.rejects(readAll(Buffer.concat([tar, Buffer.from('garbage')])), /trailing data after the end/);
     const flipped = Buffer.from(tar);
-    flipped[3] ^= 0x01;
+    flipped[3] = flipped[3]! ^ 0x01;
     await assert.rejects(readAll(flipped), /bad tar header checksum .* at byte 0/);
     const src = await mkdtemp(join(dir, 'dir-'));
     await mkdir(join(src, 'sub'));

@@ -1,0 +1,129 @@
+// The install step by step on a fake disk of files (the Linux block-device adapter on plain
+// files) with real bundles from GNU tar: good unsigned and openssl-signed bundles land in the
+// other slot and set TRIAL as grub-editenv then lists it; every refusal (bad or missing
+// signature, wrong arch, slot too small, truncated or altered bundle, a trial boot) names its
+// step and leaves the boot env byte for byte as it was; a medium that flips a byte is caught
+// by the read-back.
+
+import { strict as assert } from 'node:assert';
+import { createReadStream } from 'node:fs';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { bootEnvStore } from '../../../firmware/upgrade/env.js';
+import { installBundle, type InstallOutcome, type InstallProgress } from '../../../firmware/upgrade/install.js';
+import { LinuxBlockDevices, MemoryBlockDevices, type BlockDevices } from '../../../firmware/upgrade/ports.js';
+import { listEnv, makeBundle, makeLab, manifestFor, pattern, writeEnv, type Lab } from './bundle-lab.js';
+
+let lab: Lab;
+const ROOTFS = pattern(3 * 1024 * 1024 + 123);
+before(async () => {
+  lab = await makeLab();
+});
+after(async () => {
+  await lab.cleanup();
+});
+
+async function install(path: string, options: { publicKey?: string; devices?: BlockDevices } = {}): Promise<{ outcome: InstallOutcome; progress: InstallProgress[] }> {
+  const devices = options.devices ?? new LinuxBlockDevices();
+  const env = bootEnvStore(lab.boot, devices)!;
+  const progress: InstallProgress[] = [];
+  const outcome = await installBundle(createReadStream(path, { highWaterMark: 64 * 1024 }), {
+    boot: lab.boot, env, devices, publicKey: options.publicKey, trialTimeoutSeconds: 240, progress: (p) => progress.push(p),
+  });
+  return { outcome, progress };
+}
+
+const CLEAN_ENV = 'SLOT=A\nTRIAL=\nTRIAL_BOOTED=0\nTRIAL_TIMEOUT=180\n';
+
+describe('installBundle', () => {
+  it('writes an unsigned bundle into slot B, verifies it and sets the trial', async () => {
+    await writeEnv(lab.dir, { SLOT: 'A', TRIAL: '', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
+    await writeFile(join(lab.dir, 'B.img'), Buffer.alloc(4 << 20));
+    const bundle = await makeBundle(lab, 'good', { rootfs: ROOTFS });
+    const { outcome, progress } = await install(bundle);
+    assert.deepEqual(outcome, { ok: true, slot: 'B', version: '0.2.0+gnew', bytes: ROOTFS.length, sha256: (manifestFor(ROOTFS).rootfs as { sha256: string }).sha256 });
+    const slotB = await readFile(join(lab.dir, 'B.img'));
+    assert.deepEqual(slotB.subarray(0, ROOTFS.length), ROOTFS);
+    assert.equal((await readFile(join(lab.dir, 'A.img'))).some((b) => b !== 0), false, 'slot A untouched');
+    assert.equal(await listEnv(lab.dir), 'SLOT=A\nTRIAL=B\nTRIAL_BOOTED=0\nTRIAL_TIMEOUT=240\n');
+    // Bytes around the env block on the boot partition are untouched.
+    const boot = await readFile(join(lab.dir, 'boot.img'));
+    assert.ok(boot.subarray(0, 8192).every((b) => b === 0xa5) && boot.subarray(8192 + 1024).every((b) => b === 0xa5));
+    const writes = progress.filter((p) => p.phase === 'write');
+    assert.ok(writes.length >= 3);
+    assert.equal(writes.at(-1)!.bytes, ROOTFS.length);
+    assert.equal(progress.at(-1)!.phase, 'verify');
+    assert.ok(writes.every((p, i) => i === 0 || p.bytes > writes[i - 1]!.bytes));
+  });
+
+  it('accepts a bundle signed by openssl with the configured key', async () => {
+    await writeEnv(lab.dir, { SLOT: 'A', TRIAL: '', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
+    const bundle = await makeBundle(lab, 'signed', { rootfs: ROOTFS, signWith: lab.key.privatePath });
+    const { outcome } = await install(bundle, { publicKey: lab.key.publicPem });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+  });
+
+  const refusals: [string, () => Promise<string>, { publicKey?: boolean; slotBytes?: number }, string, RegExp][] = [
+    ['unsigned with a key configured', () => makeBundle(lab, 'r1', { rootfs: ROOTFS }), { publicKey: true }, 'signature', /not signed/],
+    ['signed by another key', () => makeBundle(lab, 'r2', { rootfs: ROOTFS, signWith: lab.otherKey.privatePath }), { publicKey: true }, 'signature', /does not match upgrade.publicKey/],
+    ['a signature of the wrong size', () => makeBundle(lab, 'r3', { rootfs: ROOTFS, signature: Buffer.alloc(10) }), { publicKey: true }, 'signature', /64-byte/],
+    ['for arm64', () => makeBundle(lab, 'r4', { rootfs: ROOTFS, manifest: { ...manifestFor(ROOTFS), arch: 'arm64' } }), {}, 'manifest', /bundle is for arm64, this system runs x86_64/],
+    ['for U-Boot', () => makeBundle(lab, 'r5', { rootfs: ROOTFS, manifest: { ...manifestFor(ROOTFS), bootloader: 'uboot' } }), {}, 'manifest', /boots with uboot/],
+    ['of another product', () => makeBundle(lab, 'r6', { rootfs: ROOTFS, manifest: { ...manifestFor(ROOTFS), product: 'other' } }), {}, 'manifest', /product: must be one of tandem/],
+    ['whose rootfs does not match its checksum', () => makeBundle(lab, 'r7', { rootfs: ROOTFS, manifest: { ...manifestFor(ROOTFS), rootfs: { sizeBytes: ROOTFS.length, sha256: 'b'.repeat(64) } } }), {}, 'verify', /has SHA-256 .* the manifest says bbbb/],
+    ['larger than the slot', () => makeBundle(lab, 'r8', { rootfs: pattern(5 << 20) }), {}, 'size', /holds 4194304/],
+    ['with members out of order', () => makeBundle(lab, 'r9', { rootfs: ROOTFS, members: ['rootfs.sqfs', 'manifest.json'] }), {}, 'bundle', /first member must be manifest.json/],
+    ['cut short', async () => {
+      const path = await makeBundle(lab, 'r10', { rootfs: ROOTFS });
+      await truncate(path, 2 * 1024 * 1024);
+      return path;
+    }, {}, 'bundle', /truncated/],
+    ['with bytes glued after it', async () => {
+      const path = await makeBundle(lab, 'r11', { rootfs: ROOTFS });
+      await writeFile(path, Buffer.concat([await readFile(path), Buffer.from('more')]));
+      return path;
+    }, {}, 'bundle', /trailing data/],
+  ];
+  for (const [what, make, options, step, reason] of refusals) {
+    it(`refuses a bundle ${what} at step ${step}, env untouched`, async () => {
+      await writeEnv(lab.dir, { SLOT: 'A', TRIAL: '', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
+      const before = await readFile(join(lab.dir, 'boot.img'));
+      const { outcome } = await install(await make(), options.publicKey ? { publicKey: lab.key.publicPem } : {});
+      assert.equal(outcome.ok, false);
+      assert.equal((outcome as { step: string }).step, step, (outcome as { reason: string }).reason);
+      assert.match((outcome as { reason: string }).reason, reason);
+      assert.deepEqual(await readFile(join(lab.dir, 'boot.img')), before);
+      assert.equal(await listEnv(lab.dir), CLEAN_ENV);
+    });
+  }
+
+  it('refuses on a trial boot: the other slot is the fallback', async () => {
+    await writeEnv(lab.dir, { SLOT: 'B', TRIAL: 'A', TRIAL_BOOTED: '1', TRIAL_TIMEOUT: '180' });
+    const { outcome } = await install(await makeBundle(lab, 'trial', { rootfs: ROOTFS }));
+    assert.deepEqual(outcome, { ok: false, step: 'state', reason: 'slot A is on trial: commit it (tandem upgrade commit) or reboot before another upgrade' });
+  });
+
+  it('withdraws a pending trial of the slot it overwrites before writing, so a failed write cannot be booted', async () => {
+    await writeEnv(lab.dir, { SLOT: 'A', TRIAL: 'B', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
+    const { outcome } = await install(await makeBundle(lab, 'bad-after-pending', { rootfs: ROOTFS, manifest: { ...manifestFor(ROOTFS), rootfs: { sizeBytes: ROOTFS.length, sha256: 'c'.repeat(64) } } }));
+    assert.equal(outcome.ok, false);
+    assert.equal(await listEnv(lab.dir), 'SLOT=A\nTRIAL=\nTRIAL_BOOTED=0\nTRIAL_TIMEOUT=180\n');
+  });
+
+  it('catches a medium that flips a byte, by reading the slot back', async () => {
+    const devices = new MemoryBlockDevices();
+    devices.add(lab.boot.devices.A, Buffer.alloc(4 << 20));
+    devices.add(lab.boot.devices.B, Buffer.alloc(4 << 20));
+    await writeEnv(lab.dir, { SLOT: 'A', TRIAL: '', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
+    devices.add(lab.boot.env!.device, await readFile(join(lab.dir, 'boot.img')));
+    devices.corrupt = { path: lab.boot.devices.B, offset: 1_000_000 };
+    const { outcome } = await install(await makeBundle(lab, 'flip', { rootfs: ROOTFS }), { devices });
+    assert.equal(outcome.ok, false);
+    assert.equal((outcome as { step: string }).step, 'verify');
+    assert.match((outcome as { reason: string }).reason, /read back has SHA-256 .*the medium did not keep the write/);
+    assert.ok((devices.syncs.get(lab.boot.devices.B) ?? 0) >= 1, 'fsynced before reading back');
+    assert.deepEqual(devices.devices.get(lab.boot.env!.device), await readFile(join(lab.dir, 'boot.img')));
+  });
+});
