@@ -40,6 +40,11 @@ usage:
   tandem network up [--config FILE]   bring up network.* (hostname, addresses, MTU, routes,
                                       nameservers); run at boot before tandem run; a second
                                       run changes nothing
+  tandem upgrade IMAGE [--no-reboot]  write an upgrade bundle (.upgrade.tar) into the other
+                                      slot, verify it and reboot into it once; it is committed
+                                      when healthy, else the next boot returns to this slot
+  tandem upgrade status [--json]      booted and committed slots, a trial, the last outcome
+  tandem upgrade commit               keep the slot on trial now
   tandem demo                         simulated 3-node cluster in this terminal
   tandem --version | --help
 
@@ -61,13 +66,14 @@ interface Options {
   confirmWithin?: number;
   force: boolean;
   hash: boolean;
+  noReboot: boolean;
   pool?: string;
   trace?: string;
   positional: string[];
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { json: false, reset: false, force: false, hash: false, positional: [] };
+  const options: Options = { json: false, reset: false, force: false, hash: false, noReboot: false, positional: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = () => {
@@ -90,6 +96,9 @@ function parseOptions(args: string[]): Options {
         break;
       case '--hash':
         options.hash = true;
+        break;
+      case '--no-reboot':
+        options.noReboot = true;
         break;
       case '--reset':
         options.reset = true;
@@ -206,6 +215,14 @@ export function parseArgs(argv: string[]): Command {
       const [sub, extra] = options.positional;
       if (sub !== 'up' || extra !== undefined) throw new UsageError('network needs up [--config FILE]');
       return { kind: 'network-up', config: options.config };
+    }
+    case 'upgrade': {
+      const [sub, extra] = options.positional;
+      if (sub === undefined || extra !== undefined) throw new UsageError('upgrade needs IMAGE [--no-reboot], status [--json] or commit');
+      if (options.noReboot && (sub === 'status' || sub === 'commit')) throw new UsageError('--no-reboot goes with upgrade IMAGE only');
+      if (sub === 'status') return { kind: 'upgrade-status', json: options.json, ...client };
+      if (sub === 'commit') return { kind: 'upgrade-commit', ...client };
+      return { kind: 'upgrade-install', image: sub, reboot: !options.noReboot, ...client };
     }
     case 'demo':
       noPositional();

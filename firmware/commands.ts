@@ -10,9 +10,11 @@ import type { Status } from './daemon.js';
 import { formatPools } from './balancer/format.js';
 import type { PowerClientCommand } from './power/client.js';
 import type { SyncClientCommand } from './sync/config-client.js';
+import type { UpgradeClientCommand } from './upgrade/client.js';
 import { formatPower } from './power/status.js';
 import { formatApiStatus } from './api/format.js';
 import { formatConntrackStatus } from './sync/conntrack-format.js';
+import { formatUpgradeStatus } from './upgrade/format.js';
 
 export interface ClientOptions {
   config?: string | undefined;
@@ -36,6 +38,7 @@ export type Command =
   | ({ kind: 'balancer-drain'; host: string; on: boolean; pool?: string } & ClientOptions)
   | (PowerClientCommand & ClientOptions)
   | (SyncClientCommand & ClientOptions)
+  | (UpgradeClientCommand & ClientOptions)
   | { kind: 'power-simulate'; trace: string; pool?: string | undefined; json: boolean; config?: string | undefined }
   | { kind: 'passwd-hash' }
   | { kind: 'passwd-user'; user: string; config?: string | undefined }
@@ -94,6 +97,10 @@ export async function execute(command: Command): Promise<number> {
     case 'sync-diff':
     case 'sync-push':
       return (await import('./sync/config-client.js')).syncClient(command);
+    case 'upgrade-status':
+    case 'upgrade-commit':
+    case 'upgrade-install':
+      return (await import('./upgrade/client.js')).upgradeClient(command);
     case 'power-simulate':
       return (await import('./power/commands.js')).powerSimulate(command);
     case 'passwd-hash':
@@ -171,6 +178,7 @@ export function formatStatus(status: Status): string {
   if (applied?.lastRevert) lines.push(`  config: last automatic revert ${applied.lastRevert.at}: ${applied.lastRevert.why}`);
   if (status.sync?.conntrack) lines.push(...formatConntrackStatus(status.sync.conntrack));
   if (status.api) lines.push(...formatApiStatus(status.api));
+  if (status.upgrade) lines.push(...formatUpgradeStatus(status.upgrade).map((line, i) => (i === 0 ? `  ${line}` : line)));
   return lines.join('\n');
 }
 

@@ -44,6 +44,8 @@ import type { InterfacePort } from './sync/peer-interfaces.js';
 import { ConfigApply, LEDGER_FILE as CONFIG_APPLY_LEDGER, type ConfigApplyStatus } from './api/config-apply.js';
 import type { ApiService, ApiStatus } from './api/service.js';
 import type { ApiBackend } from './api/types.js';
+import type { UpgradeService, UpgradeStatus } from './upgrade/service.js';
+import type { BlockDevices, Rebooter } from './upgrade/ports.js';
 
 export interface Ports {
   clock: Clock;
@@ -81,6 +83,8 @@ export interface Ports {
   uiDir?: string;
   /** This box's network interfaces, which a pushed config is checked against; default `ip -j link`. */
   interfaces?: InterfacePort;
+  /** A/B upgrades: where init wrote boot.json, the slots' block devices, the reboot; default the real ones. */
+  upgrade?: { bootInfoPath?: string; devices?: BlockDevices; rebooter?: Rebooter };
 }
 
 export interface Status {
@@ -101,6 +105,8 @@ export interface Status {
   configApply?: ConfigApplyStatus;
   /** The web UI and HTTP API when `api` is configured: where it listens, what it refused and why, the certificate's fingerprint. */
   api?: ApiStatus;
+  /** A/B upgrades: the booted and committed slots, a trial and what its commit waits for, the last outcome. */
+  upgrade?: UpgradeStatus;
 }
 
 interface PersistentState {
@@ -135,6 +141,8 @@ export class Daemon {
   readonly configApply: ConfigApply | undefined;
   /** The web UI and HTTP API when `api` is configured. */
   api: ApiService | undefined;
+  /** A/B upgrades: commit or rollback of this boot, and `tandem upgrade`. */
+  upgrade: UpgradeService | undefined;
   private running = false;
 
   constructor(
@@ -249,6 +257,8 @@ export class Daemon {
     await this.configApply?.start();
     // After CARP and the rest: the API only reads and drives them, and its start never delays CARP's.
     await this.startApi(this.config);
+    // Last: a trial boot's health includes everything above, the API listening among it.
+    await this.startUpgrade(this.config);
     this.ports.log.info('tandem started', { node: this.name, version: VERSION, vhosts: this.config.carp.length });
   }
 
@@ -256,6 +266,7 @@ export class Daemon {
     if (!this.running) return;
     this.running = false;
     this.configApply?.stop();
+    this.upgrade?.stop();
     // Before CARP: no request can drive a daemon that is going away.
     await this.stopApi();
     // Bow out first: the peer takes the VIPs at once, before slower teardown (checks in
@@ -278,6 +289,7 @@ export class Daemon {
     if (!this.running) return;
     this.running = false;
     this.configApply?.stop();
+    this.upgrade?.stop();
     // A killed process's sockets close with it.
     await this.stopApi();
     this.telemetry?.abandon();
@@ -340,6 +352,7 @@ export class Daemon {
         await this.startApi(next);
       }
     }
+    this.upgrade?.reload(next.upgrade);
     const restartSync = configSyncRestart(this.config, next);
     this.config = next;
     // Last, with the new config in force: the record notes the new shared hash and a master pushes it.
@@ -367,7 +380,35 @@ export class Daemon {
         : {}),
       ...(this.configApply ? { configApply: this.configApply.status() } : {}),
       ...(this.api ? { api: this.api.status() } : {}),
+      // Only on an image (or a broken boot.json): a developer machine's status keeps its shape.
+      ...(this.upgrade?.onImage ? { upgrade: this.upgrade.status() } : {}),
     };
+  }
+
+  private async startUpgrade(config: TandemConfig): Promise<void> {
+    const { UpgradeService } = await import('./upgrade/service.js');
+    const { LinuxBlockDevices, LinuxRebooter } = await import('./upgrade/ports.js');
+    const own = this.ports.upgrade ?? {};
+    this.upgrade = new UpgradeService(config.upgrade, {
+      clock: this.ports.clock,
+      files: this.ports.files,
+      devices: own.devices ?? new LinuxBlockDevices(),
+      rebooter: own.rebooter ?? new LinuxRebooter(this.ports.processes),
+      log: this.ports.log.child({ part: 'upgrade' }),
+      stateDir: config.node.stateDir,
+      emit: (event) => this.events.emit(event),
+      health: () => this.upgradeHealth(),
+      ...(own.bootInfoPath ? { bootInfoPath: own.bootInfoPath } : {}),
+    });
+    await this.upgrade.start();
+  }
+
+  /** What keeps a trial boot from committing (issue 15 contract 6); empty when healthy. */
+  upgradeHealth(): string[] {
+    const waiting = this.carp.status().filter((v) => v.state === 'INIT').map((v) => `vhid ${v.vhid} on ${v.interface} is in INIT`);
+    if (this.config.firewall && this.firewall.phase === 'unmanaged') waiting.push('the firewall is not loaded');
+    if (this.config.api && (this.api?.status().listening.length ?? 0) === 0) waiting.push('the API is not listening');
+    return waiting;
   }
 
   /** `api`: the web UI and HTTP API, loaded only when configured; a failure is logged and the daemon runs on. */
@@ -603,6 +644,10 @@ export class Daemon {
       case 'sync-diff':
       case 'sync-push':
         return (await import('./sync/config-wire.js')).handleSyncRequest(this.configSync, request);
+      case 'upgrade-status':
+      case 'upgrade-commit':
+      case 'upgrade-install':
+        return (await import('./upgrade/control.js')).handleUpgradeRequest(this.upgrade, request);
     }
   }
 

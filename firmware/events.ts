@@ -22,7 +22,9 @@ export type TandemEvent =
   | { type: 'commandRefused'; action: string; reason: string }
   | { type: 'commandExecuted'; action: string; by: string }
   /** Config sync (sync/config-service.ts): a peer's outcome changed (`sent`, on the master) or a push arrived (`received`). */
-  | { type: 'configSync'; direction: 'sent' | 'received'; peer: string; outcome: string; detail?: string };
+  | { type: 'configSync'; direction: 'sent' | 'received'; peer: string; outcome: string; detail?: string }
+  /** A/B upgrades (upgrade/service.ts): progress of a slot write (throttled), its outcome, the trial's commit or rollback. */
+  | { type: 'upgrade'; phase: 'started' | 'progress' | 'installed' | 'failed' | 'rebooting' | 'committed' | 'rolled-back'; slot: 'A' | 'B'; version?: string; step?: string; bytes?: number; total?: number; detail?: string };
 
 export type TandemEventType = TandemEvent['type'];
 

@@ -19,7 +19,11 @@ export type ControlRequest =
   | { cmd: 'power-pin'; host: string; on: boolean }
   | { cmd: 'sync-status' }
   | { cmd: 'sync-diff' }
-  | { cmd: 'sync-push'; force: boolean };
+  | { cmd: 'sync-push'; force: boolean }
+  | { cmd: 'upgrade-status' }
+  | { cmd: 'upgrade-commit' }
+  /** The daemon streams the bundle from `path` itself (the CLI only names it). */
+  | { cmd: 'upgrade-install'; path: string; reboot: boolean };
 
 export type ControlReply = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -71,6 +75,13 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
       if (typeof request.host !== 'string' || request.host === '') return { error: 'power-pin needs "host" (a managed host\'s name)' };
       if (typeof request.on !== 'boolean') return { error: 'power-pin needs "on": true or false' };
       return { cmd: 'power-pin', host: request.host, on: request.on };
+    case 'upgrade-status':
+    case 'upgrade-commit':
+      return { cmd: request.cmd };
+    case 'upgrade-install':
+      if (typeof request.path !== 'string' || !request.path.startsWith('/')) return { error: 'upgrade-install needs "path" (the bundle\'s absolute path)' };
+      if (typeof request.reboot !== 'boolean') return { error: 'upgrade-install needs "reboot": true or false' };
+      return { cmd: 'upgrade-install', path: request.path, reboot: request.reboot };
     case 'firewall-apply': {
       const s = request.confirmWithinSeconds;
       if (s === undefined) return { cmd: 'firewall-apply' };
