@@ -44,6 +44,9 @@ import type { InterfacePort } from './sync/peer-interfaces.js';
 import { ConfigApply, LEDGER_FILE as CONFIG_APPLY_LEDGER, type ConfigApplyStatus } from './api/config-apply.js';
 import type { ApiService, ApiStatus } from './api/service.js';
 import type { ApiBackend } from './api/types.js';
+import type { BoardService, BoardStatus } from './board/service.js';
+import type { BoardDriverFactory } from './board/ports.js';
+import type { BoardInputs } from './board/patterns.js';
 import type { UpgradeService, UpgradeStatus } from './upgrade/service.js';
 import type { BlockDevices, Rebooter } from './upgrade/ports.js';
 
@@ -83,6 +86,8 @@ export interface Ports {
   uiDir?: string;
   /** This box's network interfaces, which a pushed config is checked against; default `ip -j link`. */
   interfaces?: InterfacePort;
+  /** Board LEDs, button and watchdog drivers for `board`; default the real ones (LED class, input events, onoff, /dev/watchdog). */
+  board?: BoardDriverFactory;
   /** A/B upgrades: where init wrote boot.json, the slots' block devices, the reboot; default the real ones. */
   upgrade?: { bootInfoPath?: string; devices?: BlockDevices; rebooter?: Rebooter };
 }
@@ -105,6 +110,8 @@ export interface Status {
   configApply?: ConfigApplyStatus;
   /** The web UI and HTTP API when `api` is configured: where it listens, what it refused and why, the certificate's fingerprint. */
   api?: ApiStatus;
+  /** Board LEDs, button and watchdog when `board` drives any: what each LED shows, presses, feeds. */
+  board?: BoardStatus;
   /** A/B upgrades: the booted and committed slots, a trial and what its commit waits for, the last outcome. */
   upgrade?: UpgradeStatus;
 }
@@ -141,6 +148,8 @@ export class Daemon {
   readonly configApply: ConfigApply | undefined;
   /** The web UI and HTTP API when `api` is configured. */
   api: ApiService | undefined;
+  /** LEDs, button and watchdog when `board` is configured. */
+  board: BoardService | undefined;
   /** A/B upgrades: commit or rollback of this boot, and `tandem upgrade`. */
   upgrade: UpgradeService | undefined;
   private running = false;
@@ -202,6 +211,8 @@ export class Daemon {
     // A new MASTER of power.vhid rebuilds the picture before it parks or wakes anything.
     this.carp.onStateChange(() => this.power?.masterChanged());
     this.carp.onStateChange(() => this.configSync?.masterChanged());
+    // The LEDs follow whatever happened (transitions, maintenance, firewall loads) at once.
+    this.events.on(() => this.board?.refresh());
     if (ports.configFile) {
       this.configApply = new ConfigApply({
         files: ports.files,
@@ -242,6 +253,8 @@ export class Daemon {
     await loadFirewall(this.firewall, this.config, this.ports.log.child({ part: 'firewall' }), 'start');
     this.startConntrack(this.config);
     await this.carp.start();
+    // Right after CARP: the watchdog is fed and the LEDs show INIT while the rest starts.
+    await this.startBoard(this.config);
     this.balancer.start();
     await this.startPower(this.config);
     // After CARP: telemetry reports CARP's state, and its broker must never delay CARP's start.
@@ -281,6 +294,8 @@ export class Daemon {
     await this.stopConfigSync();
     await this.balancer.stop();
     await this.firewall.stop();
+    // Last: the watchdog is disarmed only once everything else stopped (a hang before still resets).
+    await this.stopBoard();
     this.ports.log.info('tandem stopped', { node: this.name });
   }
 
@@ -301,6 +316,8 @@ export class Daemon {
     await this.stopConfigSync();
     await this.balancer.abandon();
     await this.carp.abandon();
+    await this.board?.abandon();
+    this.board = undefined;
   }
 
   /** SIGHUP: re-reads the config; an invalid one is refused and the running one stays. */
@@ -353,6 +370,10 @@ export class Daemon {
       }
     }
     this.upgrade?.reload(next.upgrade);
+    if (this.running && JSON.stringify(next.board) !== JSON.stringify(this.config.board)) {
+      await this.stopBoard();
+      await this.startBoard(next);
+    }
     const restartSync = configSyncRestart(this.config, next);
     this.config = next;
     // Last, with the new config in force: the record notes the new shared hash and a master pushes it.
@@ -380,6 +401,7 @@ export class Daemon {
         : {}),
       ...(this.configApply ? { configApply: this.configApply.status() } : {}),
       ...(this.api ? { api: this.api.status() } : {}),
+      ...(this.board ? { board: this.board.status() } : {}),
       // Only on an image (or a broken boot.json): a developer machine's status keeps its shape.
       ...(this.upgrade?.onImage ? { upgrade: this.upgrade.status() } : {}),
     };
@@ -409,6 +431,49 @@ export class Daemon {
     if (this.config.firewall && this.firewall.phase === 'unmanaged') waiting.push('the firewall is not loaded');
     if (this.config.api && (this.api?.status().listening.length ?? 0) === 0) waiting.push('the API is not listening');
     return waiting;
+  }
+
+  /** `board`: LEDs, button and watchdog, loaded only when configured; a failure is logged and the daemon runs on. */
+  private async startBoard(config: TandemConfig): Promise<void> {
+    if (!config.board) return;
+    const log = this.ports.log.child({ part: 'board' });
+    try {
+      const { createBoardService } = await import('./board/wire.js');
+      this.board = await createBoardService(config.board, {
+        clock: this.ports.clock,
+        log,
+        drivers: this.ports.board,
+        inputs: () => this.boardInputs(),
+        // The long press takes the CLI's path (persisted, evented), and says who asked.
+        maintenance: {
+          get: () => this.carp.maintenance,
+          set: async (on, by) => {
+            await this.setMaintenance(on);
+            this.events.emit({ type: 'commandExecuted', action: `maintenance ${on ? 'on' : 'off'}`, by });
+          },
+        },
+      });
+    } catch (error) {
+      this.board = undefined;
+      log.error(`board not started: ${(error as Error).message}`);
+    }
+  }
+
+  private async stopBoard(): Promise<void> {
+    const board = this.board;
+    this.board = undefined;
+    await board?.stop();
+  }
+
+  /** What the board's LEDs show: each vhid's state, maintenance, and the faults issue 15 names. */
+  boardInputs(): BoardInputs {
+    const config = this.config;
+    return {
+      carp: this.carp.status().map((v) => v.state),
+      maintenance: this.carp.maintenance,
+      firewallFailed: config.firewall !== undefined && this.firewall.status().phase === 'unmanaged',
+      degraded: (config.api !== undefined && !this.api) || (config.telemetry?.mqtt !== undefined && !this.telemetry),
+    };
   }
 
   /** `api`: the web UI and HTTP API, loaded only when configured; a failure is logged and the daemon runs on. */

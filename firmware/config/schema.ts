@@ -11,6 +11,7 @@ import { telemetrySchema } from '../telemetry/schema.js';
 import { syncSchema } from '../sync/schema.js';
 import { apiSchema } from '../api/schema.js';
 import { networkSchema } from '../network/schema.js';
+import { boardSchema } from '../board/schema.js';
 import { DEFAULT_UPGRADE, upgradeSchema } from '../upgrade/schema.js';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
@@ -148,6 +149,7 @@ export const configSchema = s.object({
   sync: optional(syncSchema),
   api: optional(apiSchema),
   network: optional(networkSchema),
+  board: optional(boardSchema),
   upgrade: optional(upgradeSchema, DEFAULT_UPGRADE),
 });
 
