@@ -23,6 +23,10 @@ const { metafile } = await build({
   // Node's own (already in memory) does the same job. Measured on the daemon with telemetry on:
   // 64.5 MiB RSS with the copy, 55.3 MiB without (telemetry off: 53.5 MiB).
   alias: { 'readable-stream': 'node:stream' },
+  // onoff (board GPIO lines) loads its epoll addon through `bindings`, which looks for the .node
+  // file beside the package: it stays a package, imported at run time only when a GPIO line is
+  // configured (the image puts it in /usr/lib/tandem/node_modules, which Node finds from dist/).
+  external: ['onoff', 'epoll'],
   splitting: true,
   outExtension: { '.js': '.mjs' },
   chunkNames: '[name]-[hash]',
