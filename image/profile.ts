@@ -22,6 +22,8 @@ export interface ArchProfile {
   /** Loaded by the initramfs before it looks for the disk (plus their dependencies). */
   initramfsModules: string[];
   bootloader: Bootloader;
+  /** A script (repo-relative) run before the rootfs step, e.g. registering qemu-user for a foreign arch. */
+  hostSetup?: string;
   /** Kernel console, also where the init's shell and messages go. */
   console: { device: string; baud: number };
   /** mksquashfs compressor: the bootloader must be able to read the kernel out of it. */

@@ -27,6 +27,8 @@ export const arm64: ArchProfile = {
   // virtio_pci and virtio_mmio are modules in Debian's arm64 kernel: qemu virt's disk sits behind one.
   initramfsModules: ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'mmc_block', 'sdhci_of_arasan', 'sdhci_iproc', 'usb_storage', 'squashfs', 'ext4'],
   bootloader: 'uboot',
+  // debootstrap's second stage and the addon check run arm64 binaries through qemu-user.
+  hostSetup: 'image/arch/arm64-binfmt.sh',
   console: { device: 'ttyAMA0', baud: 115200 },
   // U-Boot reads no squashfs at all (the kernel sits after it); gzip boots faster than xz under TCG.
   squashfs: { compressor: 'gzip', options: ['-b', '1M'] },
