@@ -143,6 +143,8 @@ export function parseArgs(argv: string[]): Command {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return { kind: 'help' };
   if (name === '--version' || name === '-V') return { kind: 'version' };
+  // `tandem network --help` and the like print the usage (the image's init probes commands so).
+  if (rest.includes('--help') || rest.includes('-h')) return { kind: 'help' };
   const options = parseOptions(rest);
   const noPositional = () => {
     if (options.positional.length > 0) throw new UsageError(`${name}: unexpected argument ${options.positional[0]}`);

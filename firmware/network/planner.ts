@@ -32,6 +32,10 @@ export function planNetwork(config: NetworkConfig, observed: ObservedNetwork): N
   if (issues.length > 0) return { ok: false, issues };
 
   const steps: NetworkStep[] = [];
+  // Loopback comes up whatever the config lists: the API and local clients need it, and a
+  // kernel brings it up down.
+  const lo = links.get('lo');
+  if (lo && !lo.up && !config.interfaces.some((entry) => entry.name === 'lo')) steps.push({ kind: 'linkUp', path: 'network', interface: 'lo' });
   if (config.hostname !== undefined && config.hostname !== observed.hostname.trim()) {
     steps.push({ kind: 'hostname', path: 'network.hostname', hostname: config.hostname });
   }

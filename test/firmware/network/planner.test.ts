@@ -103,6 +103,13 @@ test('an interface the box does not have refuses the whole plan, with each path'
   assert.match(plan.issues[0]!.message, /no interface eth9 on this box \(it has lo, eth0, eth1\)/);
 });
 
+test('loopback comes up even when the config does not list it', () => {
+  const observed = bare();
+  observed.links[0]!.up = false;
+  const plan = planNetwork(config({ hostname: undefined, interfaces: [], routes: [], nameservers: [] }), observed);
+  assert.deepEqual(plan, { ok: true, steps: [{ kind: 'linkUp', path: 'network', interface: 'lo' }] });
+});
+
 test('no nameservers: resolv.conf is not touched', () => {
   const plan = planNetwork(config({ nameservers: [] }), bare());
   assert.ok(plan.ok);

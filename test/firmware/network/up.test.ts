@@ -12,6 +12,7 @@ import { FakeNetworkPort } from '../../../firmware/network/fake.js';
 import { ipArgs, LinuxNetworkPort } from '../../../firmware/network/linux.js';
 import { networkUp } from '../../../firmware/network/up.js';
 import { FakeProcessRunner } from '../../../firmware/os/process.js';
+import { parseArgs, UsageError } from '../../../firmware/cli.js';
 
 const CONFIG = `node: { name: fw-a }
 carp:
@@ -182,4 +183,12 @@ test('Linux port: reads ip -j output (host routes without a prefix, IPv6 forms) 
     ok: false,
     detail: 'ip -4 route replace default via 198.51.100.1: Error: Nexthop has invalid gateway.',
   });
+});
+
+test('CLI: network up [--config FILE]; anything else is a usage error; --help prints the usage', () => {
+  assert.deepEqual(parseArgs(['network', 'up', '--config', '/cfg/tandem.yaml']), { kind: 'network-up', config: '/cfg/tandem.yaml' });
+  assert.deepEqual(parseArgs(['network', 'up']), { kind: 'network-up', config: undefined });
+  assert.throws(() => parseArgs(['network']), UsageError);
+  assert.throws(() => parseArgs(['network', 'down']), UsageError);
+  assert.deepEqual(parseArgs(['network', '--help']), { kind: 'help' });
 });
