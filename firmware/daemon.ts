@@ -495,6 +495,8 @@ export class Daemon {
         firewallPolicy: () => this.firewall.policy,
         clock: this.ports.clock,
         metrics: async () => (await import('./telemetry/prometheus.js')).renderPrometheus(await this.metrics.snapshot()),
+        upgradeInstall: async (source, options) =>
+          this.upgrade ? this.upgrade.install(source, options) : { ok: false, step: 'state', reason: 'the upgrade service has not started' },
       };
       const api = new ApiService(config.api, {
         clock: this.ports.clock,
@@ -711,6 +713,7 @@ export class Daemon {
         return (await import('./sync/config-wire.js')).handleSyncRequest(this.configSync, request);
       case 'upgrade-status':
       case 'upgrade-commit':
+      case 'upgrade-reboot':
       case 'upgrade-install':
         return (await import('./upgrade/control.js')).handleUpgradeRequest(this.upgrade, request);
     }

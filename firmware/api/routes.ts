@@ -6,6 +6,7 @@ import * as actions from './routes-actions.js';
 import * as config from './routes-config.js';
 import * as firewall from './routes-firewall.js';
 import * as live from './routes-live.js';
+import * as upgrade from './routes-upgrade.js';
 import type { Route } from './types.js';
 
 export { startLive, stopLive } from './routes-live.js';
@@ -28,6 +29,11 @@ export const routes: Route[] = [
   { method: 'POST', path: '/api/config/check', access: 'session', handle: config.postConfigCheck },
   { method: 'POST', path: '/api/config/apply', access: 'session', action: 'config apply', handle: config.postConfigApply },
   { method: 'POST', path: '/api/config/confirm', access: 'session', action: 'config confirm', handle: config.postConfigConfirm },
+  { method: 'GET', path: '/api/upgrade', access: 'session', handle: upgrade.getUpgrade },
+  // The raw body is the bundle, streamed into the slot as it arrives (routes-upgrade.ts bounds it).
+  { method: 'POST', path: '/api/upgrade', access: 'session', action: 'upgrade', body: 'stream', handle: upgrade.postUpgrade },
+  { method: 'POST', path: '/api/upgrade/commit', access: 'session', action: 'upgrade commit', handle: upgrade.postUpgradeCommit },
+  { method: 'POST', path: '/api/upgrade/reboot', access: 'session', action: 'upgrade reboot', handle: upgrade.postUpgradeReboot },
   { method: 'GET', path: '/api/events', access: 'session', handle: live.getEvents },
   { method: 'GET', path: '/api/events/recent', access: 'session', handle: live.getRecentEvents },
   // Session only: a Prometheus server scrapes telemetry.prometheus.listen, which needs no login.

@@ -190,7 +190,11 @@ export class ApiServer {
       return send(res, headers, { status: 403, json: { error: 'cross-site request refused: the console only accepts changes from its own pages' } });
     }
     let body: unknown = undefined;
-    if (mutation) {
+    let upload: { upload: AsyncIterable<Uint8Array>; uploadBytes?: number } | undefined;
+    if (mutation && route.body === 'stream') {
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      upload = { upload: req, ...(Number.isFinite(declared) ? { uploadBytes: declared } : {}) };
+    } else if (mutation) {
       const read = await readJsonBody(req, this.options.maxBodyBytes);
       if (!read.ok) {
         audit(read.status, session?.user, read.error);
@@ -198,7 +202,7 @@ export class ApiServer {
       }
       body = read.body;
     }
-    const request: ServerRequest = { method, path, query: url.searchParams, body, remote, user: session?.user, secure, session };
+    const request: ServerRequest = { method, path, query: url.searchParams, body, remote, user: session?.user, secure, session, ...upload };
     let reply: ApiResponse;
     try {
       reply = await route.handle(request, this.options.backend);

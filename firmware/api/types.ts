@@ -8,6 +8,7 @@ import type { EventBus } from '../events.js';
 import type { Policy } from '../firewall/model.js';
 import type { Clock } from '../os/clock.js';
 import type { ConfigApplyPort } from './config-apply.js';
+import type { InstallReply } from '../upgrade/service.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -22,6 +23,10 @@ export interface ApiRequest {
   remote: string;
   /** The logged-in user; undefined only on public routes. */
   user: string | undefined;
+  /** The raw body, unread, on routes with `body: 'stream'` (an upgrade bundle): `body` is then undefined. */
+  upload?: AsyncIterable<Uint8Array>;
+  /** The declared Content-Length of `upload`, when the client sent one. */
+  uploadBytes?: number;
 }
 
 /** A JSON reply; `error` replies name the path of what is wrong (`{ error, path? , issues? }`). */
@@ -69,6 +74,8 @@ export interface ApiBackend {
   firewallPolicy?(): Policy | undefined;
   /** Timers of the live stream (status throttle, pings); the system clock when absent. */
   clock?: Clock;
+  /** Streams an upgrade bundle into the other slot (`Daemon.upgrade`); absent where there is none. */
+  upgradeInstall?(source: AsyncIterable<Uint8Array>, options: { reboot: boolean }): Promise<InstallReply>;
 }
 
 /**
@@ -82,5 +89,10 @@ export interface Route {
   access: 'public' | 'session';
   /** What the audit log calls this mutation (`demote`, `firewall apply`, ...). */
   action?: string;
+  /**
+   * `stream`: the body is handed to the handler unread as `upload` (api.maxBodyBytes does not
+   * apply; the handler bounds it). Default `json`: read whole, bounded, parsed.
+   */
+  body?: 'json' | 'stream';
   handle(request: ApiRequest, backend: ApiBackend): Promise<ApiResponse>;
 }

@@ -22,6 +22,8 @@ export type ControlRequest =
   | { cmd: 'sync-push'; force: boolean }
   | { cmd: 'upgrade-status' }
   | { cmd: 'upgrade-commit' }
+  /** Reboot into an upgrade written with reboot false (the web UI asks after a confirmation). */
+  | { cmd: 'upgrade-reboot' }
   /** The daemon streams the bundle from `path` itself (the CLI only names it). */
   | { cmd: 'upgrade-install'; path: string; reboot: boolean };
 
@@ -77,6 +79,7 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
       return { cmd: 'power-pin', host: request.host, on: request.on };
     case 'upgrade-status':
     case 'upgrade-commit':
+    case 'upgrade-reboot':
       return { cmd: request.cmd };
     case 'upgrade-install':
       if (typeof request.path !== 'string' || !request.path.startsWith('/')) return { error: 'upgrade-install needs "path" (the bundle\'s absolute path)' };

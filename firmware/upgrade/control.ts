@@ -8,7 +8,7 @@ import type { ControlReply, ControlRequest } from '../control/protocol.js';
 import { NOT_AN_IMAGE } from './format.js';
 import type { UpgradeService } from './service.js';
 
-export type UpgradeRequest = Extract<ControlRequest, { cmd: 'upgrade-status' | 'upgrade-commit' | 'upgrade-install' }>;
+export type UpgradeRequest = Extract<ControlRequest, { cmd: 'upgrade-status' | 'upgrade-commit' | 'upgrade-reboot' | 'upgrade-install' }>;
 
 export async function handleUpgradeRequest(service: UpgradeService | undefined, request: UpgradeRequest): Promise<ControlReply> {
   if (!service) return { ok: false, error: NOT_AN_IMAGE };
@@ -17,6 +17,8 @@ export async function handleUpgradeRequest(service: UpgradeService | undefined, 
       return { ok: true, result: service.status() };
     case 'upgrade-commit':
       return service.commit('manual');
+    case 'upgrade-reboot':
+      return service.rebootIntoTrial();
     case 'upgrade-install': {
       const info = await stat(request.path).catch((error: NodeJS.ErrnoException) => error);
       if (info instanceof Error) return { ok: false, error: `cannot read ${request.path}: ${info.code ?? info.message}` };

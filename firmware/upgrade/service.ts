@@ -221,11 +221,26 @@ export class UpgradeService {
     this.deps.emit({ type: 'upgrade', phase: 'installed', slot: target, version: outcome.version, bytes: outcome.bytes });
     if (!options.reboot) return outcome;
     this.deps.emit({ type: 'upgrade', phase: 'rebooting', slot: target, version: outcome.version });
+    this.scheduleReboot(target);
+    return { ...outcome, rebooting: true };
+  }
+
+  /** Reboots into an upgrade that was written without a reboot; refused when none waits. */
+  rebootIntoTrial(): { ok: true; result: { rebooting: Slot } } | { ok: false; error: string } {
+    if (!this.boot) return { ok: false, error: this.problem ?? NOT_AN_IMAGE };
+    if (this.installing) return { ok: false, error: `an upgrade is still being written to slot ${this.installing.slot}` };
+    const trial = this.trial;
+    if (!trial || trial.booted) return { ok: false, error: 'no upgrade is waiting for a reboot (write one first)' };
+    this.deps.emit({ type: 'upgrade', phase: 'rebooting', slot: trial.slot, ...(this.record.slots[trial.slot] ? { version: this.record.slots[trial.slot]! } : {}) });
+    this.scheduleReboot(trial.slot);
+    return { ok: true, result: { rebooting: trial.slot } };
+  }
+
+  private scheduleReboot(target: Slot): void {
     // After the reply has gone out: the client hears the outcome before the box goes down.
     this.deps.clock.setTimer(REBOOT_DELAY_MS, () => {
       this.deps.rebooter.reboot().catch((error: Error) => this.deps.log.error(`upgrade: reboot failed: ${error.message}; reboot by hand to try slot ${target}`));
     });
-    return { ...outcome, rebooting: true };
   }
 
   private progress(progress: InstallProgress): void {
