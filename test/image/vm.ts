@@ -92,8 +92,10 @@ export class Vm {
   start(): void {
     if (this.child) throw new Error(`vm ${this.options.name} is already running`);
     const o = this.options;
-    const args = ['-accel', 'tcg', '-m', String(o.memoryMiB ?? 512), '-smp', '1', '-display', 'none', '-monitor', 'none',
-      '-parallel', 'none', '-no-user-config', '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0'];
+    // -nographic (not -display none): qemu then tells SeaBIOS to print on the serial port, and
+    // GRUB's own console falls back to it, so a boot that stops early still says where.
+    const args = ['-accel', 'tcg', '-m', String(o.memoryMiB ?? 512), '-smp', '1', '-nographic', '-monitor', 'none',
+      '-parallel', 'none', '-no-user-config', '-nic', 'none', '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0'];
     const nicModel = this.arch === 'arm64' ? 'virtio-net-pci' : 'e1000';
     if (this.arch === 'arm64') args.push('-M', 'virt', '-cpu', 'cortex-a53');
     if (o.bios) args.push('-bios', o.bios);
@@ -101,7 +103,8 @@ export class Vm {
     if (o.kernel) args.push('-kernel', o.kernel.kernel, '-initrd', o.kernel.initrd, '-append', o.kernel.append);
     // No -netdev user anywhere: the only network a guest has is its taps on the lab bridge.
     this.taps.forEach((tap, i) => {
-      args.push('-netdev', `tap,id=n${i},ifname=${tap},script=no,downscript=no`, '-device', `${nicModel},netdev=n${i},mac=${this.macs[i]}`);
+      // romfile= : no iPXE option ROM (its "Press Ctrl-B" wait and a network boot attempt).
+      args.push('-netdev', `tap,id=n${i},ifname=${tap},script=no,downscript=no`, '-device', `${nicModel},netdev=n${i},mac=${this.macs[i]},romfile=`);
     });
     args.push(...(o.extraArgs ?? []));
     this.markBoot();
@@ -125,6 +128,20 @@ export class Vm {
   /** Marks that a new boot begins now (call before a reboot the guest does itself). */
   markBoot(): void {
     this.bootStart = this.console.length;
+  }
+
+  /**
+   * Waits for the first line of the next boot (e.g. the init's "booted slot B"), a reboot the
+   * guest does itself, and makes that boot the current one (the shell is probed again).
+   */
+  async awaitReboot(re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    const from = this.console.length;
+    const m = await this.waitFor(re, timeoutMs, from);
+    // m.index counts characters of text(), which has no \r: walk the raw console to the same place.
+    let raw = from;
+    for (let seen = 0; seen < m.index; raw++) if (this.console[raw] !== '\r') seen++;
+    this.bootStart = raw;
+    return m;
   }
 
   /** The console since `from` (default: this boot), with \r removed. */
