@@ -13,6 +13,7 @@ import type { SyncClientCommand } from './sync/config-client.js';
 import type { UpgradeClientCommand } from './upgrade/client.js';
 import { formatPower } from './power/status.js';
 import { formatApiStatus } from './api/format.js';
+import { formatBoardStatus } from './board/format.js';
 import { formatConntrackStatus } from './sync/conntrack-format.js';
 import { formatUpgradeStatus } from './upgrade/format.js';
 
@@ -178,6 +179,7 @@ export function formatStatus(status: Status): string {
   if (applied?.lastRevert) lines.push(`  config: last automatic revert ${applied.lastRevert.at}: ${applied.lastRevert.why}`);
   if (status.sync?.conntrack) lines.push(...formatConntrackStatus(status.sync.conntrack));
   if (status.api) lines.push(...formatApiStatus(status.api));
+  if (status.board) lines.push(...formatBoardStatus(status.board));
   if (status.upgrade) lines.push(...formatUpgradeStatus(status.upgrade).map((line, i) => (i === 0 ? `  ${line}` : line)));
   return lines.join('\n');
 }

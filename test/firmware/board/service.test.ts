@@ -10,6 +10,7 @@ import type { BoardInputs } from '../../../firmware/board/patterns.js';
 import { resolveBoard } from '../../../firmware/board/profiles.js';
 import { boardSchema } from '../../../firmware/board/schema.js';
 import { BoardService } from '../../../firmware/board/service.js';
+import { formatBoardStatus } from '../../../firmware/board/format.js';
 import { validate } from '../../../firmware/config/kit.js';
 import { configSchema } from '../../../firmware/config/schema.js';
 import { Daemon } from '../../../firmware/daemon.js';
@@ -198,5 +199,22 @@ describe('Daemon with a board', () => {
     assert.equal(status.watchdog!.phase, 'feeding');
     await daemon.stop();
     assert.equal(drivers.watchdogs[0]!.writes.at(-1)!.op, 'close-magic');
+  });
+});
+
+describe('tandem status text', () => {
+  it('names each LED with its pattern, the faults, the button and the watchdog', () => {
+    const lines = formatBoardStatus({
+      profile: 'pcengines-apu2',
+      leds: { fault: { line: 'class:apu:green:1', pattern: 'blink-fast' }, master: { line: 'class:apu:green:2', pattern: 'off', error: 'EACCES' } },
+      faults: ['1 vhid(s) in INIT'],
+      button: { line: 'input:apu2-keys', longPressSeconds: 3, presses: { 'long-press': 1, 'short-press': 2 }, lastLongPressAt: '2026-11-22T10:00:00.000Z' },
+      watchdog: { device: '/dev/watchdog', phase: 'feeding', timeoutSeconds: 30, driverTimeoutSeconds: 60, intervalMs: 10_000, feeds: 7 },
+    });
+    assert.deepEqual(lines, [
+      '  board pcengines-apu2  leds: fault blink-fast (class:apu:green:1), master off (class:apu:green:2) ERROR EACCES  faults: 1 vhid(s) in INIT',
+      '    button input:apu2-keys: hold 3 s for maintenance; 1 long, 2 short press(es), last long 2026-11-22T10:00:00.000Z',
+      '    watchdog /dev/watchdog: feeding, timeout 30 s (driver 60 s), fed every 10000 ms, 7 feeds',
+    ]);
   });
 });
