@@ -1,4 +1,5 @@
-// Step 3, the trim (issue 15 item 1): docs, man pages, locales, apt/dpkg caches and lists, and
+// Step 3, the trim (issue 15 item 1): docs, man pages, locales, udev's hwdb (no udev runs),
+// /var (hidden by its tmpfs at boot), and
 // every kernel module outside the profile's allowlist (closed over modules.dep by
 // image/modules.ts), then depmod; the kernel moves to /boot/vmlinuz for GRUB.
 
@@ -18,8 +19,11 @@ export async function trimRootfs(root: string, profile: ArchProfile): Promise<{ 
   await sh(
     `cd "${root}" && rm -rf usr/share/doc/* usr/share/man/* usr/share/info/* usr/share/lintian usr/share/locale/* ` +
       'var/cache/apt/* var/lib/apt/lists/* var/cache/debconf/*-old var/log/* usr/share/common-licenses ' +
-      'usr/share/bug usr/share/menu usr/include',
+      'usr/share/bug usr/share/menu usr/include usr/lib/udev/hwdb.bin usr/lib/udev/hwdb.d',
   );
+  // /var is a tmpfs at boot (image/files/init), so whatever the squashfs holds there is never
+  // seen: apt's and dpkg's databases (87 MiB) go.
+  await sh(`cd "${root}" && rm -rf var/lib/apt var/lib/dpkg var/cache var/backups var/log && mkdir -p var/lib var/cache var/log`);
   const kver = await kernelVersion(root);
   const moddir = join(root, 'usr/lib/modules', kver);
   const deps = parseModulesDep(await readFile(join(moddir, 'modules.dep'), 'utf8'));
