@@ -13,6 +13,7 @@ import { PowerPage } from './pages/power.js';
 import { TelemetryPage } from './pages/telemetry.js';
 import { EventLog } from './pages/events.js';
 import { SyncPage } from './pages/sync.js';
+import { UpgradePage } from './pages/upgrade.js';
 import { signal } from '@preact/signals';
 import { ApplyBanner } from './components/apply-banner.js';
 
@@ -24,6 +25,7 @@ export const PAGES = [
   { path: 'power', title: 'Power', view: PowerPage },
   { path: 'telemetry', title: 'Telemetry', view: TelemetryPage },
   { path: 'sync', title: 'Sync', view: SyncPage },
+  { path: 'upgrade', title: 'Upgrade', view: UpgradePage },
   { path: 'events', title: 'Events', view: EventLog },
 ] as const;
 

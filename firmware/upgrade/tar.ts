@@ -5,6 +5,8 @@
 // a cut archive or bytes after the end with a reason that says which.
 
 export const BLOCK = 512;
+/** GNU tar pads to its record (10240 bytes by default, -b 2048 at most: 1 MiB). */
+const MAX_END_PADDING = 1024 * 1024;
 
 export interface TarHeader {
   name: string;
@@ -191,10 +193,14 @@ export class TarReader {
   private async finish(at: number): Promise<void> {
     const second = await this.bytes.exact(BLOCK);
     if (second.length < BLOCK || !isZeroBlock(second)) throw new TarError(`end-of-archive at byte ${at} is not two zero blocks`);
+    // Bounded: an upload that sends zeros for ever must not be read for ever.
+    let padding = 0;
     for (;;) {
       const rest = await this.bytes.some(64 * 1024);
       if (rest.length === 0) return;
       if (!isZeroBlock(rest)) throw new TarError(`trailing data after the end of the archive (near byte ${this.bytes.position - rest.length})`);
+      padding += rest.length;
+      if (padding > MAX_END_PADDING) throw new TarError(`more than ${MAX_END_PADDING} bytes of padding after the end of the archive`);
     }
   }
 }

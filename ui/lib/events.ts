@@ -51,6 +51,11 @@ export function describeEvent(event: UiEvent): EventLine {
       return { text: `${e.action} refused: ${e.reason}`, tone: 'bad' };
     case 'commandExecuted':
       return { text: `${e.action} by ${e.by}`, tone: 'idle' };
+    case 'upgrade': {
+      const what = e.phase === 'progress' ? `${e.detail === 'verify' ? 'reading back' : 'writing'} ${Math.floor(((e.bytes ?? 0) / Math.max(1, e.total ?? 1)) * 100)}%` : e.phase;
+      const tone = e.phase === 'failed' || e.phase === 'rolled-back' ? 'bad' : e.phase === 'committed' || e.phase === 'installed' ? 'good' : e.phase === 'progress' ? 'idle' : 'warn';
+      return { text: `upgrade of slot ${e.slot}${e.version ? ` (${e.version})` : ''}: ${what}${e.step ? ` at ${e.step}` : ''}${e.detail && e.phase !== 'progress' ? `: ${e.detail}` : ''}`, tone };
+    }
     default: {
       const { type, time: _time, ...rest } = event as { type: string; time: string };
       const detail = Object.entries(rest)

@@ -85,6 +85,8 @@ describe('TarReader', () => {
   it('refuses bytes after the end, a corrupt header and a directory member', async () => {
     const tar = await makeTar('ustar', { 'a.bin': pattern(10, 1) });
     await assert.rejects(readAll(Buffer.concat([tar, Buffer.from('garbage')])), /trailing data after the end/);
+    assert.equal((await readAll(Buffer.concat([tar, Buffer.alloc(512 * 1024)]))).length, 1, 'zero padding is fine');
+    await assert.rejects(readAll(Buffer.concat([tar, Buffer.alloc(2 * 1024 * 1024)])), /more than 1048576 bytes of padding after the end/);
     const flipped = Buffer.from(tar);
     flipped[3] = flipped[3]! ^ 0x01;
     await assert.rejects(readAll(flipped), /bad tar header checksum .* at byte 0/);
