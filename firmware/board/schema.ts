@@ -13,25 +13,27 @@ const isInputDevice: StringRule = (v) =>
 // KEY_RESTART in linux/input-event-codes.h: what the APU's front button reports.
 export const KEY_RESTART = 408;
 
-const ledLine = s
-  .variant(
-    'type',
-    {},
-    {
-      class: { name: s.string('an LED class name', isLedName).describe('(LED class) Name under /sys/class/leds.', { example: 'apu:green:2' }) },
-      gpio: {
-        line: s.int(0, 4095).describe('(GPIO) Line number in the sysfs GPIO numbering onoff uses.'),
-        activeLow: optional(s.bool().describe('(GPIO) The LED lights when the line is low.'), false),
+// A function, not one shared schema: describe() sets the doc on the object it is called on.
+const ledLine = () =>
+  s
+    .variant(
+      'type',
+      {},
+      {
+        class: { name: s.string('an LED class name', isLedName).describe('Name under /sys/class/leds.', { example: 'apu:green:2' }) },
+        gpio: {
+          line: s.int(0, 4095).describe('Line number in the sysfs GPIO numbering onoff uses.'),
+          activeLow: optional(s.bool().describe('The LED lights when the line is low.'), false),
+        },
       },
-    },
-  )
-  .describe('One LED: `type: class` with `name`, or `type: gpio` with `line`.');
+    )
+    .describe('One LED: `type: class` with `name`, or `type: gpio` with `line`.');
 
 const leds = s
   .object({
-    master: optional(ledLine.describe('Lit while this node is MASTER of every configured vhid; blinks while MASTER of some.')),
-    backup: optional(ledLine.describe('Lit while BACKUP of every vhid; blinks in maintenance.')),
-    fault: optional(ledLine.describe('Blinks fast on a fault: a configured vhid in INIT, the firewall failed to load, or the daemon degraded.')),
+    master: optional(ledLine().describe('Lit while this node is MASTER of every configured vhid; blinks while MASTER of some.')),
+    backup: optional(ledLine().describe('Lit while BACKUP of every vhid; blinks in maintenance.')),
+    fault: optional(ledLine().describe('Blinks fast on a fault: a configured vhid in INIT, the firewall failed to load, or the daemon degraded.')),
   })
   .describe('Which LED shows what; a profile fills those left out.');
 
@@ -41,13 +43,13 @@ const button = s
     {},
     {
       input: {
-        device: s.string('an event device or input name', isInputDevice).describe('(input) `/dev/input/eventN`, or the input device\'s name as in /sys/class/input/*/device/name.', { example: 'apu2-keys' }),
-        code: optional(s.int(0, 767).describe('(input) Key code (linux/input-event-codes.h).'), KEY_RESTART),
+        device: s.string('an event device or input name', isInputDevice).describe('`/dev/input/eventN`, or the input device\'s name as in /sys/class/input/*/device/name.', { example: 'apu2-keys' }),
+        code: optional(s.int(0, 767).describe('Key code (linux/input-event-codes.h).'), KEY_RESTART),
       },
       gpio: {
-        line: s.int(0, 4095).describe('(GPIO) Line number in the sysfs GPIO numbering onoff uses.'),
-        activeLow: optional(s.bool().describe('(GPIO) Pressed reads low (a button to ground with a pull-up).'), true),
-        debounceMs: optional(s.int(0, 1000).describe('(GPIO) Ignore edges this soon after the last one.'), 20),
+        line: s.int(0, 4095).describe('Line number in the sysfs GPIO numbering onoff uses.'),
+        activeLow: optional(s.bool().describe('Pressed reads low (a button to ground with a pull-up).'), true),
+        debounceMs: optional(s.int(0, 1000).describe('Ignore edges this soon after the last one.'), 20),
       },
     },
   )
@@ -66,7 +68,7 @@ export const boardSchema = s
       s
         .object({
           device: optional(s.string('an absolute path', isAbsolute).describe('The watchdog device.'), '/dev/watchdog'),
-          timeoutSeconds: optional(s.int(2, 600).describe('Seconds without a feed before the board resets; fed every third of it. Set in the driver by the image\'s modprobe (heartbeat=); the daemon feeds at a third of the smaller of this and the driver\'s.'), 30),
+          timeoutSeconds: optional(s.int(2, 600).describe('Seconds without a feed before the board resets; fed every third of it. The driver\'s own timeout (its heartbeat= module parameter) is read from sysfs, and the feed runs at a third of the smaller of the two: Node has no ioctl to set it.'), 30),
         })
         .describe('A hardware watchdog the daemon keeps fed from its event loop: a hung daemon resets the board. Off unless set (the pcengines-apu2 profile sets it).'),
     ),
@@ -75,5 +77,5 @@ export const boardSchema = s
   .describe('Board LEDs, button and watchdog (issue 15). Costs nothing when absent: the code loads only when configured.');
 
 export type BoardConfig = Infer<typeof boardSchema>;
-export type LedLine = Infer<typeof ledLine>;
+export type LedLine = Infer<ReturnType<typeof ledLine>>;
 export type ButtonLine = Infer<typeof button>;
