@@ -33,13 +33,17 @@ export async function baseRootfs(profile: ArchProfile, cacheRoot: string, target
   const cached = join(cacheRoot, `rootfs-${profile.arch}-${key}`);
   const hit = existsSync(join(cached, '.complete'));
   if (!hit) {
-    await rm(cached, { recursive: true, force: true });
     await mkdir(cacheRoot, { recursive: true });
-    const building = `${cached}.partial`;
+    // Per-process name: two builds of one arch (another --out) may fill the cache at once; the
+    // first rename wins and the other's copy is dropped.
+    const building = `${cached}.partial-${process.pid}`;
     await rm(building, { recursive: true, force: true });
     await buildBase(profile, packages, building);
     await writeFile(join(building, '.complete'), `${JSON.stringify({ SUITE, RECIPE, packages })}\n`);
-    await rename(building, cached);
+    await rename(building, cached).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      await rm(building, { recursive: true, force: true });
+    });
   } else {
     log(`rootfs: cache hit ${cached}`);
   }
