@@ -27,7 +27,7 @@ import { renderSizeReport, sumByPart, type SizeReport } from './size-report.js';
 /** Partition sizes: a slot must also hold every later version's squashfs (upgrades reuse it). */
 export const LAYOUT_MIB = { bootMiB: 8, slotMiB: 192, cfgMiB: 32 };
 
-const USAGE = 'usage: scripts/build-image [--arch x86_64|arm64] [--out DIR] [--version STRING] [--sign-key KEY.pem]';
+const USAGE = 'usage: scripts/build-image [--arch x86_64|arm64] [--out DIR] [--version STRING] [--sign-key KEY.pem] [--keep-work]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       version: { type: 'string' },
       'sign-key': { type: 'string' },
+      'keep-work': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -139,7 +140,8 @@ async function main(): Promise<void> {
     build: { seconds: Math.round(seconds), rootfsCacheHit: cacheHit, kernel: trim.kver },
   };
   await writeFile(join(out, 'build.json'), `${JSON.stringify(buildJson, null, 2)}\n`);
-  await rm(work, { recursive: true, force: true });
+  // The work dir (rootfs tree, squashfs, partitions) is 1 GiB; --keep-work leaves it for a look.
+  if (!values['keep-work']) await rm(work, { recursive: true, force: true });
   console.log(renderSizeReport(sizes));
   console.log(`build-image: ${image} (${version}) in ${seconds.toFixed(0)} s, rootfs cache ${cacheHit ? 'hit' : 'miss'}`);
 }

@@ -26,7 +26,7 @@ export async function writeBundle(opts: {
 }): Promise<Manifest> {
   const dir = join(opts.work, 'bundle');
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir);
+  await mkdir(dir, { recursive: true });
   const manifest = buildManifest({
     version: opts.version,
     arch: opts.profile.arch,
