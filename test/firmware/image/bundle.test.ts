@@ -59,7 +59,7 @@ describe('writeBundle', () => {
     assert.equal(signature.length, 64);
     assert.ok(verify(null, member(out, 'manifest.json'), publicKey, signature), 'signature verifies');
     const tampered = Buffer.from(member(out, 'manifest.json'));
-    tampered[10] ^= 1;
+    tampered.writeUInt8(tampered.readUInt8(10) ^ 1, 10);
     assert.equal(verify(null, tampered, publicKey, signature), false);
   });
 
