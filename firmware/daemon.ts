@@ -411,7 +411,7 @@ export class Daemon {
     const { UpgradeService } = await import('./upgrade/service.js');
     const { LinuxBlockDevices, LinuxRebooter } = await import('./upgrade/ports.js');
     const own = this.ports.upgrade ?? {};
-    this.upgrade = new UpgradeService(config.upgrade, {
+    const upgrade = new UpgradeService(config.upgrade, {
       clock: this.ports.clock,
       files: this.ports.files,
       devices: own.devices ?? new LinuxBlockDevices(),
@@ -422,7 +422,9 @@ export class Daemon {
       health: () => this.upgradeHealth(),
       ...(own.bootInfoPath ? { bootInfoPath: own.bootInfoPath } : {}),
     });
-    await this.upgrade.start();
+    // Reachable once started: a status asked meanwhile would see a rollback not yet recorded.
+    await upgrade.start();
+    this.upgrade = upgrade;
   }
 
   /** What keeps a trial boot from committing (issue 15 contract 6); empty when healthy. */

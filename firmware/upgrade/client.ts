@@ -1,7 +1,7 @@
 // What `tandem upgrade IMAGE [--no-reboot]`, `tandem upgrade status [--json]` and `tandem
 // upgrade commit` do: ask the running daemon over its control socket. An install is one long
-// request; beside it the CLI polls the status once a second and prints a progress line per
-// change, in fixed words that the image tests wait for (`upgrade: writing slot B: ...`).
+// request; beside it the CLI polls the status four times a second and prints a progress line per
+// 5 % step, in fixed words that the image tests wait for (`upgrade: writing slot B: ...`).
 
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -70,7 +70,7 @@ export async function upgradeClient(command: UpgradeClientCommand & UpgradeClien
   const install = sendControl(control, { cmd: 'upgrade-install', path, reboot: command.reboot }, INSTALL_TIMEOUT_MS).finally(() => {
     done = true;
   });
-  const watch = watchProgress(control, () => done, out, command.pollMs ?? 1000);
+  const watch = watchProgress(control, () => done, out, command.pollMs ?? 250);
   const reply: ControlReply = await install.catch((error: Error) => ({ ok: false as const, error: error.message }));
   await watch;
   if (!reply.ok) return failed(out, reply.error);
@@ -96,8 +96,10 @@ async function watchProgress(control: string, finished: () => boolean, out: Out,
     const reply = await sendControl(control, { cmd: 'upgrade-status' }).catch(() => undefined);
     const installing = reply?.ok ? (reply.result as UpgradeStatus).installing : null;
     if (!installing || installing.total === 0) continue;
-    const line = `upgrade: ${installing.phase === 'verify' ? 'reading back' : 'writing'} slot ${installing.slot}${installing.version ? ` (${installing.version})` : ''}: ${progressText(installing)}`;
-    if (line !== last) out.stdout(line + '\n');
-    last = line;
+    // A line per 5 % step of each phase: a few dozen lines for a whole upgrade on a serial console.
+    const bucket = `${installing.phase}:${Math.floor((installing.bytes / installing.total) * 20)}`;
+    if (bucket === last) continue;
+    last = bucket;
+    out.stdout(`upgrade: ${installing.phase === 'verify' ? 'reading back' : 'writing'} slot ${installing.slot}${installing.version ? ` (${installing.version})` : ''}: ${progressText(installing)}\n`);
   }
 }

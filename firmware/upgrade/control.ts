@@ -5,13 +5,13 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ControlReply, ControlRequest } from '../control/protocol.js';
-import { NOT_AN_IMAGE } from './format.js';
 import type { UpgradeService } from './service.js';
 
 export type UpgradeRequest = Extract<ControlRequest, { cmd: 'upgrade-status' | 'upgrade-commit' | 'upgrade-reboot' | 'upgrade-install' }>;
 
 export async function handleUpgradeRequest(service: UpgradeService | undefined, request: UpgradeRequest): Promise<ControlReply> {
-  if (!service) return { ok: false, error: NOT_AN_IMAGE };
+  // The control socket answers before the daemon has started everything; the service comes last.
+  if (!service) return { ok: false, error: 'the daemon is still starting: ask again in a moment' };
   switch (request.cmd) {
     case 'upgrade-status':
       return { ok: true, result: service.status() };
