@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { profileFor } from './arch/index.js';
+import type { ArchProfile } from './profile.js';
 import { diskIdFor, planLayout } from './layout.js';
 import { versionString } from './manifest.js';
 import { log, run, sh, step } from './run.js';
@@ -27,7 +28,17 @@ import { renderSizeReport, sumByPart, type SizeReport } from './size-report.js';
 /** Partition sizes: a slot must also hold every later version's squashfs (upgrades reuse it). */
 export const LAYOUT_MIB = { bootMiB: 8, slotMiB: 192, cfgMiB: 32 };
 
-const USAGE = 'usage: scripts/build-image [--arch x86_64|arm64] [--out DIR] [--version STRING] [--sign-key KEY.pem] [--keep-work]';
+const USAGE = 'usage: scripts/build-image [--arch x86_64|arm64] [--out DIR] [--version STRING] [--sign-key KEY.pem] [--keep-work] [--compressor xz|gzip]';
+
+/**
+ * --compressor gzip trades size for build time (a test build); both are read by GRUB's squash4
+ * and U-Boot's sqfs. Without it the profile's choice (xz: about 20% smaller, image.md section 1).
+ */
+function withCompressor(profile: ArchProfile, compressor: string | undefined): ArchProfile {
+  if (compressor === undefined) return profile;
+  if (compressor !== 'xz' && compressor !== 'gzip') throw new Error(`--compressor: "${compressor}" is neither xz nor gzip`);
+  return { ...profile, squashfs: { compressor, options: ['-b', '1M'] } };
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -37,6 +48,7 @@ async function main(): Promise<void> {
       version: { type: 'string' },
       'sign-key': { type: 'string' },
       'keep-work': { type: 'boolean' },
+      compressor: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -47,7 +59,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('must run as root (debootstrap, chroot, mknod)');
   const started = performance.now();
   const repo = resolve(new URL('..', import.meta.url).pathname);
-  const profile = profileFor(values.arch ?? 'x86_64');
+  const profile = withCompressor(profileFor(values.arch ?? 'x86_64'), values.compressor);
   const out = resolve(values.out ?? join(repo, 'out/image', profile.arch));
   const work = join(out, '.work');
   const root = join(work, 'rootfs');
