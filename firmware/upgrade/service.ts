@@ -46,7 +46,8 @@ export interface UpgradeStatus {
   problem?: string;
 }
 
-interface Record_ {
+/** What `upgrade.json` in the stateDir keeps across boots: the last outcome and what each slot holds. */
+interface UpgradeLedger {
   last: UpgradeRecord | null;
   slots: { A: string | null; B: string | null };
 }
@@ -76,7 +77,7 @@ export class UpgradeService {
   private committed: Slot | null = null;
   private trial: { slot: Slot; booted: boolean } | null = null;
   private problem: string | undefined;
-  private record: Record_ = { last: null, slots: { A: null, B: null } };
+  private record: UpgradeLedger = { last: null, slots: { A: null, B: null } };
   private installing: (InstallProgress & { version: string | null }) | null = null;
   private healthTimer: TimerHandle | undefined;
   private healthySince: number | undefined;
@@ -312,12 +313,12 @@ export class UpgradeService {
     return new Date(this.deps.clock.now()).toISOString();
   }
 
-  private async readRecord(): Promise<Record_> {
-    const empty: Record_ = { last: null, slots: { A: null, B: null } };
+  private async readRecord(): Promise<UpgradeLedger> {
+    const empty: UpgradeLedger = { last: null, slots: { A: null, B: null } };
     const text = await this.deps.files.read(this.recordPath).catch(() => undefined);
     if (!text) return empty;
     try {
-      const parsed = JSON.parse(text) as Partial<Record_>;
+      const parsed = JSON.parse(text) as Partial<UpgradeLedger>;
       const slot = (v: unknown) => (typeof v === 'string' ? v : null);
       return { last: parsed.last && typeof parsed.last === 'object' ? parsed.last : null, slots: { A: slot(parsed.slots?.A), B: slot(parsed.slots?.B) } };
     } catch {
