@@ -420,6 +420,10 @@ export class Daemon {
       stateDir: config.node.stateDir,
       emit: (event) => this.events.emit(event),
       health: () => this.upgradeHealth(),
+      // Bow out, not stop: should the reboot fail, this node still runs (as a backup).
+      beforeReboot: async () => {
+        if (this.carp.bowOut() > 0) await new Promise<void>((resolve) => this.ports.clock.setTimer(200, resolve));
+      },
       ...(own.bootInfoPath ? { bootInfoPath: own.bootInfoPath } : {}),
     });
     // Reachable once started: a status asked meanwhile would see a rollback not yet recorded.

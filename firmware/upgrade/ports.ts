@@ -79,13 +79,19 @@ export class LinuxBlockDevices implements BlockDevices {
   }
 }
 
-/** `reboot` through busybox/util-linux; init (PID 1) does the clean shutdown. */
+/**
+ * `busybox sync` then `busybox reboot -f`, as the image's init does for a failed trial: its PID 1
+ * is a shell script that handles no signal, so a plain `reboot` (SIGTERM to PID 1) would do
+ * nothing, and the rootfs has no other reboot(8). The daemon has bowed out of CARP and /cfg is
+ * written atomically, so nothing is lost by skipping a shutdown sequence (init holds none).
+ */
 export class LinuxRebooter implements Rebooter {
   constructor(private readonly processes: ProcessRunner) {}
 
   async reboot(): Promise<void> {
-    const result = await this.processes.run('reboot', []);
-    if (result.code !== 0) throw new Error(`reboot exited ${result.code}: ${result.stderr.trim()}`);
+    await this.processes.run('busybox', ['sync'], { timeoutMs: 30_000 });
+    const result = await this.processes.run('busybox', ['reboot', '-f'], { timeoutMs: 10_000 });
+    if (result.code !== 0) throw new Error(`busybox reboot -f exited ${result.code}: ${result.stderr.trim()}`);
   }
 }
 

@@ -62,6 +62,8 @@ export interface UpgradeDeps {
   emit(event: TandemEvent): void;
   /** What keeps a trial from committing now (empty: healthy). */
   health(): string[];
+  /** Runs before the reboot: CARP bows out, so the peer takes over at once rather than after master-down. */
+  beforeReboot?(): Promise<void>;
   bootInfoPath?: string;
 }
 
@@ -240,7 +242,11 @@ export class UpgradeService {
   private scheduleReboot(target: Slot): void {
     // After the reply has gone out: the client hears the outcome before the box goes down.
     this.deps.clock.setTimer(REBOOT_DELAY_MS, () => {
-      this.deps.rebooter.reboot().catch((error: Error) => this.deps.log.error(`upgrade: reboot failed: ${error.message}; reboot by hand to try slot ${target}`));
+      void (async () => {
+        await this.deps.beforeReboot?.().catch((error: Error) => this.deps.log.warn(`upgrade: stopping before the reboot: ${error.message}`));
+        this.deps.log.info(`upgrade: rebooting to try slot ${target}`);
+        await this.deps.rebooter.reboot();
+      })().catch((error: Error) => this.deps.log.error(`upgrade: reboot failed: ${error.message}; reboot by hand to try slot ${target}`));
     });
   }
 

@@ -1,7 +1,7 @@
 // An appliance image for the netns and e2e tests, without qemu: a bundle of random bytes made
 // with GNU tar, slots and a boot partition that are files (the env made by grub-editenv), and
 // `tandem run` (the built bundle) in a lab host whose private /run/tandem holds the boot.json
-// init would have written. `reboot` on the daemon's PATH is a stand-in that only counts.
+// init would have written. `busybox` on the daemon's PATH is a stand-in that only counts reboots.
 
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
@@ -63,12 +63,13 @@ export async function startOnImage(lab: Lab, work: Workdir, image: Image, slot: 
     upgrade: { commitAfterSeconds: 2, trialTimeoutSeconds: 180 },
     ...extra,
   };
-  // `reboot` on this machine must never be the real one: a stand-in first on the daemon's PATH.
+  // The daemon reboots with `busybox reboot -f`, which on this machine must never be the real
+  // one: a stand-in busybox first on the daemon's PATH only logs what it was asked.
   const bin = join(dir, 'bin');
   const rebootLog = join(dir, 'reboots.log');
   await mkdir(bin, { recursive: true });
-  await writeFile(join(bin, 'reboot'), `#!/bin/sh\necho reboot >> '${rebootLog}'\n`);
-  await chmod(join(bin, 'reboot'), 0o755);
+  await writeFile(join(bin, 'busybox'), `#!/bin/sh\necho "$*" >> '${rebootLog}'\n`);
+  await chmod(join(bin, 'busybox'), 0o755);
   const configPath = join(dir, 'tandem.json');
   await writeFile(configPath, JSON.stringify(config));
   const bootPath = join(dir, 'boot.json');
@@ -90,7 +91,7 @@ export async function startOnImage(lab: Lab, work: Workdir, image: Image, slot: 
     pid: child.pid!,
     socket: config.control.socket,
     output: () => output,
-    reboots: async () => (await readFile(rebootLog, 'utf8').catch(() => '')).split('\n').filter(Boolean).length,
+    reboots: async () => (await readFile(rebootLog, 'utf8').catch(() => '')).split('\n').filter((line) => line === 'reboot -f').length,
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');

@@ -2,9 +2,10 @@
 // its own mount namespace where /run/tandem/boot.json says it booted slot A of an image whose
 // slots and boot partition are files. While the CLI writes a 200 MiB bundle into slot B, h1 keeps
 // advertising every ~100 ms (advbase 0) and its backup h2 never takes over; h3 captures the
-// adverts to measure the gaps. Then the two boots that follow are played with the env GRUB
-// would leave: the trial boot of B commits once CARP is out of INIT, and a fallen-back boot of
-// A records the rollback and clears TRIAL.
+// adverts to measure the gaps. The reboot asked for then bows out of CARP first (`busybox` is
+// a stand-in that only counts). Then the two boots that follow are played with the env GRUB would
+// leave: the trial boot of B commits once CARP is out of INIT, and a fallen-back boot records
+// the rollback and clears TRIAL.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -64,6 +65,17 @@ describe('tandem upgrade in a CARP pair', { skip, timeout: 300_000 }, () => {
       const gaps = stamps.slice(1).map((s, i) => (s - stamps[i]!) * 1000).sort((x, y) => x - y);
       t.diagnostic(`wrote and read back ${ROOTFS_MIB} MiB in ${seconds.toFixed(1)} s; ${stamps.length} adverts from h1 meanwhile, gap median ${gaps[gaps.length >> 1]?.toFixed(0)} ms, longest ${gaps.at(-1)?.toFixed(0)} ms (advert interval 102 ms, h2's master-down 3x0+200/256 s = 781 ms)`);
       assert.ok(stamps.length > 3, `h3 saw ${stamps.length} adverts during the write`);
+
+      // The reboot into B (as the web UI asks for it): h1 bows out first, so h2 is MASTER at once.
+      const asked = await sendControl(a.socket, { cmd: 'upgrade-reboot' });
+      assert.deepEqual(asked, { ok: true, result: { rebooting: 'B' } });
+      await eventually('the (stand-in) busybox reboot -f', async () => ((await a.reboots()) === 1 ? true : undefined), 5000);
+      // advbase 0 skips carp(4)'s too-slow-master rule, so h2 would take over only at its
+      // master-down once h1 is gone; what h1 itself must do is bow out before it reboots.
+      const log = a.output();
+      const bowOut = log.search(/"msg":"vhid 42 on eth0: MASTER -> BACKUP".*"reason":"bowOut"/);
+      const rebooting = log.indexOf('upgrade: rebooting to try slot B');
+      assert.ok(bowOut >= 0 && rebooting > bowOut, `h1 bowed out before rebooting:\n${log.slice(-2000)}`);
       await a.stop();
 
       // GRUB boots B once (TRIAL_BOOTED=1 saved): the daemon commits once vhid 42 left INIT for 2 s.

@@ -25,7 +25,7 @@ after(async () => {
   await lab.cleanup();
 });
 
-function service(options: { booted?: 'A' | 'B'; trial?: boolean; health?: () => string[]; files?: MemoryFileStore } = {}) {
+function service(options: { booted?: 'A' | 'B'; trial?: boolean; health?: () => string[]; files?: MemoryFileStore; beforeReboot?: () => Promise<void> } = {}) {
   const clock = new FakeClock();
   const files = options.files ?? new MemoryFileStore();
   files.files.set('/run/tandem/boot.json', JSON.stringify({ ...lab.bootJson, slot: options.booted ?? 'A', version: options.booted === 'B' ? '0.2.0+gnew' : '0.1.0+gold', trial: options.trial ? { timeoutSeconds: 180 } : false }));
@@ -34,6 +34,7 @@ function service(options: { booted?: 'A' | 'B'; trial?: boolean; health?: () => 
   const upgrade = new UpgradeService({ commitAfterSeconds: 30, trialTimeoutSeconds: 180 }, {
     clock, files, devices: new LinuxBlockDevices(), rebooter, log: silentLogger, stateDir: '/cfg/state',
     emit: (event) => events.push(event), health: options.health ?? (() => []),
+    ...(options.beforeReboot ? { beforeReboot: options.beforeReboot } : {}),
   });
   return { clock, files, events, rebooter, upgrade };
 }
@@ -111,7 +112,8 @@ describe('UpgradeService', () => {
     await writeEnv(lab.dir, { SLOT: 'A', TRIAL: '', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
     const rootfs = pattern(3 << 20, 3);
     const bundle = await makeBundle(lab, 'svc', { rootfs });
-    const s = service();
+    const order: string[] = [];
+    const s = service({ beforeReboot: async () => void order.push(`stopped with ${s.rebooter.reboots} reboots`) });
     await s.upgrade.start();
     const outcome = await s.upgrade.install(createReadStream(bundle, { highWaterMark: 16 * 1024 }), { reboot: true });
     assert.equal(outcome.ok, true);
@@ -128,6 +130,7 @@ describe('UpgradeService', () => {
     assert.equal(s.rebooter.reboots, 0, 'not before the reply is out');
     await s.clock.advance(1000);
     assert.equal(s.rebooter.reboots, 1);
+    assert.deepEqual(order, ['stopped with 0 reboots'], 'CARP bows out before the reboot');
   });
 
   it('a failed install says which step, keeps the env and does not reboot', async () => {
