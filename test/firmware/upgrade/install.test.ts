@@ -3,18 +3,20 @@
 // other slot and set TRIAL as grub-editenv then lists it; every refusal (bad or missing
 // signature, wrong arch, slot too small, truncated or altered bundle, a trial boot) names its
 // step and leaves the boot env byte for byte as it was; a medium that flips a byte is caught
-// by the read-back.
+// by the read-back; on a U-Boot board the env written is mkenvimage's, byte for byte.
 
 import { strict as assert } from 'node:assert';
 import { createReadStream } from 'node:fs';
-import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { bootEnvStore } from '../../../firmware/upgrade/env.js';
 import { installBundle, type InstallOutcome, type InstallProgress } from '../../../firmware/upgrade/install.js';
 import { LinuxBlockDevices, MemoryBlockDevices, type BlockDevices } from '../../../firmware/upgrade/ports.js';
-import { listEnv, makeBundle, makeLab, manifestFor, pattern, writeEnv, type Lab } from './bundle-lab.js';
+import { decodeUBootEnv } from '../../../firmware/upgrade/ubootenv.js';
+import { listEnv, makeBundle, makeLab, manifestFor, pattern, run, writeEnv, type Lab } from './bundle-lab.js';
 
 let lab: Lab;
 const ROOTFS = pattern(3 * 1024 * 1024 + 123);
@@ -125,5 +127,37 @@ describe('installBundle', () => {
     assert.match((outcome as { reason: string }).reason, /read back has SHA-256 .*the medium did not keep the write/);
     assert.ok((devices.syncs.get(lab.boot.devices.B) ?? 0) >= 1, 'fsynced before reading back');
     assert.deepEqual(devices.devices.get(lab.boot.env!.device), await readFile(join(lab.dir, 'boot.img')));
+  });
+});
+
+describe('installBundle on a U-Boot board (arm64)', () => {
+  it('writes the slot and sets TRIAL in the U-Boot env (made by mkenvimage) in place, CRC and all', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-uboot-'));
+    try {
+      // I2's layout: a 1024-byte single env (CRC32 + key=value\0...) at a block inside the boot partition.
+      await writeFile(join(dir, 'vars.txt'), 'SLOT=A\nTRIAL=\nTRIAL_BOOTED=0\nTRIAL_TIMEOUT=180\n');
+      await run('mkenvimage', ['-p', '0', '-s', '1024', '-o', join(dir, 'env.bin'), join(dir, 'vars.txt')]);
+      const boot = Buffer.alloc(64 * 1024, 0x5a);
+      (await readFile(join(dir, 'env.bin'))).copy(boot, 3072);
+      await writeFile(join(dir, 'boot.img'), boot);
+      await writeFile(join(dir, 'A.img'), Buffer.alloc(4 << 20));
+      await writeFile(join(dir, 'B.img'), Buffer.alloc(4 << 20));
+      const info = { ...lab.boot, arch: 'arm64', bootloader: 'uboot', devices: { A: join(dir, 'A.img'), B: join(dir, 'B.img') }, env: { device: join(dir, 'boot.img'), offsetBytes: 3072, sizeBytes: 1024 } } as typeof lab.boot;
+      const bundle = await makeBundle(lab, 'arm64', { rootfs: ROOTFS, manifest: { ...manifestFor(ROOTFS), arch: 'arm64', bootloader: 'uboot' } });
+      const devices = new LinuxBlockDevices();
+      const outcome = await installBundle(createReadStream(bundle), { boot: info, env: bootEnvStore(info, devices)!, devices, publicKey: undefined, trialTimeoutSeconds: 240, progress: () => undefined });
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      const after = await readFile(join(dir, 'boot.img'));
+      const env = decodeUBootEnv(after.subarray(3072, 4096), 'single');
+      assert.ok(env.ok, env.ok ? '' : env.reason);
+      assert.deepEqual(env.value.vars, { SLOT: 'A', TRIAL: 'B', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '240' });
+      assert.ok(after.subarray(0, 3072).every((b) => b === 0x5a) && after.subarray(4096).every((b) => b === 0x5a), 'only the env block changed');
+      // What fw_printenv-style readers (and U-Boot) see: mkenvimage of the same variables, byte for byte.
+      await writeFile(join(dir, 'vars2.txt'), 'SLOT=A\nTRIAL=B\nTRIAL_BOOTED=0\nTRIAL_TIMEOUT=240\n');
+      await run('mkenvimage', ['-p', '0', '-s', '1024', '-o', join(dir, 'env2.bin'), join(dir, 'vars2.txt')]);
+      assert.deepEqual(after.subarray(3072, 4096), await readFile(join(dir, 'env2.bin')));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
