@@ -3,7 +3,7 @@
 // the raw body, bounded by what a slot can hold rather than api.maxBodyBytes), and the reboot
 // into a written upgrade, which the page asks for only after the user confirmed it.
 
-import { fail, fromReply, ok, runCommand } from './routes-common.js';
+import { fail, ok, runCommand } from './routes-common.js';
 import type { ApiBackend, ApiRequest, ApiResponse } from './types.js';
 
 type Handler = (request: ApiRequest, backend: ApiBackend) => Promise<ApiResponse>;
@@ -47,5 +47,5 @@ export const postUpgrade: Handler = async (request, backend) => {
   if (outcome.ok) return ok(outcome);
   // The rest of a refused upload is not worth reading: the connection closes after the reply.
   const status = outcome.step === 'state' ? 409 : outcome.step === 'write' || outcome.step === 'boot-env' ? 500 : 400;
-  return { ...fromReply({ ok: false, error: `upgrade failed at ${outcome.step}: ${outcome.reason}` }), status, json: { error: `upgrade failed at ${outcome.step}: ${outcome.reason}`, path: outcome.step }, headers: { connection: 'close' } };
+  return { ...fail(status, `upgrade failed at ${outcome.step}: ${outcome.reason}`, { path: outcome.step }), headers: { connection: 'close' } };
 };
