@@ -89,16 +89,20 @@ async function main(): Promise<void> {
   await rm(sqfs, { force: true });
   const sqfsStarted = performance.now();
   await step(`squashfs (${profile.squashfs.compressor})`, () =>
-    run('mksquashfs', [root, sqfs, '-noappend', '-no-progress', '-quiet', '-comp', profile.squashfs.compressor, ...profile.squashfs.options], { capture: true }),
+    run('mksquashfs', [root, sqfs, '-noappend', '-no-progress', '-quiet', '-comp', profile.squashfs.compressor, ...profile.squashfs.options,
+      // U-Boot boards read the kernel and initrd from after the squashfs, never from inside it:
+      // a second copy inside would cost ~13 MiB compressed (-e must come last: it takes the rest).
+      ...(profile.bootloader === 'uboot' ? ['-e', 'boot/vmlinuz', 'boot/initrd.gz'] : [])], { capture: true }),
   );
   const sqfsSeconds = (performance.now() - sqfsStarted) / 1000;
   const squashfsBytes = (await stat(sqfs)).size;
   // U-Boot boards: the kernel and initrd follow the squashfs inside the slot (image/uboot-slot.ts);
   // that whole payload is what slot A, the bundle's rootfs.sqfs and an upgrade write.
   const slotFile = profile.bootloader === 'uboot' ? join(work, 'slot.bin') : sqfs;
-  if (profile.bootloader === 'uboot') {
-    await step('slot payload (squashfs + kernel + initrd)', () => writeSlotPayload(sqfs, join(root, 'boot/vmlinuz'), join(root, 'boot/initrd.gz'), slotFile));
-  }
+  const payload =
+    profile.bootloader === 'uboot'
+      ? await step('slot payload (squashfs + kernel + initrd)', () => writeSlotPayload(sqfs, join(root, 'boot/vmlinuz'), join(root, 'boot/initrd.gz'), slotFile))
+      : undefined;
   const layout = planLayout({ ...LAYOUT_MIB, rootfsBytes: (await stat(slotFile)).size });
   if (!layout.ok) throw new Error(`layout: ${layout.reason}`);
   const diskId = diskIdFor(`${profile.arch} ${version} ${created}`);
@@ -121,12 +125,14 @@ async function main(): Promise<void> {
   const compressed = await step('compressed size', async () => {
     const t = performance.now();
     const rest = await sh(
-      `cd "${work}" && { dd if="${image}" bs=1M count=1 status=none; cat p1.img p4.img; } | xz -T2 -6 -c | wc -c`,
+      `cd "${work}" && { dd if="${image}" bs=1M count=1 status=none; cat p1.img p4.img; ${payload ? `tail -c +${payload.headerOffset + 1} slot.bin; ` : ''}} | xz -T2 -6 -c | wc -c`,
       { capture: true },
     );
     return {
       bytes: squashfsBytes + Number(rest.trim()),
-      method: 'squashfs + xz -6 of MBR, GRUB, boot and cfg; slot B empty',
+      method: payload
+        ? 'squashfs + xz -6 of MBR, boot, cfg and the slot\'s kernel and initrd; slot B empty'
+        : 'squashfs + xz -6 of MBR, GRUB, boot and cfg; slot B empty',
       seconds: (performance.now() - t) / 1000,
     };
   });

@@ -24,6 +24,8 @@ export interface BootScriptOptions {
   extraArgs: readonly string[];
   /** Scratch RAM for sectors; clear of kernel_addr_r/ramdisk_addr_r and of U-Boot itself. */
   scratchAddr: number;
+  /** Where booti inflates the gzip'd kernel: above ramdisk_addr_r's initrd, below scratchAddr. */
+  kernelInflateAddr: number;
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -101,6 +103,9 @@ for tandem_try in \${tandem_first} \${SLOT}; do
       setexpr tandem_icnt \${tandem_isz} + 0x1ff; setexpr tandem_icnt \${tandem_icnt} / 0x200
       if \${devtype} read \${kernel_addr_r} \${tandem_klba} \${tandem_kcnt} && \${devtype} read \${ramdisk_addr_r} \${tandem_ilba} \${tandem_icnt}; then
         setenv tandem_ok 1
+        # The kernel is gzip'd: booti inflates it to kernel_comp_addr_r (clear of the initrd).
+        setenv kernel_comp_addr_r ${hex(o.kernelInflateAddr)}
+        setenv kernel_comp_size \${tandem_ksz}
       fi
     fi
   fi

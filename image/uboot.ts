@@ -15,7 +15,11 @@ import { renderBootScript, UBOOT_ENV_BYTES } from './uboot-script.js';
 import { encodeSlotHeader, planSlot, squashfsBytesUsed } from './uboot-slot.js';
 
 export const UBOOT_BOOT_LABEL = 'TBOOT';
-/** Below U-Boot's relocated self near the top of a 512 MiB qemu virt, above kernel and initrd. */
+// qemu virt's RAM starts at 0x40000000; U-Boot loads the gzip'd kernel at kernel_addr_r
+// (0x40400000) and the initrd at ramdisk_addr_r (0x44000000, 16 MiB of room), and relocates
+// itself near the top of RAM (0x5e000000 with 512 MiB). The inflated kernel (31 MiB) and the
+// sector scratch go between.
+const KERNEL_INFLATE_ADDR = 0x45000000;
 const SCRATCH_ADDR = 0x4f000000;
 
 /** The env a fresh image starts with (contract 3): slot A committed, no trial. */
@@ -34,8 +38,12 @@ async function fileCrc32(path: string): Promise<{ crc: number; bytes: number }> 
   }
 }
 
-/** Writes `out`: the squashfs, zeros up to the next MiB, the header, the kernel, the initrd. */
-export async function writeSlotPayload(sqfs: string, kernel: string, initrd: string, out: string): Promise<{ bytes: number; headerOffset: number }> {
+/**
+ * Writes `out`: the squashfs, zeros up to the next MiB, the header, the kernel (gzip'd: booti
+ * inflates it itself, given kernel_comp_addr_r; Debian's arm64 Image is 31 MiB raw, 12 gzip'd),
+ * the initrd.
+ */
+export async function writeSlotPayload(sqfs: string, image: string, initrd: string, out: string): Promise<{ bytes: number; headerOffset: number; kernelBytes: number }> {
   const head = Buffer.alloc(96);
   const sq = await open(sqfs, 'r');
   try {
@@ -45,6 +53,8 @@ export async function writeSlotPayload(sqfs: string, kernel: string, initrd: str
   }
   const used = squashfsBytesUsed(head);
   if (!used.ok) throw new Error(`${sqfs}: ${used.reason}`);
+  const kernel = `${out}.kernel.gz`;
+  await run('sh', ['-c', 'gzip -9n -c "$1" > "$2"', 'gzip', image, kernel]);
   const k = await fileCrc32(kernel);
   const i = await fileCrc32(initrd);
   const plan = planSlot(used.value, k.bytes, i.bytes);
@@ -62,9 +72,10 @@ export async function writeSlotPayload(sqfs: string, kernel: string, initrd: str
     pipeline(createReadStream(file), createWriteStream(out, { flags: 'r+', start: at }));
   await place(kernel, plan.headerOffset + plan.header.kernelOffset);
   await place(initrd, plan.headerOffset + plan.header.initrdOffset);
+  await rm(kernel);
   const bytes = (await stat(out)).size;
   if (bytes !== plan.totalBytes) throw new Error(`slot payload is ${bytes} bytes, planned ${plan.totalBytes}`);
-  return { bytes, headerOffset: plan.headerOffset };
+  return { bytes, headerOffset: plan.headerOffset, kernelBytes: k.bytes };
 }
 
 /** p1.img for U-Boot boards; returns the env block's byte offset inside p1 and boot.scr's text. */
@@ -110,6 +121,7 @@ export async function buildUBootPartition(opts: {
     console: opts.profile.console,
     extraArgs: opts.extraArgs,
     scratchAddr: SCRATCH_ADDR,
+    kernelInflateAddr: KERNEL_INFLATE_ADDR,
   });
   await writeFile(join(opts.work, 'boot.cmd'), bootScript);
   await run('mkimage', ['-q', '-A', 'arm64', '-O', 'linux', '-T', 'script', '-C', 'none', '-n', 'tandem A/B', '-d', join(opts.work, 'boot.cmd'), join(opts.work, 'boot.scr')], { capture: true });

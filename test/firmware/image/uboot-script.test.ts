@@ -13,6 +13,7 @@ const options = {
   console: { device: 'ttyAMA0', baud: 115200 },
   extraArgs: ['quiet'],
   scratchAddr: 0x4f000000,
+  kernelInflateAddr: 0x45000000,
 };
 
 test('reads and writes the env block at its sector, 2 sectors, as a 1 KiB CRC env', () => {
@@ -26,7 +27,7 @@ test('reads and writes the env block at its sector, 2 sectors, as a 1 KiB CRC en
 test('marks the trial booted BEFORE booting it, and falls back to SLOT in the same run', () => {
   const script = renderBootScript(options);
   const save = script.indexOf('setenv TRIAL_BOOTED 1');
-  const boot = script.indexOf('booti ');
+  const boot = script.search(/^\s*booti \$/m);
   assert.ok(save > 0 && boot > save);
   assert.match(script, /for tandem_try in \$\{tandem_first\} \$\{SLOT\}; do/);
   assert.match(script, /setenv tandem_lba 0x64800; else setenv tandem_lba 0x4800; fi/);
@@ -53,4 +54,10 @@ test('refuses sector numbers it cannot bake in', () => {
   assert.throws(() => renderBootScript({ ...options, envLba: 0 }), /envLba/);
   assert.throws(() => renderBootScript({ ...options, slotLba: { A: 1.5, B: 2 } }), /slotLba\.A/);
   assert.throws(() => renderBootScript({ ...options, envOffsetBytes: 100 }), /sector-aligned/);
+});
+
+test('hands booti the gzip\'d kernel\'s size and where to inflate it', () => {
+  const script = renderBootScript(options);
+  assert.match(script, /setenv kernel_comp_addr_r 0x45000000\n\s*setenv kernel_comp_size \$\{tandem_ksz\}/);
+  assert.ok(script.indexOf('kernel_comp_size') < script.search(/^\s*booti \$/m));
 });
