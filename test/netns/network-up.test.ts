@@ -1,7 +1,8 @@
 // `tandem network up` from the built bundle inside a lab host's namespace (and its own UTS
 // namespace, so the host name it sets is the lab's): brings eth0 down-to-up with a new address,
 // MTU and routes, then pings a neighbour's addresses that are reachable only over those routes;
-// a second run changes nothing, and a config naming a missing interface changes nothing.
+// a second run changes nothing, and a config naming a missing interface changes nothing. Then
+// the network port's contract against both the fake and the Linux port.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +11,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Lab, netnsUnavailable } from './lab.js';
+import { FakeNetworkPort } from '../../firmware/network/fake.js';
+import { LinuxNetworkPort } from '../../firmware/network/linux.js';
+import { describeStep, planNetwork, resolvText } from '../../firmware/network/planner.js';
+import type { NetworkPort } from '../../firmware/network/ports.js';
+import type { NetworkConfig } from '../../firmware/network/schema.js';
+import { LinuxProcessRunner, type ProcessRunner } from '../../firmware/os/process.js';
 
 const BUNDLE = fileURLToPath(new URL('../../dist/tandem.mjs', import.meta.url));
 
@@ -91,5 +98,70 @@ network:
       /network\.interfaces\[1\]\.name: no interface wan0 on this box[^]*nothing changed/,
     );
     assert.equal((await lab.exec(1, 'ip', ['-j', 'addr', 'show'])).stdout, before);
+  });
+});
+
+// One contract, two ports (STYLE.md "OS ports"): what the planner relies on from observe() and
+// apply(), run against the fake and against LinuxNetworkPort driving `ip -n` in a lab namespace
+// (its host name goes to a temp file, never the host's).
+describe('network port contract', () => {
+  const config: NetworkConfig = {
+    hostname: 'fw-contract',
+    interfaces: [{ name: 'eth0', addresses: ['203.0.113.7/24', '2001:db8:7::7/64'], mtu: 1280 }],
+    routes: [
+      { to: '198.51.100.128/25', via: '203.0.113.1' },
+      { to: '2001:db8:8::/48', via: '2001:db8:7::1', interface: 'eth0' },
+    ],
+    nameservers: ['203.0.113.53'],
+    resolvConf: '',
+  };
+
+  async function contract(port: NetworkPort, resolvConf: string): Promise<void> {
+    const cfg = { ...config, resolvConf };
+    const before = await port.observe(resolvConf);
+    const eth0 = before.links.find((l) => l.name === 'eth0');
+    assert.ok(eth0, 'observe lists eth0');
+    const plan = planNetwork(cfg, before);
+    assert.ok(plan.ok);
+    for (const step of plan.steps) assert.deepEqual(await port.apply(step), { ok: true }, describeStep(step));
+    const after = await port.observe(resolvConf);
+    const link = after.links.find((l) => l.name === 'eth0')!;
+    assert.equal(link.mtu, 1280);
+    assert.equal(link.up, true);
+    assert.ok(link.addresses.some((a) => a.address === '203.0.113.7' && a.prefix === 24), JSON.stringify(link.addresses));
+    assert.ok(link.addresses.some((a) => a.address === '2001:db8:7::7' && a.prefix === 64), JSON.stringify(link.addresses));
+    assert.ok(after.routes.some((r) => r.to === '198.51.100.128/25' && r.via === '203.0.113.1'), JSON.stringify(after.routes));
+    assert.ok(after.routes.some((r) => r.to === '2001:db8:8::/48' && r.via === '2001:db8:7::1' && r.interface === 'eth0'), JSON.stringify(after.routes));
+    assert.equal(after.hostname.trim(), 'fw-contract');
+    assert.equal(after.resolv, resolvText(['203.0.113.53']));
+    // What the planner calls idempotence: the port reports back exactly what it was told.
+    assert.deepEqual(planNetwork(cfg, after), { ok: true, steps: [] });
+  }
+
+  it('the fake', async () => {
+    const port = new FakeNetworkPort({ hostname: 'localhost', links: [{ name: 'lo', mtu: 65536, up: true, addresses: [] }, { name: 'eth0', mtu: 1500, up: false, addresses: [] }], routes: [] });
+    await contract(port, '/run/tandem/resolv.conf');
+  });
+
+  it('LinuxNetworkPort in a lab namespace', { skip: netnsUnavailable() }, async () => {
+    const lab = await Lab.create({ hosts: 1 });
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-netport-'));
+    try {
+      const ns = lab.host(1).netns;
+      const base = new LinuxProcessRunner();
+      // Every `ip` of the port runs against the lab host's namespace.
+      const runner: ProcessRunner = { run: (cmd, args, options) => base.run(cmd, cmd === 'ip' ? ['-n', ns, ...args] : args, options) };
+      const hostnameFile = join(dir, 'hostname');
+      await writeFile(hostnameFile, 'localhost\n');
+      await lab.exec(1, 'ip', ['link', 'set', 'eth0', 'down']);
+      await contract(new LinuxNetworkPort(runner, hostnameFile), join(dir, 'resolv.conf'));
+      // A step the kernel refuses comes back with ip's own words.
+      const refused = await new LinuxNetworkPort(runner, hostnameFile).apply({ kind: 'route', path: 'network.routes[0]', family: 6, to: '2001:db8:9::/48', via: '2001:db8:ffff::1' });
+      assert.equal(refused.ok, false);
+      assert.match((refused as { detail: string }).detail, /^ip -6 route replace 2001:db8:9::\/48 via 2001:db8:ffff::1: .*(unreachable|invalid gateway|no route to host)/i);
+    } finally {
+      await lab.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
