@@ -51,7 +51,10 @@ export class InputButton implements ButtonPort {
     const poll = () => {
       this.timer = undefined;
       this.drain(onEdge)
-        .catch(onError)
+        // A read in flight when stop() closed the device fails with EBADF: not an error to report.
+        .catch((error: Error) => {
+          if (!this.stopped) onError(error);
+        })
         .finally(() => {
           if (!this.stopped) this.timer = this.clock.setTimer(pollMs, poll);
         });
