@@ -180,7 +180,7 @@ export function formatStatus(status: Status): string {
   if (status.sync?.conntrack) lines.push(...formatConntrackStatus(status.sync.conntrack));
   if (status.api) lines.push(...formatApiStatus(status.api));
   if (status.board) lines.push(...formatBoardStatus(status.board));
-  if (status.upgrade) lines.push(...formatUpgradeStatus(status.upgrade).map((line, i) => (i === 0 ? `  ${line}` : line)));
+  if (status.upgrade) lines.push(...formatUpgradeStatus(status.upgrade).map((line) => `  ${line}`));
   return lines.join('\n');
 }
 
