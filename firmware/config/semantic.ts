@@ -13,6 +13,7 @@ import { conntrackConfigIssues } from '../sync/conntrack-conf.js';
 import { configSyncIssues } from '../sync/config-schema.js';
 import { apiConfigIssues } from '../api/schema.js';
 import { networkIssues } from '../network/semantic.js';
+import { boardIssues } from '../board/semantic.js';
 
 export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -82,6 +83,7 @@ export function semanticIssues(config: TandemConfig): ConfigIssue[] {
   issues.push(...configSyncIssues(config));
   issues.push(...apiConfigIssues(config.api));
   issues.push(...networkIssues(config));
+  issues.push(...boardIssues(config));
   return issues;
 }
 

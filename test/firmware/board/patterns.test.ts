@@ -10,6 +10,7 @@ import { faultReasons, ledPatterns, type BoardInputs, type LedPatterns } from '.
 import { boardHasWork, resolveBoard } from '../../../firmware/board/profiles.js';
 import { validate } from '../../../firmware/config/kit.js';
 import { boardSchema } from '../../../firmware/board/schema.js';
+import { parseConfig } from '../../../firmware/config/load.js';
 
 const base: BoardInputs = { carp: [], maintenance: false, firewallFailed: false, degraded: false };
 
@@ -92,4 +93,22 @@ test('profiles: the APU2 preset fills the LEDs, the front button and the watchdo
   assert.equal(custom.longPressMs, 1500);
   const bad = validate(boardSchema, { profile: 'apu', leds: { master: { type: 'class', name: 'a/b' } }, button: { type: 'gpio', line: 27, code: 1 } });
   assert.deepEqual(bad.issues.map((i) => i.path), ['profile', 'leds.master.name', 'button.code']);
+});
+
+test('tandem check: one LED for two roles, or a GPIO line that is both an LED and the button, is refused', () => {
+  const result = parseConfig(`node: { name: fw-a }
+board:
+  profile: custom
+  leds:
+    master: { type: class, name: "apu:green:2" }
+    backup: { type: class, name: "apu:green:2" }
+    fault: { type: gpio, line: 27 }
+  button: { type: gpio, line: 27 }
+`);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.issues.map((i) => `${i.path}: ${i.message}`), [
+    'board.leds.backup: LED apu:green:2 is already used by board.leds.master',
+    'board.button: GPIO 27 is already used by board.leds.fault',
+  ]);
+  assert.ok(parseConfig('node: { name: fw-a }\nboard: { profile: pcengines-apu2 }\n').ok);
 });
