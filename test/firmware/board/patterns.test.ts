@@ -111,4 +111,7 @@ board:
     'board.button: GPIO 27 is already used by board.leds.fault',
   ]);
   assert.ok(parseConfig('node: { name: fw-a }\nboard: { profile: pcengines-apu2 }\n').ok);
+  const moved = parseConfig('node: { name: fw-a }\nboard: { profile: pcengines-apu2, leds: { master: { type: class, name: "apu:green:3" } } }\n');
+  assert.ok(!moved.ok);
+  assert.deepEqual(moved.issues.map((i) => `${i.path}: ${i.message}`), ['board.leds.backup (from profile pcengines-apu2): LED apu:green:3 is already used by board.leds.master']);
 });
