@@ -53,7 +53,15 @@ export interface ApiServerOptions {
   files?: StaticFiles;
   /** Times the sweep that ends live streams of ended sessions; the system clock when absent. */
   clock?: Clock;
+  /**
+   * How long a request may take to arrive whole: `json` for every route but the streamed ones,
+   * `stream` for those (an upgrade bundle onto a slow card); defaults DEFAULT_REQUEST_DEADLINES.
+   */
+  requestDeadlineMs?: { json: number; stream: number };
 }
+
+/** 30 s for a request (what node's requestTimeout gave every route), 30 min for an upload. */
+export const DEFAULT_REQUEST_DEADLINES = { json: 30_000, stream: 30 * 60_000 };
 
 export interface ListenerOptions {
   host: string;
@@ -101,7 +109,9 @@ export class ApiServer {
     // Slow or stalled clients must not pin sockets on a router with little memory; the live
     // stream is a response, so these (which bound the request) do not cut it.
     server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // Bounded per request in handle() instead: node's requestTimeout is one value for the whole
+    // server, and a streamed upload (POST /api/upgrade) may rightly take longer than a JSON body.
+    server.requestTimeout = 0;
     server.keepAliveTimeout = 5_000;
     server.maxHeadersCount = 64;
     server.maxConnections = 128;
@@ -141,6 +151,8 @@ export class ApiServer {
       const url = new URL(req.url ?? '/', 'http://tandem.invalid');
       // The table decides what is API (it has /metrics beside /api/...); the rest is the UI.
       const candidates = this.table.filter((r) => matches(r.path, url.pathname));
+      const streamed = candidates.some((r) => r.method === req.method && r.body === 'stream');
+      this.bound(req, streamed);
       if (candidates.length > 0 || url.pathname === '/api' || url.pathname.startsWith('/api/')) await this.api(req, res, url, candidates, secure, headers);
       else if (this.options.files) await this.options.files.serve(req, res, url.pathname, headers);
       else res.writeHead(404, { ...headers, 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
@@ -149,6 +161,20 @@ export class ApiServer {
       if (!res.headersSent) send(res, headers, { status: 500, json: { error: 'internal error' } });
       else res.destroy();
     }
+  }
+
+  // A request still arriving at its deadline is cut (a slow client must not pin a socket); the
+  // deadline is transport, like node's own timeouts, so it runs on real time, not `clock`.
+  private bound(req: IncomingMessage, streamed: boolean): void {
+    if (req.complete) return;
+    const deadlines = this.options.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINES;
+    const timer = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, streamed ? deadlines.stream : deadlines.json);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    req.once('close', clear);
   }
 
   private async api(req: IncomingMessage, res: ServerResponse, url: URL, candidates: ServerRoute[], secure: boolean, headers: Record<string, string>): Promise<void> {

@@ -63,7 +63,8 @@ export async function installBundle(source: AsyncIterable<Uint8Array>, deps: Ins
   } catch (error) {
     if (error instanceof StepError) return { ok: false, step: error.step, reason: error.message };
     if (error instanceof TarError) return { ok: false, step: 'bundle', reason: error.message };
-    throw error;
+    // Device errors are wrapped above with their step; what is left came from the source.
+    return { ok: false, step: 'bundle', reason: `the bundle stopped arriving: ${(error as Error).message}` };
   } finally {
     await reader.close().catch(() => undefined);
   }

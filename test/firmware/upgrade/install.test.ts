@@ -161,3 +161,18 @@ describe('installBundle on a U-Boot board (arm64)', () => {
     }
   });
 });
+
+describe('installBundle with a source that fails', () => {
+  it('names step bundle when the upload breaks off (a cut connection), env untouched', async () => {
+    await writeEnv(lab.dir, { SLOT: 'A', TRIAL: '', TRIAL_BOOTED: '0', TRIAL_TIMEOUT: '180' });
+    const bytes = await readFile(await makeBundle(lab, 'cut', { rootfs: ROOTFS }));
+    async function* breaksOff(): AsyncGenerator<Buffer> {
+      yield bytes.subarray(0, 1 << 20);
+      throw new Error('aborted');
+    }
+    const devices = new LinuxBlockDevices();
+    const outcome = await installBundle(breaksOff(), { boot: lab.boot, env: bootEnvStore(lab.boot, devices)!, devices, publicKey: undefined, trialTimeoutSeconds: 180, progress: () => undefined });
+    assert.deepEqual(outcome, { ok: false, step: 'bundle', reason: 'the bundle stopped arriving: aborted' });
+    assert.equal(await listEnv(lab.dir), CLEAN_ENV);
+  });
+});
