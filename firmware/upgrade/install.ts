@@ -146,7 +146,10 @@ async function install(reader: TarReader, deps: InstallDeps): Promise<InstallOut
     if (streamed !== manifest.rootfs.sha256) fail('verify', `rootfs.sqfs has SHA-256 ${streamed}, the manifest says ${manifest.rootfs.sha256}`);
     await device.sync().catch((error: Error) => fail('write', `fsync of slot ${target} (${devicePath}): ${error.message}`));
 
-    // Read back what the medium holds now: a card that drops or flips writes is caught here.
+    // Read the slot back through the device and hash it again: this catches writes that landed
+    // elsewhere or short, and a device that does not keep what it accepted. On Linux the read
+    // comes through the block cache the fsync flushed (O_DIRECT needs aligned buffers node cannot
+    // promise), so flash that corrupts data after accepting it is caught by the trial boot instead.
     const back = createHash('sha256');
     for (let at = 0; at < total; at += WRITE_CHUNK) {
       const part = await device.read(at, Math.min(WRITE_CHUNK, total - at)).catch((error: Error) => fail('verify', `reading slot ${target} back at byte ${at}: ${error.message}`));
@@ -155,7 +158,7 @@ async function install(reader: TarReader, deps: InstallDeps): Promise<InstallOut
       deps.progress({ phase: 'verify', slot: target, bytes: Math.min(total, at + part.length), total });
     }
     const readBack = back.digest('hex');
-    if (readBack !== manifest.rootfs.sha256) fail('verify', `slot ${target} read back has SHA-256 ${readBack}, written ${manifest.rootfs.sha256}: the medium did not keep the write`);
+    if (readBack !== manifest.rootfs.sha256) fail('verify', `slot ${target} read back has SHA-256 ${readBack}, written ${manifest.rootfs.sha256}: the device did not keep the write`);
   } finally {
     await device.close().catch(() => undefined);
   }

@@ -95,7 +95,7 @@ export class LinuxRebooter implements Rebooter {
   }
 }
 
-/** In-memory devices; `corrupt` flips a byte on the way to the medium (a bad card). */
+/** In-memory devices; `corrupt` flips a byte of what a write stored (a device that does not keep it). */
 export class MemoryBlockDevices implements BlockDevices {
   readonly devices = new Map<string, Buffer>();
   readonly syncs = new Map<string, number>();

@@ -2,7 +2,7 @@
 // files) with real bundles from GNU tar: good unsigned and openssl-signed bundles land in the
 // other slot and set TRIAL as grub-editenv then lists it; every refusal (bad or missing
 // signature, wrong arch, slot too small, truncated or altered bundle, a trial boot) names its
-// step and leaves the boot env byte for byte as it was; a medium that flips a byte is caught
+// step and leaves the boot env byte for byte as it was; a device that flips a byte is caught
 // by the read-back; on a U-Boot board the env written is mkenvimage's, byte for byte.
 
 import { strict as assert } from 'node:assert';
@@ -114,7 +114,7 @@ describe('installBundle', () => {
     assert.equal(await listEnv(lab.dir), 'SLOT=A\nTRIAL=\nTRIAL_BOOTED=0\nTRIAL_TIMEOUT=180\n');
   });
 
-  it('catches a medium that flips a byte, by reading the slot back', async () => {
+  it('catches a device that flips a byte it accepted, by reading the slot back', async () => {
     const devices = new MemoryBlockDevices();
     devices.add(lab.boot.devices.A, Buffer.alloc(4 << 20));
     devices.add(lab.boot.devices.B, Buffer.alloc(4 << 20));
@@ -124,7 +124,7 @@ describe('installBundle', () => {
     const { outcome } = await install(await makeBundle(lab, 'flip', { rootfs: ROOTFS }), { devices });
     assert.equal(outcome.ok, false);
     assert.equal((outcome as { step: string }).step, 'verify');
-    assert.match((outcome as { reason: string }).reason, /read back has SHA-256 .*the medium did not keep the write/);
+    assert.match((outcome as { reason: string }).reason, /read back has SHA-256 .*the device did not keep the write/);
     assert.ok((devices.syncs.get(lab.boot.devices.B) ?? 0) >= 1, 'fsynced before reading back');
     assert.deepEqual(devices.devices.get(lab.boot.env!.device), await readFile(join(lab.dir, 'boot.img')));
   });
