@@ -1,17 +1,76 @@
-// The board watchdog on the booted x86-64 image (issue 15 items 3 and 5): qemu's i6300esb with
-// `-action watchdog=reset`, `board.watchdog` in /cfg/tandem.yaml. The daemon feeds it from its
+// The board on the booted x86-64 image (issue 15 items 3 and 5). The button: the guest's PS/2
+// keyboard (i8042, atkbd, evdev: the kernel's own input path) held through QMP's
+// input-send-event, read by the daemon from /dev/input/eventN found by its device name; a long
+// press puts the node in maintenance. The watchdog: qemu's i6300esb with `-action
+// watchdog=reset`, `board.watchdog` in /cfg/tandem.yaml. The daemon feeds it from its
 // event loop past what it waits unfed; SIGSTOP on the daemon (an event loop that never runs again)
 // stops the feeding and the watchdog resets the machine, which boots again (measured: the
-// reset's boot line 52-67 s after SIGSTOP in two runs; qemu's i6300esb counts its 30 s heartbeat
-// in two stages). About 4 minutes with the boot.
+// reset's boot line 52-78 s after SIGSTOP in three runs; qemu's i6300esb counts its 30 s heartbeat
+// in two stages). About 4-5 minutes with the boot.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab } from '../netns/lab.js';
 import { ensureImage, requireImageTier, type Vm, vmWorkdir } from './harness.js';
 import { BOOT_MS, bootGuests, guestConfig, untilStatus, WEB_UI_LINE } from './guest.js';
 
 const DAEMON_PID = `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -qE 'tandem(\\.mjs)? run ' && echo \${p#/proc/}; done; true`;
+
+// linux/input-event-codes.h KEY_F12; QMP's qcode for the same key.
+const KEY_F12 = 88;
+
+/** QMP (qemu's JSON control socket): sends each command after the greeting, in order. */
+async function qmp(socket: string, commands: Array<Record<string, unknown>>): Promise<void> {
+  const client = connect(socket);
+  let buffer = '';
+  const replies: string[] = [];
+  let wake: (() => void) | undefined;
+  client.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      // Events (asynchronous notices) are not replies.
+      if (!line.includes('"event"')) replies.push(line);
+      wake?.();
+    }
+  });
+  const next = async (): Promise<string> => {
+    const deadline = Date.now() + 10_000;
+    while (replies.length === 0) {
+      if (Date.now() > deadline) throw new Error('no reply from QMP');
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 200);
+      });
+    }
+    return replies.shift()!;
+  };
+  try {
+    assert.match(await next(), /"QMP"/);
+    for (const command of [{ execute: 'qmp_capabilities' }, ...commands]) {
+      client.write(JSON.stringify(command) + '\n');
+      const reply = await next();
+      assert.match(reply, /"return"/, `${JSON.stringify(command)}: ${reply}`);
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+const key = (down: boolean) => ({
+  execute: 'input-send-event',
+  arguments: { events: [{ type: 'key', data: { down, key: { type: 'qcode', data: 'f12' } } }] },
+});
+
+interface ButtonStatus {
+  line: string;
+  presses: { 'long-press': number; 'short-press': number };
+  error?: string;
+}
 
 interface WatchdogStatus {
   phase: string;
@@ -21,19 +80,45 @@ interface WatchdogStatus {
   feeds: number;
 }
 
-test('the daemon keeps the i6300esb watchdog fed; a stopped daemon lets it reset the machine', { timeout: 900_000 }, async (t) => {
+test('a long press on a real input device toggles maintenance; the daemon keeps the i6300esb watchdog fed; a stopped daemon lets it reset the machine', { timeout: 900_000 }, async (t) => {
   if (!requireImageTier(t)) return;
   const build = await ensureImage('x86_64');
   const work = await vmWorkdir();
   const lab = await Lab.create({ hosts: 1 });
   let vms: Vm[] = [];
   try {
-    const config = guestConfig({ name: 'wd', address: '198.51.100.31/24', extra: { board: { profile: 'custom', watchdog: { device: '/dev/watchdog', timeoutSeconds: 30 } } } });
+    const board = {
+      profile: 'custom',
+      button: { type: 'input', device: 'AT Translated Set 2 keyboard', code: KEY_F12 },
+      longPressSeconds: 2,
+      watchdog: { device: '/dev/watchdog', timeoutSeconds: 30 },
+    };
+    const config = guestConfig({ name: 'wd', address: '198.51.100.31/24', extra: { board } });
+    const qmpSocket = join(work.path, 'qmp.sock');
     vms = await bootGuests(build, lab, work.path, [
-      { name: 'w', cfg: { kind: 'files', files: { 'tandem.yaml': config } }, extraArgs: ['-device', 'i6300esb', '-action', 'watchdog=reset'] },
+      {
+        name: 'w',
+        cfg: { kind: 'files', files: { 'tandem.yaml': config } },
+        extraArgs: ['-device', 'i6300esb', '-action', 'watchdog=reset', '-qmp', `unix:${qmpSocket},server=on,wait=off`],
+      },
     ]);
     const vm = vms[0]!;
     await vm.waitFor(WEB_UI_LINE, BOOT_MS);
+
+    // The button: a short press does nothing, a 3 s hold puts the node in maintenance.
+    const button = await untilStatus(vm, 'the button to be read', (s) => (s.board as { button?: ButtonStatus } | undefined)?.button, 120_000);
+    assert.equal(button.error, undefined, `button: ${JSON.stringify(button)}`);
+    await qmp(qmpSocket, [key(true)]);
+    await new Promise((r) => setTimeout(r, 300));
+    await qmp(qmpSocket, [key(false)]);
+    await qmp(qmpSocket, [key(true)]);
+    await new Promise((r) => setTimeout(r, 3000));
+    await qmp(qmpSocket, [key(false)]);
+    const pressed = await untilStatus(vm, 'maintenance on from the long press', (s) => (s.maintenance === true ? s : undefined), 60_000);
+    const presses = (pressed.board as { button: ButtonStatus }).button.presses;
+    t.diagnostic(`button ${(pressed.board as { button: ButtonStatus }).button.line}: ${JSON.stringify(presses)}`);
+    assert.deepEqual(presses, { 'long-press': 1, 'short-press': 1 });
+
     const first = await untilStatus(vm, 'the watchdog to be fed', (s) => (s.board as { watchdog?: WatchdogStatus } | undefined)?.watchdog, 120_000);
     t.diagnostic(`watchdog: ${JSON.stringify(first)}`);
     assert.equal(first.phase, 'feeding');
