@@ -30,18 +30,24 @@ export function decodeGrubenv(block: Uint8Array): EnvDecode {
   if (block.length !== GRUBENV_SIZE) return { ok: false, reason: `block is ${block.length} bytes, not ${GRUBENV_SIZE}` };
   const text = Buffer.from(block).toString('latin1');
   if (!text.startsWith(GRUBENV_HEADER)) return { ok: false, reason: 'no "# GRUB Environment Block" header' };
+  // As GRUB's grub_envblk_iterate: a line starting with '#' is a comment (grub-editenv writes a
+  // "# WARNING: Do not edit..." line; the padding is one comment without a newline).
   const vars = new Map<string, string>();
-  let rest = text.slice(GRUBENV_HEADER.length);
-  while (rest.length > 0 && rest[0] !== '#') {
-    const end = rest.indexOf('\n');
+  let at = GRUBENV_HEADER.length;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    if (text[at] === '#') {
+      if (end < 0) break;
+      at = end + 1;
+      continue;
+    }
     if (end < 0) return { ok: false, reason: 'last variable has no newline' };
-    const line = rest.slice(0, end);
+    const line = text.slice(at, end);
     const eq = line.indexOf('=');
     if (eq <= 0) return { ok: false, reason: `line "${line}" is not KEY=value` };
     vars.set(line.slice(0, eq), line.slice(eq + 1));
-    rest = rest.slice(end + 1);
+    at = end + 1;
   }
-  if (!/^#*$/.test(rest)) return { ok: false, reason: 'padding holds something other than "#"' };
   return { ok: true, value: vars };
 }
 

@@ -2,6 +2,10 @@
 // layout against what grub-editenv writes, round trips, and every malformed block refused.
 
 import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeGrubenv, encodeGrubenv, GRUBENV_HEADER, GRUBENV_SIZE, initialBootEnv } from '../../../image/grubenv.js';
 
@@ -44,12 +48,38 @@ describe('grubenv', () => {
       ['long', Buffer.concat([good.value, Buffer.from('#')]), /1025 bytes/],
       ['no header', Buffer.from(good.value).fill(0x20, 0, 1), /header/],
       ['line without =', Buffer.concat([Buffer.from(`${GRUBENV_HEADER}SLOT\n`), Buffer.alloc(1024 - GRUBENV_HEADER.length - 5, '#')]), /KEY=value/],
-      ['garbage in padding', Buffer.from(good.value).fill(0x41, 1000, 1001), /padding/],
+      ['variable without newline', Buffer.concat([Buffer.from(`${GRUBENV_HEADER}SLOT=A`), Buffer.alloc(1024 - GRUBENV_HEADER.length - 6, 'x')]), /no newline/],
     ];
     for (const [name, block, reason] of cases) {
       const decoded = decodeGrubenv(block);
       assert.equal(decoded.ok, false, name);
       assert.match(decoded.ok ? '' : decoded.reason, reason, name);
+    }
+  });
+});
+
+// The same bytes as GRUB's own tool (grub-common; scripts/setup installs it), both ways.
+const editenv = spawnSync('grub-editenv', ['--version']).status === 0;
+describe('grubenv against grub-editenv', { skip: editenv ? false : 'grub-editenv not installed (grub-common)' }, () => {
+  it('reads what grub-editenv writes, and grub-editenv lists ours', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-grubenv-'));
+    try {
+      const theirs = join(dir, 'theirs');
+      execFileSync('grub-editenv', [theirs, 'create']);
+      execFileSync('grub-editenv', [theirs, 'set', 'SLOT=A', 'TRIAL=', 'TRIAL_BOOTED=0', 'TRIAL_TIMEOUT=180']);
+      const ours = encodeGrubenv(initialBootEnv());
+      assert.ok(ours.ok);
+      // Theirs has a "# WARNING: Do not edit ..." comment line more; the variables are the same.
+      const decoded = decodeGrubenv(await readFile(theirs));
+      assert.ok(decoded.ok, decoded.ok ? '' : decoded.reason);
+      assert.deepEqual([...decoded.value], [...initialBootEnv()]);
+      assert.equal(ours.value.subarray(0, GRUBENV_HEADER.length).toString(), (await readFile(theirs)).subarray(0, GRUBENV_HEADER.length).toString());
+      const trial = encodeGrubenv({ SLOT: 'B', TRIAL: 'A', TRIAL_BOOTED: '1', TRIAL_TIMEOUT: '90' });
+      assert.ok(trial.ok);
+      await writeFile(join(dir, 'ours'), trial.value);
+      assert.equal(execFileSync('grub-editenv', [join(dir, 'ours'), 'list']).toString(), 'SLOT=B\nTRIAL=A\nTRIAL_BOOTED=1\nTRIAL_TIMEOUT=90\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
