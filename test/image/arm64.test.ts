@@ -82,8 +82,11 @@ test('the native addons load under Node 18: x86-64 (scripts/node18) and arm64 (t
     assert.equal(arm.modules, '108');
     assert.deepEqual(Object.keys(arm.checks).sort(), ['epoll', 'onoff', 'tandem_raw']);
     assert.equal(arm.ok, true);
-    const file = (await exec('file', ['-b', join(root, 'usr/lib/tandem/build/Release/tandem_raw.node')])).stdout;
-    assert.match(file, /ARM aarch64/);
+    // ELF e_machine (offset 18, little-endian): 183 is EM_AARCH64.
+    for (const addon of ['usr/lib/tandem/build/Release/tandem_raw.node', 'usr/lib/tandem/node_modules/epoll/build/Release/epoll.node']) {
+      const elf = await readFile(join(root, addon));
+      assert.equal(elf.readUInt16LE(18), 183, `${addon} is an AArch64 ELF`);
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
