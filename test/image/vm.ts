@@ -180,6 +180,7 @@ export class Vm {
    * Runs one shell line on the console's root shell; resolves with its exit code and output.
    * The output goes to a file, then back prefixed with a nonce the shell assembles (`$p|`), so
    * the tty's echo of the line and daemon lines on the same console never count as output.
+   * The bare `echo` ends output that has no final newline, so END always starts a line.
    */
   run(command: string, timeoutMs = 30_000): Promise<CommandResult> {
     if (command.includes('\n')) throw new Error('Vm.run takes one line');
@@ -252,7 +253,7 @@ export class Vm {
   private async runNow(command: string, timeoutMs: number): Promise<CommandResult> {
     const nonce = randomBytes(4).toString('hex');
     const from = this.console.length;
-    this.type(`p=${nonce}; ( ${command} ) >/tmp/.vm-run 2>&1 </dev/null; r=$?; sed "s/^/$p|/" /tmp/.vm-run; echo "$p|END $r"`);
+    this.type(`p=${nonce}; ( ${command} ) >/tmp/.vm-run 2>&1 </dev/null; r=$?; sed "s/^/$p|/" /tmp/.vm-run; echo; echo "$p|END $r"`);
     const end = await this.waitFor(new RegExp(`^${nonce}\\|END (\\d+)$`, 'm'), timeoutMs, from);
     const lines = this.text(from).split('\n');
     const output = lines.filter((l) => l.startsWith(`${nonce}|`) && !/^\w+\|END \d+$/.test(l)).map((l) => l.slice(nonce.length + 1));
