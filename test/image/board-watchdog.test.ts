@@ -1,11 +1,13 @@
 // The board on the booted x86-64 image (issue 15 items 3 and 5). The button: the guest's PS/2
 // keyboard (i8042, atkbd, evdev: the kernel's own input path) held through QMP's
 // input-send-event, read by the daemon from /dev/input/eventN found by its device name; a long
-// press puts the node in maintenance. The watchdog: qemu's i6300esb with `-action
+// press puts the node in maintenance. The LEDs: the keyboard's lock LEDs on the kernel's LED
+// class (input-leds), MASTER lit, maintenance blinking (by the daemon, then by the kernel's timer
+// trigger once ledtrig-timer is loaded). The watchdog: qemu's i6300esb with `-action
 // watchdog=reset`, `board.watchdog` in /cfg/tandem.yaml. The daemon feeds it from its
 // event loop past what it waits unfed; SIGSTOP on the daemon (an event loop that never runs again)
 // stops the feeding and the watchdog resets the machine, which boots again (measured: the
-// reset's boot line 52-78 s after SIGSTOP in three runs; qemu's i6300esb counts its 30 s heartbeat
+// reset's boot line 52-78 s after SIGSTOP in four runs; qemu's i6300esb counts its 30 s heartbeat
 // in two stages). About 4-5 minutes with the boot.
 
 import assert from 'node:assert/strict';
@@ -80,7 +82,7 @@ interface WatchdogStatus {
   feeds: number;
 }
 
-test('a long press on a real input device toggles maintenance; the daemon keeps the i6300esb watchdog fed; a stopped daemon lets it reset the machine', { timeout: 900_000 }, async (t) => {
+test('a long press on a real input device toggles maintenance; LEDs on the kernel LED class follow; the daemon keeps the i6300esb watchdog fed; a stopped daemon lets it reset the machine', { timeout: 900_000 }, async (t) => {
   if (!requireImageTier(t)) return;
   const build = await ensureImage('x86_64');
   const work = await vmWorkdir();
@@ -93,7 +95,8 @@ test('a long press on a real input device toggles maintenance; the daemon keeps 
       longPressSeconds: 2,
       watchdog: { device: '/dev/watchdog', timeoutSeconds: 30 },
     };
-    const config = guestConfig({ name: 'wd', address: '198.51.100.31/24', extra: { board } });
+    // CARP alone on the segment: MASTER, which the master LED shows.
+    const config = guestConfig({ name: 'wd', address: '198.51.100.31/24', carp: { advskew: 0 }, extra: { board } });
     const qmpSocket = join(work.path, 'qmp.sock');
     vms = await bootGuests(build, lab, work.path, [
       {
@@ -118,6 +121,49 @@ test('a long press on a real input device toggles maintenance; the daemon keeps 
     const presses = (pressed.board as { button: ButtonStatus }).button.presses;
     t.diagnostic(`button ${(pressed.board as { button: ButtonStatus }).button.line}: ${JSON.stringify(presses)}`);
     assert.deepEqual(presses, { 'long-press': 1, 'short-press': 1 });
+
+    // LEDs on the kernel's LED class: the keyboard's lock LEDs (input-leds). The names carry the
+    // input device's number, so they are read from the guest and the config reloaded with them.
+    const names = (await vm.ok('ls /sys/class/leds')).split(/\s+/);
+    const numlock = names.find((n) => n.endsWith('::numlock'));
+    const capslock = names.find((n) => n.endsWith('::capslock'));
+    assert.ok(numlock && capslock, `keyboard LEDs in /sys/class/leds: ${names.join(' ')}`);
+    const leds = `  leds: { master: { type: class, name: "${numlock}" }, backup: { type: class, name: "${capslock}" } }`;
+    const edit = (from: string, to: string) =>
+      vm.ok(`node -e 'const f="/cfg/tandem.yaml",fs=require("fs");fs.writeFileSync(f,fs.readFileSync(f,"utf8").replace(${JSON.stringify(from)},${JSON.stringify(to)}))'`);
+    const reload = async () => vm.ok(`kill -HUP ${Number(await vm.ok(DAEMON_PID))}`);
+    const led = (name: string, file: string) => vm.ok(`cat /sys/class/leds/${name}/${file}`);
+    const untilLed = async (name: string, file: string, want: string | RegExp) => {
+      const deadline = Date.now() + 30_000;
+      let got = '';
+      while (Date.now() < deadline) {
+        got = await led(name, file);
+        if (typeof want === 'string' ? got === want : want.test(got)) return;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      assert.fail(`${name}/${file}: ${JSON.stringify(got)}, wanted ${String(want)}`);
+    };
+    await edit('  profile: custom\n', `  profile: custom\n${leds}\n`);
+    await vm.ok('tandem check --config /cfg/tandem.yaml');
+    await reload();
+    await untilStatus(vm, 'the LEDs configured', (s) => (s.board as { leds?: Record<string, { pattern: string }> } | undefined)?.leds?.backup?.pattern === 'blink-slow' || undefined, 60_000);
+    // MASTER (alone on the segment): lit. Maintenance: the backup LED blinks; without
+    // ledtrig-timer loaded the daemon toggles it itself.
+    await untilStatus(vm, 'MASTER', (s) => (s.carp[0]?.state === 'MASTER' ? true : undefined), 60_000);
+    await untilLed(numlock, 'brightness', '1');
+    assert.doesNotMatch(await led(capslock, 'trigger'), /\btimer\b/);
+    const samples = await vm.ok(`for i in 1 2 3 4 5 6 7 8 9 10; do cat /sys/class/leds/${capslock}/brightness; sleep 0.3; done`);
+    assert.deepEqual(new Set(samples.split(/\s+/).filter(Boolean)), new Set(['0', '1']), `the backup LED's samples: ${samples}`);
+    t.diagnostic(`LEDs ${numlock} (master) and ${capslock} (backup); the daemon's own blink sampled: ${samples.split(/\s+/).join('')}`);
+    // With the kernel's timer trigger, the kernel blinks it: trigger timer, delay_on/off 500 ms.
+    await vm.ok('modprobe ledtrig-timer');
+    await edit('  longPressSeconds: 2\n', '  longPressSeconds: 2.5\n');
+    await reload();
+    await untilStatus(vm, 'the board restarted', (s) => ((s.board as { button?: { longPressSeconds: number } } | undefined)?.button?.longPressSeconds === 2.5 ? true : undefined), 60_000);
+    await untilLed(capslock, 'trigger', /\[timer\]/);
+    assert.equal(await led(capslock, 'delay_on'), '500');
+    assert.equal(await led(capslock, 'delay_off'), '500');
+    assert.equal(await led(numlock, 'brightness'), '1');
 
     const first = await untilStatus(vm, 'the watchdog to be fed', (s) => (s.board as { watchdog?: WatchdogStatus } | undefined)?.watchdog, 120_000);
     t.diagnostic(`watchdog: ${JSON.stringify(first)}`);
