@@ -2,7 +2,8 @@
 // image a loop saves the config (`tandem passwd`, the atomic write) and flips the persisted
 // maintenance flag while qemu is killed (-9) mid-way; after the next boot the config is one
 // that was written whole (an earlier one, or the one being written: never torn), the daemon
-// starts, and after a clean power-off e2fsck -fn of the disk's /cfg partition finds it clean.
+// starts, the first boot's SSH host key is kept, and after a clean power-off e2fsck -fn of the
+// disk's /cfg partition finds it clean.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -40,9 +41,14 @@ test('/cfg survives a power cut during config saves: old or new config, never to
     vms = await bootGuests(build, lab, work.path, [{ name: 'c', cfg: { kind: 'files', files: { 'tandem.yaml': original } } }]);
     const vm = vms[0]!;
     const written = new Set([sha(original)]);
+    let hostKey: string | undefined;
     for (let round = 1; round <= ROUNDS; round++) {
       await vm.waitFor(WEB_UI_LINE, BOOT_MS);
       await untilStatus(vm, 'the daemon to answer', (s) => s.node, 60_000);
+      // First boot made the SSH host key on /cfg; a later boot (after a power cut) keeps it.
+      const key = await vm.ok('sha256sum /cfg/ssh/ssh_host_ed25519_key');
+      hostKey ??= key;
+      assert.equal(key, hostKey, 'the SSH host key made on first boot is kept');
       const from = vm.console.length;
       // Bounded: 100 saves at most; the power goes long before.
       await vm.ok(`(i=0; while [ $i -lt 100 ]; do i=$((i+1)); tandem maintenance on >/dev/null 2>&1; echo r${round}pw$i | tandem passwd admin --config /cfg/tandem.yaml >/dev/null 2>&1 && echo "SAVED $(sha256sum /cfg/tandem.yaml)"; tandem maintenance off >/dev/null 2>&1; done) >/dev/console 2>&1 &`);
