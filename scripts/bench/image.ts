@@ -13,7 +13,7 @@ import { Backend } from '../../test/netns/balancer-lab.js';
 import { Lab } from '../../test/netns/lab.js';
 import { Mosquitto } from '../../test/services/telemetry-lab.js';
 import { ensureImage, imageUnavailable, prepareDisk, readBuild, Vm, vmWorkdir, type Build } from '../../test/image/harness.js';
-import { curl, DAEMON_PID, VIP, WEB_UI_LINE } from '../../test/image/guest.js';
+import { curl, DAEMON_PID, guestStatus, type GuestStatus, VIP, WEB_UI_LINE } from '../../test/image/guest.js';
 import { partOf } from '../../image/size-report.js';
 import { BenchCommandLine } from './command-line.js';
 
@@ -29,7 +29,7 @@ const TARGET_MIB = 100;
 const GUEST = '198.51.100.51';
 
 interface Sizes { compressedMiB: number; compressedMethod: string; imageMiB: number; squashfsMiB: number; rootfsRawMiB: number; rootfsByPartMiB: Record<string, number>; otherByDirectoryMiB?: [string, number][] }
-interface Results { version: string; sizes: Sizes; bootsToMasterSeconds: number[]; webUiLineSeconds: number[]; medianBootToMasterSeconds?: number; rss?: { daemonMiB: number; bareNodeMiB: number; ratio: number; settleSeconds: number } }
+interface Results { version: string; sizes: Sizes; bootsToMasterSeconds: number[]; webUiLineSeconds: number[]; medianBootToMasterSeconds?: number; rss?: { daemonMiB: number; bareNodeMiB: number; ratio: number; settleSeconds: number; on: string } }
 
 function sizesOf(build: Build): Sizes {
   const s = build.sizes as { compressed: { bytes: number; method: string }; imageBytes: number; squashfsBytes: number; rootfsRawBytes: number; rootfs: Record<string, number> };
@@ -149,6 +149,13 @@ async function bootAndMeasure(build: Build, boots: number, settleSeconds: number
     // RSS after the settle, with a browser-like visit through the VIP first.
     for (let i = 0; i < 5; i++) for (const path of ['/', '/api/status']) await curl(lab, 1, ['-k', '-o', '/dev/null', `https://${VIP}${path}`]);
     await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
+    // What was on while measured, from the daemon itself (a capability that failed to start would flatter the figure).
+    const st = await guestStatus(vm, 60_000) as GuestStatus & { pools?: { state: string }[]; telemetry?: { connection: { state: string } }; power?: unknown; api?: { listening?: unknown[] } };
+    // The firewall is not in `tandem status`: its table in the kernel says it loaded.
+    const nft = await vm.run('nft list tables');
+    const on = `carp ${st.carp[0]?.state}, pool ${st.pools?.[0]?.state ?? 'absent'}, telemetry ${st.telemetry?.connection.state ?? 'absent'}, ` +
+      `power ${st.power ? 'on' : 'absent'}, firewall ${/table inet tandem/.test(nft.output) ? 'loaded' : 'NOT loaded'}, api listeners ${st.api?.listening?.length ?? 0}`;
+    progress(`while measured: ${on}`);
     const pid = (await vm.ok(DAEMON_PID)).trim();
     const daemonKiB = await rssKiB(vm, pid);
     const bare = (await vm.ok(`node -e 'setInterval(() => {}, 1000)' >/dev/null 2>&1 & echo $!`)).trim();
@@ -156,7 +163,7 @@ async function bootAndMeasure(build: Build, boots: number, settleSeconds: number
     const bareKiB = await rssKiB(vm, bare);
     await vm.ok(`kill ${bare}`);
     progress(`RSS: daemon ${(daemonKiB / 1024).toFixed(1)} MiB, bare node ${(bareKiB / 1024).toFixed(1)} MiB`);
-    return { bootsToMasterSeconds: toMaster, webUiLineSeconds: uiLine, rss: { daemonMiB: daemonKiB / 1024, bareNodeMiB: bareKiB / 1024, ratio: daemonKiB / bareKiB, settleSeconds } };
+    return { bootsToMasterSeconds: toMaster, webUiLineSeconds: uiLine, rss: { daemonMiB: daemonKiB / 1024, bareNodeMiB: bareKiB / 1024, ratio: daemonKiB / bareKiB, settleSeconds, on } };
   } finally {
     await vm?.dispose();
     await broker?.stop();
@@ -184,7 +191,10 @@ function format(r: Results): string {
     lines.push(`boot to MASTER (TCG)    median ${r.medianBootToMasterSeconds!.toFixed(1)} s of ${r.bootsToMasterSeconds.map((x) => x.toFixed(1)).join(', ')} s (power on -> the VIP answers a lab client)`);
     lines.push(`web UI console line    ${r.webUiLineSeconds.map((x) => x.toFixed(1)).join(', ')} s`);
   }
-  if (r.rss) lines.push(`daemon RSS, all on      ${r.rss.daemonMiB.toFixed(1)} MiB vs bare node ${r.rss.bareNodeMiB.toFixed(1)} MiB = ${r.rss.ratio.toFixed(2)}x (budget 1.5x; after ${r.rss.settleSeconds} s)`);
+  if (r.rss) {
+    lines.push(`daemon RSS, all on      ${r.rss.daemonMiB.toFixed(1)} MiB vs bare node ${r.rss.bareNodeMiB.toFixed(1)} MiB = ${r.rss.ratio.toFixed(2)}x (budget 1.5x; after ${r.rss.settleSeconds} s)`);
+    lines.push(`  while measured: ${r.rss.on}`);
+  }
   return lines.join('\n');
 }
 
