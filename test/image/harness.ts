@@ -95,14 +95,15 @@ export function requireImageTier(t: TestContext, arch: Arch = 'x86_64', needs: '
 export async function ensureImage(arch: Arch, options: { extraArgs?: string[]; name?: string } = {}): Promise<Build> {
   const dir = join(IMAGE_TEST_CACHE, options.name ?? arch);
   if (existsSync(join(dir, 'build.json'))) return readBuild(dir);
-  if (process.env.TANDEM_IMAGE_PREBUILT && options.name === undefined) {
-    // scripts/test built it before the tier and it failed: one failed build per run is enough.
-    throw new Error(`the image build for ${arch} failed before the tier; see ${dir}.build.log`);
-  }
   await mkdir(IMAGE_TEST_CACHE, { recursive: true });
+  // scripts/test may still be building this arch beside the tier, holding the lock: wait for it.
   const release = await lock(`${dir}.lock`, 45 * 60_000);
   try {
     if (!existsSync(join(dir, 'build.json'))) {
+      if (process.env.TANDEM_IMAGE_PREBUILT && options.name === undefined) {
+        // scripts/test built it before (or beside) the tier and it failed: one failed build per run is enough.
+        throw new Error(`the image build for ${arch} failed in scripts/test; see ${dir}.build.log`);
+      }
       await buildImage(arch, dir, options.extraArgs ?? [], `${dir}.build.log`);
     }
   } finally {
