@@ -109,6 +109,11 @@ test('the daemon wakes and parks a host through snmpd: outlet on, checks pass; d
       // Unpowered at start, web-1 fails its checks: the daemon's picture has it parked.
       await eventually('web-1 seen parked', async () => ((await node.host('web-1')).state === 'parked' ? true : undefined), 15_000, 200);
       assert.equal(await alive(serverPid), undefined);
+      // The first check round after start rebuilds the picture; the node acts only after it.
+      await eventually('the power manager to act', async () => {
+        const power = (await node.status() as unknown as { power?: { role: string } }).power;
+        return power && power.role !== 'rebuilding' ? true : undefined;
+      }, 10_000, 100);
 
       const wakeAt = Date.now();
       await node.control({ cmd: 'power-wake', host: 'web-1' });
