@@ -28,6 +28,10 @@ gyp="$(dirname "$(dirname "$(command -v npm)")")/lib/node_modules/npm/node_modul
 # and libuv1-dev (node.h includes uv.h, which node-gyp looks for under deps/uv/include). The
 # headers are arch-independent apart from config.gypi's host/target arch, which --arch overrides.
 headers="$cache/node18-headers/usr"
+# Two image builds at once (scripts/test builds arm64 beside x86-64) share the headers: one at a time.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 if [ ! -f "$headers/deps/uv/include/uv.h" ]; then
   mkdir -p "$cache/debs"
   fetch() { (cd "$cache/debs" && apt-get -o APT::Sandbox::User=root download -qq \

@@ -5,6 +5,7 @@
 // step (U-Boot) goes where `profile.bootloader === 'grub'` selects GRUB's below.
 
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,7 +29,7 @@ import { renderSizeReport, sumByPart, type SizeReport } from './size-report.js';
 /** Partition sizes: a slot must also hold every later version's squashfs (upgrades reuse it). */
 export const LAYOUT_MIB = { bootMiB: 8, slotMiB: 192, cfgMiB: 32 };
 
-const USAGE = 'usage: scripts/build-image [--arch x86_64|arm64] [--out DIR] [--version STRING] [--sign-key KEY.pem] [--keep-work] [--compressor xz|gzip]';
+const USAGE = 'usage: scripts/build-image [--arch x86_64|arm64] [--out DIR] [--version STRING] [--sign-key KEY.pem] [--keep-work] [--compressor xz|gzip] [--prebuilt-bundle]';
 
 /**
  * --compressor gzip trades size for build time (a test build); both are read by GRUB's squash4
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
       'sign-key': { type: 'string' },
       'keep-work': { type: 'boolean' },
       compressor: { type: 'string' },
+      // dist/ as `npm run build` left it: two builds at once must not both rewrite dist/ (scripts/test).
+      'prebuilt-bundle': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -70,7 +73,14 @@ async function main(): Promise<void> {
   const created = new Date().toISOString();
   log(`${profile.arch} ${version} into ${out}`);
 
-  await step('bundle (npm run build)', () => run('node', ['scripts/build.mjs'], { cwd: repo }));
+  if (values['prebuilt-bundle']) {
+    for (const file of ['dist/tandem.mjs', 'dist/ui/index.html']) {
+      if (!existsSync(join(repo, file))) throw new Error(`--prebuilt-bundle: ${file} is missing; run npm run build first`);
+    }
+    log('bundle: dist/ as built (--prebuilt-bundle)');
+  } else {
+    await step('bundle (npm run build)', () => run('node', ['scripts/build.mjs'], { cwd: repo }));
+  }
   if (profile.hostSetup) await step('host setup', () => run('bash', [join(repo, profile.hostSetup as string)]));
   const cacheHit = await step('rootfs', () => baseRootfs(profile, join(repo, '.cache/image'), root));
   await step('install tandem', () => installTandem({ repo, root, version, profile }));
