@@ -153,6 +153,7 @@ async function main(): Promise<void> {
     squashfsCompressor: `${profile.squashfs.compressor} ${profile.squashfs.options.join(' ')}, ${sqfsSeconds.toFixed(0)} s`,
     kernelBytes: rootfsParts.kernel,
     initramfsBytes,
+    kernelPlacement: payload ? 'slot-tail' : 'squashfs',
     imageBytes: layout.diskBytes,
     compressed,
   };

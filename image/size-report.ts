@@ -46,6 +46,8 @@ export interface SizeReport {
   squashfsCompressor: string;
   kernelBytes: number;
   initramfsBytes: number;
+  /** Where the slot keeps them: in its squashfs (GRUB reads it) or after it (U-Boot has no sqfsload). */
+  kernelPlacement?: 'squashfs' | 'slot-tail';
   imageBytes: number;
   /** The shipped image compressed, and how that figure was obtained. */
   compressed: { bytes: number; method: string; seconds: number };
@@ -60,8 +62,9 @@ export function renderSizeReport(report: SizeReport): string {
     [`image, compressed (${report.compressed.method})`, report.compressed.bytes],
     ['image, raw (sparse)', report.imageBytes],
     [`rootfs squashfs (${report.squashfsCompressor})`, report.squashfsBytes],
-    ['  kernel (in the squashfs, raw)', report.kernelBytes],
-    ['  initramfs (in the squashfs)', report.initramfsBytes],
+    ...(report.kernelPlacement === 'slot-tail'
+      ? ([['  kernel (in the slot after the squashfs, before gzip)', report.kernelBytes], ['  initramfs (in the slot after the squashfs)', report.initramfsBytes]] as [string, number][])
+      : ([['  kernel (in the squashfs, raw)', report.kernelBytes], ['  initramfs (in the squashfs)', report.initramfsBytes]] as [string, number][])),
     ['rootfs raw, by part:', report.rootfsRawBytes],
   ];
   for (const part of Object.keys(PART_LABELS) as RootfsPart[]) {

@@ -42,6 +42,16 @@ describe('size report', () => {
     assert.match(table, /image, compressed \(xz -T2 -6\)\s+3\.0$/m);
     assert.match(table, /Node \+ libnode\s+2\.0$/m);
     assert.match(table, /ICU\s+0\.0$/m);
+    assert.match(table, /kernel \(in the squashfs, raw\)/);
+  });
+
+  it('says where the kernel is on a U-Boot slot: after the squashfs, not in it', () => {
+    const table = renderSizeReport({
+      rootfs: sumByPart([]), rootfsRawBytes: 0, squashfsBytes: 0, squashfsCompressor: 'gzip', kernelBytes: 31 * 1048576, initramfsBytes: 1048576,
+      kernelPlacement: 'slot-tail', imageBytes: 0, compressed: { bytes: 0, method: 'x', seconds: 0 },
+    });
+    assert.match(table, /kernel \(in the slot after the squashfs, before gzip\)\s+31\.0$/m);
+    assert.doesNotMatch(table, /in the squashfs\)/);
   });
 });
 
