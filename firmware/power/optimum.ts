@@ -12,6 +12,7 @@ import { drawNow, accrue, emptyAccount, summarise, type HostPhase } from './ener
 import { efficiency, netCapacity } from './planner.js';
 import type { SimSetup, Transition } from './simulate.js';
 import { demandAt, type Trace } from './trace.js';
+import { compareCodeUnits } from '../compare.js';
 
 const DAY = 86_400;
 /** States kept per gap; beyond it the lowest-valued are dropped and the result is marked inexact. */
@@ -44,7 +45,7 @@ export interface Optimum {
 
 /** Rank order shared with the planner: most efficient first. */
 export function rankHosts<T extends { name: string; capacity: number; watts: { peak: number }; wakeSeconds: number }>(hosts: readonly T[]): T[] {
-  return [...hosts].sort((a, b) => efficiency(a) - efficiency(b) || a.wakeSeconds - b.wakeSeconds || a.name.localeCompare(b.name));
+  return [...hosts].sort((a, b) => efficiency(a) - efficiency(b) || a.wakeSeconds - b.wakeSeconds || compareCodeUnits(a.name, b.name));
 }
 
 /** For each round, which hosts the policy needs serving (by name), given the round's peak demand. */
@@ -190,7 +191,7 @@ export function clairvoyant(setup: SimSetup, trace: Trace): Optimum {
       if (Number.isFinite(g.wakeAt)) transitions.push({ t: g.wakeAt, host: h.name, action: 'wake', reason: 'clairvoyant: needed from the next rounds' });
     }
   }
-  transitions.sort((a, b) => a.t - b.t || (a.action === b.action ? a.host.localeCompare(b.host) : a.action === 'wake' ? -1 : 1));
+  transitions.sort((a, b) => a.t - b.t || (a.action === b.action ? compareCodeUnits(a.host, b.host) : a.action === 'wake' ? -1 : 1));
   return { transitions, exact, boundKWh: boundEnergy(setup, trace, step, required) };
 }
 

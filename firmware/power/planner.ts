@@ -3,6 +3,8 @@
 // which hosts to wake and which to park, each decision with a reason a person can read.
 // Time enters only as `now` (seconds on any monotonic scale); the caller keeps the samples.
 
+import { compareCodeUnits } from '../compare.js';
+
 /** Where a managed host stands. `waking`/`parking` last the host's wake/park latency. */
 export type PlannerHostState = 'awake' | 'waking' | 'parking' | 'parked';
 
@@ -276,7 +278,7 @@ function planPool(
       .filter((h) => h.state === 'parked' && !committed.has(h))
       .sort(
         (a, b) =>
-          rested(a) - rested(b) || efficiency(a) - efficiency(b) || a.wakeSeconds - b.wakeSeconds || a.name.localeCompare(b.name),
+          rested(a) - rested(b) || efficiency(a) - efficiency(b) || a.wakeSeconds - b.wakeSeconds || compareCodeUnits(a.name, b.name),
       );
   const wake = (h: PlannerHost, cause: DecisionCause, reason: string) => {
     committed.add(h);
@@ -337,7 +339,7 @@ function planPool(
     .filter((h) => now - h.since >= policy.minAwakeSeconds && efficiency(h) >= worstDwelling)
     .filter((h) => h.parkTimes.filter((t) => t > now - DAY).length < policy.maxCyclesPerDay)
     // The exact reverse of the wake order, so parking and waking walk the same ranking.
-    .sort((a, b) => efficiency(b) - efficiency(a) || b.wakeSeconds - a.wakeSeconds || b.name.localeCompare(a.name));
+    .sort((a, b) => efficiency(b) - efficiency(a) || b.wakeSeconds - a.wakeSeconds || compareCodeUnits(b.name, a.name));
   const healthyAwake = hosts.filter((h) => h.state === 'awake' && h.healthy).length;
   for (const h of candidates) {
     if (healthyAwake <= 1) break;

@@ -4,6 +4,7 @@
 
 import type { ConfigIssue } from '../config/kit.js';
 import type { TandemConfig } from '../config/schema.js';
+import { compareCodeUnits } from '../compare.js';
 
 function normalize(address: string): string {
   return address.includes(':') ? new URL(`http://[${address}]/`).hostname : address;
@@ -12,7 +13,7 @@ function normalize(address: string): string {
 // The method and its settings, without latency and fallback, in a stable key order.
 function settingsKey(method: Record<string, unknown>): string {
   const entries = Object.entries(method).filter(([key]) => key !== 'seconds' && key !== 'fallback');
-  return JSON.stringify(entries.sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify(entries.sort(([a], [b]) => compareCodeUnits(a, b)));
 }
 
 export function powerIssues(config: TandemConfig): ConfigIssue[] {
