@@ -11,6 +11,9 @@ const usage = `usage: scripts/bench/memory [options]
   --repeat N          runs of every step, steps interleaved; the median is shown (default 1)
   --node-flag F       an extra node flag for the daemon (repeatable), e.g. --node-flag=--v8-pool-size=1
   --env K=V           extra environment for the daemon (repeatable), e.g. --env MALLOC_ARENA_MAX=2
+  --idle              no wrk load on the relay steps: what the daemon holds at rest
+  --node PATH         the node for the daemon and bare Node alike, e.g. scripts/node18 (the
+                      appliance's Node 18); default this process's
   --no-shebang        start the daemon as plain \`node bundle\`, without the shebang's flags and env (A/B)
   --json              the results as JSON`;
 const cli = new BenchCommandLine('memory', usage);
@@ -22,6 +25,8 @@ const values = cli.parse({
   'node-flag': { type: 'string', multiple: true },
   env: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  idle: { type: 'boolean' },
+  node: { type: 'string' },
   'no-shebang': { type: 'boolean' },
 });
 if (values) {
@@ -41,7 +46,9 @@ if (values) {
     nodeFlags: (values['node-flag'] as unknown as string[] | undefined) ?? [],
     env,
     shebang: !values['no-shebang'],
+    idle: Boolean(values.idle),
+    node: values.node ? String(values.node) : process.execPath,
     progress: (line) => process.stderr.write(line + '\n'),
   });
-  console.log(values.json ? JSON.stringify(results, null, 2) : formatMemory(results));
+  console.log(values.json ? JSON.stringify(results, null, 2) : formatMemory(results, Boolean(values.idle)));
 }

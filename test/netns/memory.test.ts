@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatMemory, runMemory } from '../../scripts/bench/memory-lib/steps.js';
+import { fileURLToPath } from 'node:url';
 import { eventually, Lab, netnsUnavailable } from './lab.js';
 import { BUNDLE, Workdir } from './peers.js';
 import { sendControl } from '../../firmware/control/client.js';
@@ -27,7 +28,7 @@ describe('memory settings', { skip: netnsUnavailable() }, () => {
       const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
       assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), environ.join(' '));
-      for (const flag of ['--optimize-for-size', '--v8-pool-size=1', '--no-memory-reducer-for-small-heaps']) assert.ok(cmdline.includes(flag), cmdline.join(' '));
+      for (const flag of ['--optimize-for-size', '--v8-pool-size=1', '--no-memory-reducer-for-small-heaps', '--interrupt-budget=540672']) assert.ok(cmdline.includes(flag), cmdline.join(' '));
       child.kill('SIGTERM');
     } finally {
       await lab.dispose();
@@ -36,7 +37,7 @@ describe('memory settings', { skip: netnsUnavailable() }, () => {
   });
 
   it('scripts/bench/memory: each step measured against bare Node; the shebang takes V8 worker threads away', { timeout: 180_000 }, async (t) => {
-    const common = { settleSeconds: 3, loadSeconds: 3, nodeFlags: [], env: {}, repeat: 1 };
+    const common = { settleSeconds: 3, loadSeconds: 3, nodeFlags: [], env: {}, repeat: 1, idle: true, node: process.execPath };
     const withShebang = await runMemory({ ...common, steps: ['empty', 'carp'], shebang: true });
     const plain = await runMemory({ ...common, steps: ['empty'], shebang: false });
     t.diagnostic(formatMemory(withShebang));
@@ -49,4 +50,23 @@ describe('memory settings', { skip: netnsUnavailable() }, () => {
     const plainEmpty = plain.find((r) => r.step === 'empty')!;
     assert.ok(empty.threads <= plainEmpty.threads - 3, `threads ${empty.threads} with the shebang, ${plainEmpty.threads} without`);
   });
+
+  // Issue 14 item 6: the whole daemon within 1.5x bare Node's RSS with every capability on (CARP,
+  // firewall, a relay pool with http checks, telemetry to mosquitto, the power manager, the API
+  // after a browser's first requests), at rest, on the appliance's Node 18 and on this host's
+  // Node. Under a saturating relay load the heap grows before V8 collects it (scripts/bench/memory
+  // without --idle, figures in the README); that is reported, not held to the budget.
+  for (const [runtime, node] of [
+    ['the appliance\'s Node 18', fileURLToPath(new URL('../../scripts/node18', import.meta.url))],
+    ['this host\'s Node', process.execPath],
+  ] as const) {
+    it(`every capability on, at rest, on ${runtime}: at most 1.5x bare Node's RSS`, { timeout: 240_000 }, async (t) => {
+      const results = await runMemory({ steps: ['api'], settleSeconds: 8, loadSeconds: 3, nodeFlags: [], env: {}, repeat: 1, idle: true, node, shebang: true });
+      t.diagnostic(formatMemory(results, true));
+      const bare = results.find((r) => r.step === 'bare node')!;
+      const all = results.find((r) => r.step === 'api')!;
+      assert.ok(all.heapMiB !== undefined && all.heapMiB > 1, 'the daemon answered with its heap');
+      assert.ok(all.rssMiB <= 1.5 * bare.rssMiB, `${all.rssMiB.toFixed(1)} MiB against bare Node's ${bare.rssMiB.toFixed(1)} MiB (${(all.rssMiB / bare.rssMiB).toFixed(2)}x)`);
+    });
+  }
 });

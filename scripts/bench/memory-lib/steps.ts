@@ -30,6 +30,12 @@ export const STEP_TITLES: Record<Step, string> = {
   api: '+ web UI and API (loopback, curl)',
 };
 
+/** A step's title; with `idle` the relay steps ran without load. */
+export function titleOf(step: Step | 'bare node', idle = false): string {
+  if (step === 'bare node') return 'bare node (setInterval)';
+  return idle ? STEP_TITLES[step].replace('under wrk', 'no load') : STEP_TITLES[step];
+}
+
 export interface MemoryOptions {
   steps: readonly Step[];
   settleSeconds: number;
@@ -42,6 +48,11 @@ export interface MemoryOptions {
   shebang: boolean;
   /** Runs of every step (and of bare Node); the median RSS is reported. */
   repeat: number;
+  /** No wrk load on the relay steps: the resident cost at rest (the pool is still checked). */
+  idle: boolean;
+  /** The node binary (or a wrapper that execs one, e.g. scripts/node18) for the daemon and for
+   * bare Node alike; default this process's. */
+  node: string;
   progress?: (line: string) => void;
 }
 
@@ -65,7 +76,7 @@ class MemoryNode extends DaemonProcess {
     await writeFile(path, JSON.stringify(config, null, 2));
     const [flags, bundle] = [options.shebang ? bundleCommand().slice(0, -1) : [], bundleCommand().at(-1)!];
     const env = { ...process.env, ...(options.shebang ? shebangEnv() : {}), ...options.env };
-    const child = lab.spawn(1, process.execPath, [...flags, ...options.nodeFlags, bundle, 'run', '--config', path], { env });
+    const child = lab.spawn(1, options.node, [...flags, ...options.nodeFlags, bundle, 'run', '--config', path], { env });
     const node = new MemoryNode('fw', child, (config.control as { socket: string }).socket);
     await eventually('the daemon to answer', async () => {
       if (child.exitCode !== null) throw new Error(`daemon exited: ${node.output}`);
@@ -157,8 +168,8 @@ async function browse(lab: Lab): Promise<void> {
   }
 }
 
-async function bareNode(lab: Lab, settleSeconds: number): Promise<Omit<StepResult, 'step' | 'runsMiB'>> {
-  const child = lab.spawn(4, process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+async function bareNode(lab: Lab, settleSeconds: number, node: string): Promise<Omit<StepResult, 'step' | 'runsMiB'>> {
+  const child = lab.spawn(4, node, ['-e', 'setInterval(() => {}, 1000)']);
   try {
     await sleep(settleSeconds * 1000);
     return await measure(child.pid!);
@@ -180,13 +191,14 @@ export async function runMemory(options: MemoryOptions): Promise<StepResult[]> {
     for (const h of [2, 3]) backends.push(await Backend.start(lab, h));
     const key = work.file('park_key');
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-    if (options.steps.includes('telemetry') || options.steps.includes('power')) {
+    // Every step from telemetry on has telemetry in its config (each step adds to the previous).
+    if (options.steps.some((step) => STEPS.indexOf(step) >= STEPS.indexOf('telemetry'))) {
       broker = await Mosquitto.start(work.file('mosquitto'), ['listener 1883 127.0.0.1', 'allow_anonymous true'], { lab, host: 1 });
     }
     const runs = new Map<string, Omit<StepResult, 'step' | 'runsMiB'>[]>();
     const keep = (step: string, r: Omit<StepResult, 'step' | 'runsMiB'>) => runs.set(step, [...(runs.get(step) ?? []), r]);
     for (let round = 0; round < options.repeat; round++) {
-      keep('bare node', await bareNode(lab, options.settleSeconds));
+      keep('bare node', await bareNode(lab, options.settleSeconds, options.node));
       say(`round ${round + 1}: bare node ${runs.get('bare node')!.at(-1)!.rssMiB.toFixed(1)} MiB`);
       for (const step of options.steps) {
         const dir = work.file(`${step}-${round}`);
@@ -199,7 +211,7 @@ export async function runMemory(options: MemoryOptions): Promise<StepResult[]> {
               const s = await node.status();
               return s.pools[0]?.state === 'up' && s.carp[0]?.state === 'MASTER' ? true : undefined;
             }, 15_000);
-            load = lab.exec(4, 'wrk', ['-t', '1', '-c', '16', '-d', `${options.loadSeconds}s`, `http://${VIP}/`], (options.loadSeconds + 20) * 1000);
+            if (!options.idle) load = lab.exec(4, 'wrk', ['-t', '1', '-c', '16', '-d', `${options.loadSeconds}s`, `http://${VIP}/`], (options.loadSeconds + 20) * 1000);
           }
           if (STEPS.indexOf(step) >= STEPS.indexOf('api')) await browse(lab);
           await sleep(options.settleSeconds * 1000);
@@ -207,7 +219,7 @@ export async function runMemory(options: MemoryOptions): Promise<StepResult[]> {
           const m = await measure(node.child.pid!);
           const heapMiB = (await node.status()).memory.heapUsedBytes / 2 ** 20;
           keep(step, { ...m, heapMiB });
-          say(`round ${round + 1}: ${STEP_TITLES[step]} ${m.rssMiB.toFixed(1)} MiB (heap ${heapMiB.toFixed(1)}, ${m.threads} threads)`);
+          say(`round ${round + 1}: ${titleOf(step, options.idle)} ${m.rssMiB.toFixed(1)} MiB (heap ${heapMiB.toFixed(1)}, ${m.threads} threads)`);
           const wrk = (await load) as { stdout: string } | undefined;
           const rps = wrk ? Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1]) : undefined;
           if (rps !== undefined) runs.get(step)!.at(-1)!.requestsPerSecond = rps;
@@ -228,12 +240,12 @@ export async function runMemory(options: MemoryOptions): Promise<StepResult[]> {
   }
 }
 
-export function formatMemory(results: StepResult[]): string {
+export function formatMemory(results: StepResult[], idle = false): string {
   const bare = results.find((r) => r.step === 'bare node')!.rssMiB;
   const lines = ['step                                       RSS MiB   x bare  +prev MiB  peak MiB  heap MiB  threads   req/s  runs'];
   let previous = bare;
   for (const r of results) {
-    const title = r.step === 'bare node' ? 'bare node (setInterval)' : STEP_TITLES[r.step];
+    const title = titleOf(r.step, idle);
     const delta = r.step === 'bare node' ? '' : (r.rssMiB - previous >= 0 ? '+' : '') + (r.rssMiB - previous).toFixed(1);
     lines.push(
       `${title.padEnd(40)} ${r.rssMiB.toFixed(1).padStart(8)} ${(r.rssMiB / bare).toFixed(2).padStart(7)}x ${delta.padStart(10)} ${r.peakMiB.toFixed(1).padStart(9)} ` +
@@ -244,7 +256,7 @@ export function formatMemory(results: StepResult[]): string {
   const regions = [...new Set(results.flatMap((r) => Object.keys(r.regionsMiB)))] as Region[];
   lines.push('', 'where the RSS sits (smaps, MiB): ' + regions.join(' | '));
   for (const r of results) {
-    const title = r.step === 'bare node' ? 'bare node (setInterval)' : STEP_TITLES[r.step];
+    const title = titleOf(r.step, idle);
     lines.push(`${title.padEnd(40)} ${regions.map((g) => (r.regionsMiB[g] ?? 0).toFixed(1).padStart(6)).join(' ')}`);
   }
   return lines.join('\n');
