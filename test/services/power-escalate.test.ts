@@ -29,6 +29,9 @@ describe('executor escalation against sshd and ipmi_sim', { skip: netnsUnavailab
   let state: string;
   let health: PoolObservation['health'] = 'unknown';
   let poller: NodeJS.Timeout | undefined;
+  // A look still waiting on curl when after() runs would schedule the next one: the flag stops it
+  // (without it a CI run's file never exited once the lab was gone).
+  let polling = true;
   // h1 the router, h2 the BMC, h3 the managed host.
   const host = (): DriverHost => ({ name: 'db-1', address: power.lab.host('h3').ipv4, mac: power.lab.host('h3').mac });
   let ipmi: PowerDriver;
@@ -49,7 +52,7 @@ describe('executor escalation against sshd and ipmi_sim', { skip: netnsUnavailab
     const look = async () => {
       const { stdout } = await power.lab.exec('h1', 'curl', ['-s', '-o', '/dev/null', '-m', '0.5', '-w', '%{http_code}', `http://${host().address}:8080/`]).catch(() => ({ stdout: '000' }));
       health = stdout === '200' ? 'up' : 'down';
-      poller = setTimeout(() => void look(), 150);
+      if (polling) poller = setTimeout(() => void look(), 150);
     };
     void look();
     // Powered on to start with.
@@ -57,6 +60,7 @@ describe('executor escalation against sshd and ipmi_sim', { skip: netnsUnavailab
     await eventually('the host to serve', () => (health === 'up' ? true : undefined), 10_000);
   });
   after(async () => {
+    polling = false;
     clearTimeout(poller);
     poller = undefined;
     await power?.dispose();
