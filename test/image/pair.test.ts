@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { passwordHash } from '../e2e/harness.js';
 import { Lab } from '../netns/lab.js';
 import { ensureImage, requireImageTier, type Vm, vmWorkdir } from './harness.js';
-import { BOOT_MS, bootGuests, guestConfig, untilStatus, VIP, WEB_UI_LINE, webStatus } from './guest.js';
+import { BOOT_MS, bootGuests, guestConfig, guestStatus, VIP, WEB_UI_LINE, webStatus } from './guest.js';
 
 const USER = { name: 'admin', password: 'image-pair-password' };
 
@@ -32,18 +32,31 @@ test('two image VMs: CARP pair, VIP and web UI from a third namespace, takeover 
     const [a, b] = vms as [Vm, Vm];
     const started = Date.now();
     await Promise.all([a.waitFor(WEB_UI_LINE, BOOT_MS), b.waitFor(WEB_UI_LINE, BOOT_MS)]);
-    await untilStatus(a, 'fw-a MASTER', (s) => (s.carp[0]?.state === 'MASTER' ? true : undefined), 60_000);
-    await untilStatus(b, 'fw-b BACKUP', (s) => (s.carp[0]?.state === 'BACKUP' ? true : undefined), 60_000);
-    t.diagnostic(`both booted, fw-a MASTER and fw-b BACKUP ${((Date.now() - started) / 1000).toFixed(1)} s after power on`);
+    // fw-a has the lower advskew, but preempt is off (the default): whichever VM's Tandem came up
+    // first is MASTER and stays so, and under load fw-b sometimes boots first (a CI run saw it).
+    // So the test takes the master the pair elected and cuts that one's power.
+    const stateOf = async (vm: Vm) => (await guestStatus(vm).catch(() => undefined))?.carp[0]?.state;
+    const nameOf = (vm: Vm) => (vm === a ? 'fw-a' : 'fw-b');
+    let pair: [Vm, Vm] | undefined;
+    const electBy = Date.now() + 60_000;
+    while (!pair) {
+      const [sa, sb] = await Promise.all([stateOf(a), stateOf(b)]);
+      if (sa === 'MASTER' && sb === 'BACKUP') pair = [a, b];
+      else if (sb === 'MASTER' && sa === 'BACKUP') pair = [b, a];
+      else if (Date.now() > electBy) throw new Error(`no MASTER/BACKUP pair within 60 s of both booting: fw-a ${sa}, fw-b ${sb}`);
+      else await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const [master, backup] = pair;
+    t.diagnostic(`both booted, ${nameOf(master)} MASTER and ${nameOf(backup)} BACKUP ${((Date.now() - started) / 1000).toFixed(1)} s after power on`);
 
     await lab.exec(1, 'ping', ['-c', '1', '-W', '5', VIP], 15_000);
     const before = await webStatus(lab, 1, `https://${VIP}`, USER, join(work.path, 'jar-1'));
-    assert.equal(before.node, 'fw-a');
+    assert.equal(before.node, nameOf(master));
     assert.equal(before.carp[0]?.state, 'MASTER');
 
     // The power cut: from here until the client's ping through the VIP answers again.
     const cut = Date.now();
-    await a.kill();
+    await master.kill();
     let pingMs: number | undefined;
     while (Date.now() - cut < 30_000) {
       const ok = await lab.exec(1, 'ping', ['-c', '1', '-W', '1', VIP], 5000).then(() => true, () => false);
@@ -55,9 +68,9 @@ test('two image VMs: CARP pair, VIP and web UI from a third namespace, takeover 
     assert.ok(pingMs !== undefined, 'the VIP answers again within 30 s of the master losing power');
     const after = await webStatus(lab, 1, `https://${VIP}`, USER, join(work.path, 'jar-2'));
     const webMs = Date.now() - cut;
-    assert.equal(after.node, 'fw-b');
+    assert.equal(after.node, nameOf(backup));
     assert.equal(after.carp[0]?.state, 'MASTER');
-    t.diagnostic(`takeover as the client saw it: ping through the VIP after ${pingMs} ms, web UI login + /api/status naming fw-b after ${webMs} ms`);
+    t.diagnostic(`takeover as the client saw it: ping through the VIP after ${pingMs} ms, web UI login + /api/status naming ${nameOf(backup)} after ${webMs} ms`);
   } finally {
     for (const vm of vms) await vm.dispose();
     await lab.dispose();
