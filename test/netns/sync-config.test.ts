@@ -111,7 +111,9 @@ describe('config sync between two Tandem daemons', { concurrency: false }, () =>
   it('a peer with a wrong certificate is refused and counted; the master shows it', async (t) => {
     if (!requireRoot(t)) return;
     const { master, backup } = await startPinnedPair(lab(), work());
-    await eventually('in sync', async () => ((await master.sync()).peers[0]!.outcome === 'in-sync' ? true : undefined), 10_000);
+    // 30 s: a first push that finds the peer not yet listening waits out retrySeconds (5) on both
+    // sides; a clean-clone run under load took longer than the 10 s this allowed before.
+    await eventually('in sync', async () => ((await master.sync()).peers[0]!.outcome === 'in-sync' ? true : undefined), 30_000);
     // The backup now pins a certificate that is not the master's.
     const stranger = await makeSelfSignedCertificate({ commonName: 'stranger', now: new Date() });
     await backup.edit((c) => (c.sync.config.peers[0]!.fingerprint = stranger.fingerprintSha256));
@@ -146,7 +148,7 @@ describe('config sync between two Tandem daemons', { concurrency: false }, () =>
   it('a backup that restarts with an older config is brought up to date; edits apart are diverged until push --force', async (t) => {
     if (!requireRoot(t)) return;
     const { master, backup } = await startPinnedPair(lab(), work());
-    await eventually('in sync', async () => ((await master.sync()).peers[0]!.outcome === 'in-sync' ? true : undefined), 10_000);
+    await eventually('in sync', async () => ((await master.sync()).peers[0]!.outcome === 'in-sync' ? true : undefined), 30_000);
 
     // The backup is down while the master's config changes; it comes back with its old file.
     await backup.terminate();
