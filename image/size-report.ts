@@ -58,13 +58,13 @@ function mib(bytes: number): string {
 }
 
 export function renderSizeReport(report: SizeReport): string {
+  const tail = report.kernelPlacement === 'slot-tail';
   const rows: [string, number][] = [
     [`image, compressed (${report.compressed.method})`, report.compressed.bytes],
     ['image, raw (sparse)', report.imageBytes],
     [`rootfs squashfs (${report.squashfsCompressor})`, report.squashfsBytes],
-    ...(report.kernelPlacement === 'slot-tail'
-      ? ([['  kernel (in the slot after the squashfs, before gzip)', report.kernelBytes], ['  initramfs (in the slot after the squashfs)', report.initramfsBytes]] as [string, number][])
-      : ([['  kernel (in the squashfs, raw)', report.kernelBytes], ['  initramfs (in the squashfs)', report.initramfsBytes]] as [string, number][])),
+    [`  kernel (${tail ? 'in the slot after the squashfs, before gzip' : 'in the squashfs, raw'})`, report.kernelBytes],
+    [`  initramfs (${tail ? 'in the slot after the squashfs' : 'in the squashfs'})`, report.initramfsBytes],
     ['rootfs raw, by part:', report.rootfsRawBytes],
   ];
   for (const part of Object.keys(PART_LABELS) as RootfsPart[]) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { passwordHash } from '../e2e/harness.js';
-import { Lab } from '../netns/lab.js';
+import { eventually, Lab } from '../netns/lab.js';
 import { ensureImage, requireImageTier, type Vm, vmWorkdir } from './harness.js';
 import { BOOT_MS, bootGuests, guestConfig, guestStatus, VIP, WEB_UI_LINE, webStatus } from './guest.js';
 
@@ -37,16 +37,10 @@ test('two image VMs: CARP pair, VIP and web UI from a third namespace, takeover 
     // So the test takes the master the pair elected and cuts that one's power.
     const stateOf = async (vm: Vm) => (await guestStatus(vm).catch(() => undefined))?.carp[0]?.state;
     const nameOf = (vm: Vm) => (vm === a ? 'fw-a' : 'fw-b');
-    let pair: [Vm, Vm] | undefined;
-    const electBy = Date.now() + 60_000;
-    while (!pair) {
+    const [master, backup] = await eventually('one MASTER and one BACKUP', async (): Promise<[Vm, Vm] | undefined> => {
       const [sa, sb] = await Promise.all([stateOf(a), stateOf(b)]);
-      if (sa === 'MASTER' && sb === 'BACKUP') pair = [a, b];
-      else if (sb === 'MASTER' && sa === 'BACKUP') pair = [b, a];
-      else if (Date.now() > electBy) throw new Error(`no MASTER/BACKUP pair within 60 s of both booting: fw-a ${sa}, fw-b ${sb}`);
-      else await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    const [master, backup] = pair;
+      return sa === 'MASTER' && sb === 'BACKUP' ? [a, b] : sb === 'MASTER' && sa === 'BACKUP' ? [b, a] : undefined;
+    }, 60_000, 1000);
     t.diagnostic(`both booted, ${nameOf(master)} MASTER and ${nameOf(backup)} BACKUP ${((Date.now() - started) / 1000).toFixed(1)} s after power on`);
 
     await lab.exec(1, 'ping', ['-c', '1', '-W', '5', VIP], 15_000);
